@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a Debian/Ubuntu machine with Rust: installs what the tests
+# need (apt packages, a Python venv with the official XenAPI SDK and pywbem), then the cargo tests
+# of the whole workspace, then the end-to-end tests against real servers on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(curl python3-venv sblim-wbemcli qemu-utils valgrind)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing apt packages: ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv"
+    python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+if [ -z "${CIM_SCHEMA_DIR:-}" ] && [ -f ../shared/cim-schema/2.41.0/cim_schema_2.41.0.mof ]; then
+    CIM_SCHEMA_DIR="$(cd ../shared/cim-schema/2.41.0 && pwd)"
+fi
+if [ -n "${CIM_SCHEMA_DIR:-}" ]; then
+    export CIM_SCHEMA_DIR
+    echo "== DMTF CIM schema: $CIM_SCHEMA_DIR"
+else
+    echo "== CIM_SCHEMA_DIR is not set and ../shared/cim-schema is absent: tests that need the DMTF schema will say so and skip"
+fi
+
+echo "== cargo build"
+cargo build --workspace --all-targets
+echo "== cargo test"
+cargo test --workspace
+echo "== end-to-end tests"
+XENCIM_SKIP_BUILD=1 .venv/bin/python -m pytest -q tests

@@ -1,0 +1,100 @@
+"""Raw wire checks with curl and plain HTTP: JSON-RPC, malformed bodies, limits, envelope shape."""
+import json
+import subprocess
+
+import pytest
+
+from xenapi_server import PASSWORD
+
+
+def curl(url, body, content_type="text/xml", extra=()):
+    out = subprocess.run(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-H", f"Content-Type: {content_type}",
+                          "--data-binary", "@-", *extra, url], input=body, capture_output=True, check=True)
+    text, _, code = out.stdout.rpartition(b"\n")
+    return int(code), text
+
+
+def login_xml(user="root", pw=PASSWORD):
+    return (f"<?xml version='1.0'?><methodCall><methodName>session.login_with_password</methodName><params>"
+            f"<param><value><string>{user}</string></value></param><param><value>{pw}</value></param>"
+            f"</params></methodCall>").encode()
+
+
+def test_xmlrpc_envelope_is_status_first_with_two_members(server):
+    code, body = curl(server.url, login_xml())
+    assert code == 200
+    assert b"<struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>" in body
+    code, body = curl(server.url + "RPC2", login_xml(pw="wrong"))
+    assert code == 200
+    assert b"<member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name>" in body
+
+
+def test_jsonrpc_v1_and_v2(server):
+    code, body = curl(server.url + "jsonrpc", json.dumps(
+        {"method": "session.login_with_password", "params": ["root", PASSWORD], "id": 1}).encode(), "application/json")
+    assert code == 200
+    r = json.loads(body)
+    assert r["error"] is None and r["id"] == 1
+    sref = r["result"]
+    code, body = curl(server.url + "jsonrpc", json.dumps(
+        {"jsonrpc": "2.0", "method": "host.get_all_records", "params": [sref], "id": "a"}).encode(), "application/json")
+    r = json.loads(body)
+    rec = next(iter(r["result"].values()))
+    assert r["jsonrpc"] == "2.0" and rec["API_version_major"] == 2  # ints are JSON integers
+    code, body = curl(server.url + "jsonrpc", json.dumps(
+        {"jsonrpc": "2.0", "method": "VM.get_record", "params": [sref, "OpaqueRef:x"], "id": 2}).encode(),
+        "application/json")
+    assert json.loads(body)["error"] == {"code": 1, "message": "HANDLE_INVALID", "data": ["VM", "OpaqueRef:x"]}
+    code, body = curl(server.url + "jsonrpc", json.dumps(
+        {"method": "VM.get_record", "params": ["OpaqueRef:stale"], "id": 3}).encode(), "application/json")
+    assert json.loads(body)["error"] == ["SESSION_INVALID", "OpaqueRef:stale"]
+
+
+@pytest.mark.parametrize("body", [
+    b"this is not xml",
+    b"<methodCall><methodName>session.login_with_password</methodName><params>",
+    b"<methodCall><methodName>x</methodName><params><param><value><int>12x</int></value></param></params></methodCall>",
+    b"<methodCall><methodName>x</methodName><params><param><value><bogus/></value></param></params></methodCall>",
+    b"\xff\xfe\x00<methodCall/>",
+    b"<methodCall><methodName>x</methodName>" + b"<params><param><value>" + b"<array><data><value>" * 5000 + b"</methodCall>",
+])
+def test_malformed_xml_gets_an_http_error_and_the_server_lives(server, body):
+    code, text = curl(server.url, body)
+    assert code == 400, text
+    code, _ = curl(server.url, login_xml())
+    assert code == 200
+
+
+@pytest.mark.parametrize("body", [b"{", b"[]", b'{"method": "x", "params": []}', b'{"method": 5, "id": 1}',
+                                  b"\xc3\x28", b'{"method":"x","id":1,"params":' + b"[" * 10000 + b"]" * 10000 + b"}"])
+def test_malformed_json_gets_an_http_error(server, body):
+    code, _ = curl(server.url + "jsonrpc", body, "application/json")
+    assert code == 400
+
+
+def test_oversized_body_is_refused(make_server):
+    srv = make_server(extra_args=["--max-body-bytes", "4096"])
+    code, _ = curl(srv.url, b"<methodCall>" + b" " * 10000 + b"</methodCall>")
+    assert code == 413
+    # chunked, without a Content-Length
+    code, _ = curl(srv.url, b"<methodCall>" + b" " * 10000 + b"</methodCall>",
+                   extra=("-H", "Transfer-Encoding: chunked"))
+    assert code == 413
+    code, _ = curl(srv.url, login_xml())
+    assert code == 200
+
+
+def test_invalid_utf8_in_a_string_param_is_refused(server):
+    body = (b"<methodCall><methodName>session.login_with_password</methodName><params>"
+            b"<param><value>ro\xffot</value></param><param><value>x</value></param></params></methodCall>")
+    code, _ = curl(server.url, body)
+    assert code == 400
+
+
+def test_unknown_path_and_method(server):
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", server.url + "nope"],
+                         capture_output=True, check=True)
+    assert out.stdout == b"404"
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", server.url],
+                         capture_output=True, check=True)
+    assert out.stdout == b"405"

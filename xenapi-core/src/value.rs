@@ -1,0 +1,243 @@
+//! Typed XenAPI values, and their conversion from untyped wire values under a model type.
+//!
+//! Strings, refs and enum values are all `Value::String` (they look the same on both wires);
+//! the model type says which is which where it matters.
+
+use crate::error::ApiError;
+use crate::model::{model, Type};
+use crate::rpc::Wire;
+use crate::time_fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    String(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// Seconds since the Unix epoch, UTC.
+    DateTime(i64),
+    Set(Vec<Value>),
+    /// Ordered key/value pairs; keys are stringified on the wire.
+    Map(Vec<(Value, Value)>),
+    /// A record or other struct with named members, in order.
+    Struct(Vec<(String, Value)>),
+    /// An int that xapi sends as a typed `<i4>` (only `valid_ref_counts` of `event.from`).
+    I4(i32),
+}
+
+pub const NULL_REF: &str = "OpaqueRef:NULL";
+
+impl Value {
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+    pub fn void() -> Value {
+        Value::String(String::new())
+    }
+    pub fn null_ref() -> Value {
+        Value::String(NULL_REF.to_string())
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The value a field of this type has when nobody set it.
+    pub fn zero(ty: &Type) -> Value {
+        match ty {
+            Type::String | Type::Void => Value::void(),
+            // The first value of the enumeration: every enum field then always holds a valid value.
+            Type::Enum(name) => Value::String(model().enums.get(name).and_then(|v| v.first()).cloned().unwrap_or_default()),
+            Type::Ref(_) => Value::null_ref(),
+            Type::Int => Value::Int(0),
+            Type::Float => Value::Float(0.0),
+            Type::Bool => Value::Bool(false),
+            Type::DateTime => Value::DateTime(0),
+            Type::Set(_) => Value::Set(vec![]),
+            Type::Map(..) => Value::Map(vec![]),
+            Type::Record(_) | Type::EventBatch => Value::Struct(vec![]),
+        }
+    }
+
+    /// Key of a map entry as it appears on the wire (XML-RPC struct member name, JSON key).
+    pub fn key_string(&self) -> String {
+        match self {
+            Value::String(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::I4(i) => i.to_string(),
+            Value::Float(f) => format_float(*f),
+            Value::Bool(b) => b.to_string(),
+            Value::DateTime(t) => time_fmt::format_xapi(*t),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// Converts an untyped wire value into a value of type `ty`. `field` names the parameter or
+    /// field for error messages.
+    pub fn from_wire(w: Wire, ty: &Type, field: &str) -> Result<Value, ApiError> {
+        let type_error = || ApiError::new("FIELD_TYPE_ERROR", [field]);
+        Ok(match ty {
+            Type::String | Type::Ref(_) | Type::Void => match w {
+                Wire::Str(s) => Value::String(s),
+                _ => return Err(type_error()),
+            },
+            Type::Enum(name) => match w {
+                Wire::Str(s) => {
+                    if let Some(values) = model().enums.get(name) {
+                        if !values.iter().any(|v| *v == s) {
+                            return Err(ApiError::new("INVALID_VALUE", [field, &s]));
+                        }
+                    }
+                    Value::String(s)
+                }
+                _ => return Err(type_error()),
+            },
+            Type::Int => match w {
+                Wire::Int(i) => Value::Int(i),
+                Wire::Str(s) => Value::Int(s.trim().parse().map_err(|_| type_error())?),
+                _ => return Err(type_error()),
+            },
+            Type::Float => match w {
+                Wire::Float(f) => Value::Float(f),
+                Wire::Int(i) => Value::Float(i as f64),
+                Wire::Str(s) => Value::Float(s.trim().parse().map_err(|_| type_error())?),
+                _ => return Err(type_error()),
+            },
+            Type::Bool => match w {
+                Wire::Bool(b) => Value::Bool(b),
+                _ => return Err(type_error()),
+            },
+            Type::DateTime => match w {
+                Wire::DateTime(s) | Wire::Str(s) => {
+                    Value::DateTime(time_fmt::parse(&s).ok_or_else(type_error)?)
+                }
+                _ => return Err(type_error()),
+            },
+            Type::Set(elem) => match w {
+                Wire::Array(items) => Value::Set(
+                    items.into_iter().map(|i| Value::from_wire(i, elem, field)).collect::<Result<_, _>>()?,
+                ),
+                _ => return Err(type_error()),
+            },
+            Type::Map(kt, vt) => match w {
+                Wire::Struct(members) => {
+                    let mut out = Vec::with_capacity(members.len());
+                    for (k, v) in members {
+                        let key = Value::from_wire(Wire::Str(k), kt, field)?;
+                        if out.iter().any(|(ek, _)| *ek == key) {
+                            return Err(ApiError::new("MAP_DUPLICATE_KEY", ["map", field, "", &key.key_string()]));
+                        }
+                        out.push((key, Value::from_wire(v, vt, field)?));
+                    }
+                    Value::Map(out)
+                }
+                _ => return Err(type_error()),
+            },
+            Type::Record(class) => match (w, model().class(class)) {
+                (Wire::Struct(members), Some(c)) => {
+                    let mut out = Vec::new();
+                    for (k, v) in members {
+                        match c.field(&k) {
+                            Some(f) => out.push((k.clone(), Value::from_wire(v, &f.ty, &k)?)),
+                            // xapi ignores struct members it does not know.
+                            None => continue,
+                        }
+                    }
+                    Value::Struct(out)
+                }
+                (Wire::Struct(members), None) => Value::Struct(
+                    members.into_iter().map(|(k, v)| (k, Value::from_untyped(v))).collect(),
+                ),
+                _ => return Err(type_error()),
+            },
+            Type::EventBatch => return Err(type_error()),
+        })
+    }
+
+    /// A value with no model type to guide it (members of records of classes outside the model).
+    pub fn from_untyped(w: Wire) -> Value {
+        match w {
+            Wire::Str(s) => Value::String(s),
+            Wire::Int(i) => Value::Int(i),
+            Wire::Float(f) => Value::Float(f),
+            Wire::Bool(b) => Value::Bool(b),
+            Wire::DateTime(s) => time_fmt::parse(&s).map(Value::DateTime).unwrap_or(Value::String(s)),
+            Wire::Array(a) => Value::Set(a.into_iter().map(Value::from_untyped).collect()),
+            Wire::Struct(m) => Value::Struct(m.into_iter().map(|(k, v)| (k, Value::from_untyped(v))).collect()),
+            Wire::Nil => Value::void(),
+        }
+    }
+
+    /// The untyped wire form, as JSON-RPC would carry it; used to persist records as JSON.
+    pub fn to_wire(&self) -> Wire {
+        match self {
+            Value::String(s) => Wire::Str(s.clone()),
+            Value::Int(i) => Wire::Int(*i),
+            Value::I4(i) => Wire::Int(*i as i64),
+            Value::Float(f) => Wire::Float(*f),
+            Value::Bool(b) => Wire::Bool(*b),
+            Value::DateTime(t) => Wire::DateTime(time_fmt::format_xapi(*t)),
+            Value::Set(items) => Wire::Array(items.iter().map(Value::to_wire).collect()),
+            Value::Map(m) => Wire::Struct(m.iter().map(|(k, v)| (k.key_string(), v.to_wire())).collect()),
+            Value::Struct(m) => Wire::Struct(m.iter().map(|(k, v)| (k.clone(), v.to_wire())).collect()),
+        }
+    }
+}
+
+/// Floats as xapi prints them (`%.16g`): shortest form that reads back the same in practice.
+pub fn format_float(f: f64) -> String {
+    if f.is_finite() && f == f.trunc() && f.abs() < 1e16 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_accept_strings_and_typed_ints() {
+        assert_eq!(Value::from_wire(Wire::Str("4294967296".into()), &Type::Int, "x").unwrap(), Value::Int(1 << 32));
+        assert_eq!(Value::from_wire(Wire::Int(5), &Type::Int, "x").unwrap(), Value::Int(5));
+        let e = Value::from_wire(Wire::Str("five".into()), &Type::Int, "x").unwrap_err();
+        assert_eq!(e.code, "FIELD_TYPE_ERROR");
+        assert_eq!(e.params, ["x"]);
+    }
+
+    #[test]
+    fn enums_are_checked_against_the_model() {
+        let ty = Type::Enum("vm_power_state".into());
+        assert!(Value::from_wire(Wire::Str("Running".into()), &ty, "p").is_ok());
+        let e = Value::from_wire(Wire::Str("running".into()), &ty, "p").unwrap_err();
+        assert_eq!((e.code.as_str(), e.params.clone()), ("INVALID_VALUE", vec!["p".into(), "running".into()]));
+    }
+
+    #[test]
+    fn map_keys_take_their_type() {
+        let ty = Type::Map(Box::new(Type::Int), Box::new(Type::Float));
+        let v = Value::from_wire(Wire::Struct(vec![("0".into(), Wire::Float(0.5))]), &ty, "m").unwrap();
+        assert_eq!(v, Value::Map(vec![(Value::Int(0), Value::Float(0.5))]));
+    }
+
+    #[test]
+    fn floats_print_like_xapi() {
+        assert_eq!(format_float(1.0), "1");
+        assert_eq!(format_float(0.25), "0.25");
+    }
+}
