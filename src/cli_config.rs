@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// Sessions kept per originator before the oldest are invalidated [default: 500].
     #[arg(long)]
     pub sessions_per_originator: Option<usize>,
+    /// Hypervisor backend: `sim` (simulated host, no Xen needed) [default: sim].
+    #[arg(long)]
+    pub backend: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -59,6 +62,7 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub session_timeout_secs: Option<u64>,
     pub sessions_per_originator: Option<usize>,
+    pub backend: Option<String>,
     pub sim_host: Option<SimHostConfig>,
 }
 
@@ -93,6 +97,11 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings> {
             .with_context(|| format!("invalid config file {}", p.display()))?,
         None => FileConfig::default(),
     };
+    match args.backend.clone().or(file.backend).as_deref().unwrap_or("sim") {
+        "sim" => {}
+        "xen" => anyhow::bail!("the xen backend (libxl) is not part of this build yet; use --backend sim"),
+        other => anyhow::bail!("unknown backend {other}: expected sim or xen"),
+    }
     let state_dir = args.state_dir.clone().or(file.state_dir).unwrap_or_else(default_state_dir);
     let mut core = CoreConfig::new(state_dir.clone());
     if let Some(s) = args.session_timeout_secs.or(file.session_timeout_secs) {

@@ -61,7 +61,11 @@ fn main() -> Result<()> {
         Command::Serve(args) => {
             let settings = cli_config::resolve(&args)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(serve(settings))
+            let result = rt.block_on(serve(settings));
+            // Operations still waiting on a guest (a clean shutdown that may take minutes) are
+            // abandoned: the next start marks their tasks failed.
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+            result
         }
         Command::User(UserCommand::Add { state_dir, name, role, password_file }) => {
             let role = Role::from_wire_name(&role).with_context(|| format!("unknown role {role}"))?;

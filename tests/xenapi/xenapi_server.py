@@ -79,6 +79,16 @@ class Server:
         return self.start()
 
 
+def write_sim_config(state_dir, **sim_host):
+    """A config file with a [sim_host] table; returns the --config arguments."""
+    path = os.path.join(state_dir, "xencim.toml")
+    with open(path, "w") as f:
+        f.write("[sim_host]\n")
+        for k, v in sim_host.items():
+            f.write(f"{k} = {v!r}\n" if not isinstance(v, str) else f'{k} = "{v}"\n')
+    return ["--config", path]
+
+
 def new_state_dir():
     # No underscores: the SDK's Unix-socket transport spells '/' as '_' in the host name.
     d = os.path.join("/tmp", "xencim-e2e-" + uuid.uuid4().hex)

@@ -142,6 +142,14 @@ pub fn ensure(store: &Store, config: &CoreConfig) -> Result<Boot, String> {
         })
         .map_err(|e| format!("cannot bootstrap the store: {e}"))?;
 
+    store.write(|tx| {
+        for t in TEMPLATES {
+            crate::api::vm::insert_vm(tx, template_record(t));
+        }
+        Ok(())
+    })
+    .map_err(|e| format!("cannot create the built-in templates: {e}"))?;
+
     let (password, generated) = match &config.initial_root_password {
         Some(p) => (p.clone(), false),
         None => (crate::auth::generate_password(), true),
@@ -154,6 +162,55 @@ pub fn ensure(store: &Store, config: &CoreConfig) -> Result<Boot, String> {
         eprintln!("xencim: first start; the password of user root is {password} (also in {})", path.display());
     }
     Ok(Boot { pool: pool_ref, host: host_ref })
+}
+
+/// A built-in template: name, HVM or PV, memory (MiB, min..max), vCPUs.
+struct Template {
+    name: &'static str,
+    description: &'static str,
+    hvm: bool,
+    memory_mib: (i64, i64),
+    vcpus: i64,
+}
+
+const TEMPLATES: &[Template] = &[
+    Template { name: "Debian Bookworm 12", description: "Debian 12 (64-bit), PV guest booted with pygrub", hvm: false, memory_mib: (512, 2048), vcpus: 1 },
+    Template { name: "Ubuntu Jammy Jellyfish 22.04", description: "Ubuntu 22.04 (64-bit), PV guest booted with pygrub", hvm: false, memory_mib: (1024, 4096), vcpus: 2 },
+    Template { name: "Windows 10 (64-bit)", description: "Windows 10 (64-bit), HVM guest with Viridian enlightenments", hvm: true, memory_mib: (2048, 4096), vcpus: 2 },
+    Template { name: "Other install media", description: "Any other guest, HVM, booted from CD or network", hvm: true, memory_mib: (256, 1024), vcpus: 1 },
+];
+
+fn template_record(t: &Template) -> Record {
+    let c = model().class("VM").unwrap();
+    let mut r = Record::new_default(c);
+    let mib = 1024 * 1024;
+    r.set(c, "uuid", Value::str(new_uuid()));
+    r.set(c, "name_label", Value::str(t.name));
+    r.set(c, "name_description", Value::str(t.description));
+    r.set(c, "is_a_template", Value::Bool(true));
+    r.set(c, "is_default_template", Value::Bool(true));
+    r.set(c, "user_version", Value::Int(1));
+    r.set(c, "memory_static_min", Value::Int(t.memory_mib.0 * mib));
+    r.set(c, "memory_dynamic_min", Value::Int(t.memory_mib.0 * mib));
+    r.set(c, "memory_dynamic_max", Value::Int(t.memory_mib.1 * mib));
+    r.set(c, "memory_static_max", Value::Int(t.memory_mib.1 * mib));
+    r.set(c, "VCPUs_max", Value::Int(t.vcpus));
+    r.set(c, "VCPUs_at_startup", Value::Int(t.vcpus));
+    r.set(c, "actions_after_shutdown", Value::str("destroy"));
+    r.set(c, "actions_after_reboot", Value::str("restart"));
+    r.set(c, "actions_after_crash", Value::str("restart"));
+    if t.hvm {
+        r.set(c, "HVM_boot_policy", Value::str("BIOS order"));
+        r.set(c, "HVM_boot_params", map(&[("order", "dc".into())]));
+        r.set(c, "platform", map(&[("acpi", "1".into()), ("apic", "true".into()), ("pae", "true".into()), ("viridian", "true".into()), ("nx", "true".into())]));
+        r.set(c, "domain_type", Value::str("hvm"));
+    } else {
+        r.set(c, "PV_bootloader", Value::str("pygrub"));
+        r.set(c, "platform", map(&[("nx", "true".into())]));
+        r.set(c, "domain_type", Value::str("pv"));
+    }
+    r.set(c, "other_config", map(&[("default_template", "true".into()), ("install-methods", "cdrom,nfs,http,ftp".into())]));
+    r
 }
 
 /// Writes a file only its owner can read (mode 0600 from creation, no window of wider access).

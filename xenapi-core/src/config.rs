@@ -39,6 +39,14 @@ pub struct SimHostConfig {
     pub memory_mib: u64,
     /// Memory the control domain keeps for itself.
     pub dom0_memory_mib: u64,
+    /// How long a simulated guest takes to shut down or reboot cleanly (per VM:
+    /// `other_config:sim-shutdown-delay-ms`).
+    pub guest_shutdown_ms: u64,
+    /// A clean shutdown or reboot the guest has not completed by then fails with
+    /// `VM_SHUTDOWN_TIMEOUT` (guests with `other_config:sim-ignore-shutdown=true` never complete).
+    pub shutdown_timeout_secs: f64,
+    /// How often VM and host metrics are refreshed.
+    pub metrics_interval_secs: f64,
 }
 
 impl Default for SimHostConfig {
@@ -50,6 +58,9 @@ impl Default for SimHostConfig {
             cpu_speed_mhz: 2600,
             memory_mib: 32 * 1024,
             dom0_memory_mib: 1024,
+            guest_shutdown_ms: 300,
+            shutdown_timeout_secs: 60.0,
+            metrics_interval_secs: 5.0,
         }
     }
 }

@@ -9,10 +9,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod backend;
 pub mod bootstrap;
+pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod lifecycle;
 pub mod model;
 pub mod rpc;
 pub mod server;

@@ -1,12 +1,17 @@
 //! The running API: the store, the sessions and the dispatch table, and one module per class
 //! for its custom messages.
 
+pub mod event;
 pub mod host;
 pub mod session;
 pub mod task;
 pub mod users;
 pub mod vm;
+mod vm_copy;
+mod vm_power;
+pub mod vm_state;
 
+use crate::backend::Backend;
 use crate::config::CoreConfig;
 use crate::dispatch::Dispatcher;
 use crate::error::ApiError;
@@ -19,6 +24,9 @@ pub struct Xapi {
     pub config: CoreConfig,
     pub store: Store,
     pub sessions: session::Sessions,
+    pub backend: Arc<dyn Backend>,
+    pub tasks: task::Running,
+    pub events: event::Subscriptions,
     dispatcher: OnceLock<Dispatcher>,
     /// The host this server is (`session.get_this_host`).
     pub this_host: String,
@@ -33,10 +41,14 @@ impl Xapi {
         let store = Store::open(&config.state_dir)?;
         let boot = crate::bootstrap::ensure(&store, &config)?;
         let sessions = session::Sessions::load(&store, &config)?;
+        let backend: Arc<dyn Backend> = Arc::new(crate::backend::sim::Sim::open(&config.state_dir, config.host.clone())?);
         let xapi = Arc::new(Xapi {
             config,
             store,
             sessions,
+            backend,
+            tasks: task::Running::default(),
+            events: event::Subscriptions::default(),
             dispatcher: OnceLock::new(),
             this_host: boot.host,
             pool: boot.pool,
@@ -46,7 +58,9 @@ impl Xapi {
         task::register(&mut d);
         vm::register(&mut d);
         host::register(&mut d);
+        event::register(&mut d);
         let _ = xapi.dispatcher.set(d);
+        vm_state::reconcile(&xapi).map_err(|e| format!("cannot reconcile the store with the {} backend: {e}", xapi.backend.kind()))?;
         Ok(xapi)
     }
 
@@ -59,15 +73,30 @@ impl Xapi {
         self.dispatcher().call(self, method, params).await
     }
 
-    /// Background upkeep: expiring idle sessions. Runs until the runtime stops.
+    /// Background upkeep until the runtime stops: metrics refresh and crashed domains (every
+    /// `metrics_interval_secs`), idle sessions and finished tasks (every minute).
     pub fn spawn_housekeeping(self: &Arc<Self>) {
         let me = Arc::downgrade(self);
+        let every = std::time::Duration::from_secs_f64(self.config.host.metrics_interval_secs.max(0.1));
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut tick = tokio::time::interval(every);
+            let mut last_slow = std::time::Instant::now();
             loop {
                 tick.tick().await;
                 let Some(x) = me.upgrade() else { return };
-                x.sessions.expire_idle(&x.store);
+                let _ = tokio::task::spawn_blocking(move || {
+                    vm_state::handle_crashes(&x);
+                    vm_state::refresh_metrics(&x);
+                    if last_slow.elapsed() >= std::time::Duration::from_secs(60) {
+                        x.sessions.expire_idle(&x.store);
+                        x.events.prune(|s| x.sessions.is_live(s));
+                        task::collect_garbage(&x.store);
+                    }
+                })
+                .await;
+                if last_slow.elapsed() >= std::time::Duration::from_secs(60) {
+                    last_slow = std::time::Instant::now();
+                }
             }
         });
     }

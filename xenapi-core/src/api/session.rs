@@ -119,6 +119,10 @@ impl Sessions {
         Ok(s)
     }
 
+    pub fn is_live(&self, r: &str) -> bool {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).contains_key(r)
+    }
+
     pub fn count(&self) -> usize {
         self.live.read().unwrap_or_else(|p| p.into_inner()).len()
     }

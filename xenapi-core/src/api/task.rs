@@ -4,12 +4,66 @@
 //! `result` holds the XML-RPC serialisation of the return value (`<value>OpaqueRef:…</value>`),
 //! empty for void, as xapi does.
 
+use crate::backend::Cancel;
 use crate::dispatch::{run, Ctx, Dispatcher, Method};
 use crate::error::ApiError;
 use crate::model::model;
 use crate::store::{new_ref, new_uuid, Record, Store};
 use crate::time_fmt;
 use crate::value::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The tasks running in this process, with the flag `task.cancel` raises.
+#[derive(Default)]
+pub struct Running {
+    live: Mutex<HashMap<String, Cancel>>,
+}
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cancel>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn start(&self, task: &str) -> Cancel {
+        self.lock().entry(task.to_string()).or_default().clone()
+    }
+    fn end(&self, task: &str) {
+        self.lock().remove(task);
+    }
+    /// The cancel flag of a running task (a fresh, never-raised one for other callers).
+    pub fn cancel_flag(&self, task: Option<&str>) -> Cancel {
+        task.and_then(|t| self.lock().get(t).cloned()).unwrap_or_default()
+    }
+}
+
+/// Marks a running task as one that `task.cancel` may stop.
+pub fn allow_cancel(store: &Store, task: &str) -> Result<(), ApiError> {
+    let c = model().class("task").unwrap();
+    store.write(|tx| {
+        if !tx.exists("task", task) {
+            return Ok(());
+        }
+        tx.update("task", task, |rec| {
+            rec.set(c, "allowed_operations", Value::Set(vec![Value::str("cancel")]));
+            Ok(())
+        })
+    })
+}
+
+/// Progress of a running task, 0..1.
+pub fn set_progress(store: &Store, task: Option<&str>, progress: f64) {
+    let Some(task) = task else { return };
+    let c = model().class("task").unwrap();
+    let _ = store.write(|tx| {
+        if !tx.exists("task", task) {
+            return Ok(());
+        }
+        tx.update("task", task, |rec| {
+            rec.set(c, "progress", Value::Float(progress.clamp(0.0, 1.0)));
+            Ok(())
+        })
+    });
+}
 
 fn new_task_record(host: &str, label: &str, description: &str) -> Record {
     let c = model().class("task").unwrap();
@@ -36,8 +90,10 @@ pub fn spawn_async(mut ctx: Ctx, method: Method, args: Vec<Value>) -> Result<Val
     ctx.task = Some(task.clone());
     let xapi = ctx.xapi.clone();
     let t = task.clone();
+    xapi.tasks.start(&t);
     tokio::spawn(async move {
         let outcome = run(&method.handler, ctx, args).await;
+        xapi.tasks.end(&t);
         if let Err(e) = finish(&xapi.store, &t, outcome) {
             tracing::warn!(task = %t, error = %e, "could not record the end of a task");
         }
@@ -98,6 +154,42 @@ pub fn fail_interrupted(store: &Store) -> Result<(), String> {
     Ok(())
 }
 
+/// Finished tasks go after 65 minutes, and beyond the newest 200 (as in xapi); pending ones
+/// after 24 hours.
+pub fn collect_garbage(store: &Store) {
+    let c = model().class("task").unwrap();
+    let now = time_fmt::now();
+    let doomed: Vec<String> = {
+        let t = store.read();
+        let mut finished: Vec<(i64, String)> = Vec::new();
+        let mut doomed = Vec::new();
+        for (r, rec) in &t.table("task").objects {
+            let at = |f: &str| match rec.get(c, f) {
+                Value::DateTime(t) => *t,
+                _ => 0,
+            };
+            match rec.str(c, "status") {
+                "pending" | "cancelling" if now - at("created") > 24 * 3600 => doomed.push(r.clone()),
+                "pending" | "cancelling" => {}
+                _ if now - at("finished") > 65 * 60 => doomed.push(r.clone()),
+                _ => finished.push((at("finished"), r.clone())),
+            }
+        }
+        finished.sort();
+        let excess = finished.len().saturating_sub(200);
+        doomed.extend(finished.into_iter().take(excess).map(|(_, r)| r));
+        doomed
+    };
+    if !doomed.is_empty() {
+        let _ = store.write(|tx| {
+            for r in &doomed {
+                tx.delete("task", r);
+            }
+            Ok(())
+        });
+    }
+}
+
 fn s(a: &[Value], i: usize) -> String {
     a[i].as_str().unwrap_or("").to_string()
 }
@@ -115,7 +207,28 @@ fn set_field(ctx: &Ctx, a: Vec<Value>, field: &'static str) -> Result<Value, Api
     Ok(Value::void())
 }
 
+/// `task.cancel`: only a pending task that declared itself cancellable can be cancelled; it
+/// then goes to `cancelling` and ends `cancelled` with `TASK_CANCELLED [task]`.
+fn cancel(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+    let c = model().class("task").unwrap();
+    let r = s(&a, 0);
+    ctx.xapi.store.write(|tx| {
+        tx.update("task", &r, |rec| {
+            let cancellable = matches!(rec.get(c, "allowed_operations"), Value::Set(ops) if ops.contains(&Value::str("cancel")));
+            if rec.str(c, "status") != "pending" || !cancellable {
+                return Err(ApiError::new("OPERATION_NOT_ALLOWED", [format!("task {r} cannot be cancelled now")]));
+            }
+            rec.set(c, "status", Value::str("cancelling"));
+            rec.set(c, "allowed_operations", Value::Set(vec![]));
+            Ok(())
+        })
+    })?;
+    ctx.xapi.tasks.cancel_flag(Some(&r)).cancel();
+    Ok(Value::void())
+}
+
 pub fn register(d: &mut Dispatcher) {
+    d.implement_sync("task.cancel", cancel);
     d.implement_sync("task.create", |ctx, a| {
         let r = new_ref();
         ctx.xapi.store.write(|tx| {

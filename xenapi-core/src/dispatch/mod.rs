@@ -145,6 +145,12 @@ impl Dispatcher {
         m.handler = Handler::Sync(Arc::new(f));
     }
 
+    /// Like `override_implicit`, with any kind of handler.
+    pub fn override_implicit_with(&mut self, name: &str, handler: Handler) {
+        let m = self.methods.get_mut(name).unwrap_or_else(|| panic!("{name} is not an implicit message"));
+        m.handler = handler;
+    }
+
     pub fn get(&self, name: &str) -> Option<&Method> {
         self.methods.get(name)
     }

@@ -140,6 +140,8 @@ const FEED_CAPACITY: usize = 100_000;
 
 pub struct Feed {
     pub changes: VecDeque<Change>,
+    /// Generation when the store was opened: changes up to it are not in `changes`.
+    pub base: u64,
     /// Generation of the last committed change.
     pub generation: u64,
 }
@@ -160,7 +162,7 @@ impl Store {
         Ok(Store {
             tables: RwLock::new(tables),
             db: Mutex::new(db),
-            feed: Mutex::new(Feed { changes: VecDeque::new(), generation }),
+            feed: Mutex::new(Feed { changes: VecDeque::new(), base: generation, generation }),
             committed: tokio::sync::Notify::new(),
         })
     }

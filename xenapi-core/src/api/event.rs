@@ -1,0 +1,320 @@
+//! Events: `event.from` (long poll with tokens) and the legacy `event.register` /
+//! `event.next` / `event.unregister`, both fed by the store's commit-ordered change feed.
+//!
+//! ```text
+//! event.from(session, ["vm", "task/OpaqueRef:…"], "", 30.0)
+//!   → {events: [{id, timestamp, class: "vm", operation: "add", ref, snapshot: {…}}, …],
+//!      valid_ref_counts: {vm: 12, …}, token: "00000000000000000042,00000000000000000000"}
+//! ```
+//! `event.from` coalesces the changes of one object between two calls into one event (as xapi);
+//! `event.next` returns every change, in commit order, exactly once.
+
+use super::Xapi;
+use crate::dispatch::{Ctx, Dispatcher, Handler};
+use crate::error::ApiError;
+use crate::model::model;
+use crate::store::{Change, Op};
+use crate::value::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One subscription entry: `*`, a class, or one object of a class.
+#[derive(Debug, Clone, PartialEq)]
+enum Filter {
+    All,
+    Class(usize),
+    Object(usize, String),
+}
+
+fn parse_filters(classes: &[Value]) -> Result<Vec<Filter>, ApiError> {
+    classes
+        .iter()
+        .map(|v| {
+            let s = v.as_str().unwrap_or("");
+            if s == "*" {
+                return Ok(Filter::All);
+            }
+            let (class, obj) = match s.split_once('/') {
+                Some((c, r)) => (c, Some(r)),
+                None => (s, None),
+            };
+            let pos = model()
+                .class_by_lower(class)
+                .filter(|c| c.is_stored())
+                .and_then(|c| model().class_pos(&c.name))
+                .ok_or_else(|| ApiError::new("EVENT_SUBSCRIPTION_PARSE_FAILURE", [s]))?;
+            Ok(match obj {
+                Some(r) => Filter::Object(pos, r.to_string()),
+                None => Filter::Class(pos),
+            })
+        })
+        .collect()
+}
+
+fn matches(filters: &[Filter], class: usize, r: &str) -> bool {
+    filters.iter().any(|f| match f {
+        Filter::All => true,
+        Filter::Class(c) => *c == class,
+        Filter::Object(c, o) => *c == class && o == r,
+    })
+}
+
+fn format_token(generation: u64) -> String {
+    format!("{generation:020},{:020}", 0)
+}
+
+fn parse_token(t: &str) -> Result<Option<u64>, ApiError> {
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let first = t.split(',').next().unwrap_or("");
+    first.trim().parse::<u64>().map(Some).map_err(|_| ApiError::new("EVENT_FROM_TOKEN_PARSE_FAILURE", [t]))
+}
+
+fn now_float() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    format!("{t:.6}")
+}
+
+/// The wire record of one event.
+fn event_record(generation: u64, class: usize, r: &str, op: Op, snapshot: Option<Value>) -> Value {
+    let c = &model().classes[class];
+    let mut fields = vec![
+        ("id".to_string(), Value::str(generation.to_string())),
+        ("timestamp".to_string(), Value::str(now_float())),
+        ("class".to_string(), Value::str(c.name.to_ascii_lowercase())),
+        ("operation".to_string(), Value::str(op.wire_name())),
+        ("ref".to_string(), Value::str(r)),
+    ];
+    if let Some(s) = snapshot {
+        fields.push(("snapshot".to_string(), s));
+    }
+    Value::Struct(fields)
+}
+
+/// Changes after `since`, or `EVENTS_LOST` when the feed no longer holds them all.
+fn changes_since(xapi: &Xapi, since: u64) -> Result<(Vec<Change>, u64), ApiError> {
+    let feed = xapi.store.feed();
+    let oldest_kept = feed.changes.front().map(|c| c.generation).unwrap_or(feed.generation + 1);
+    // Changes up to `base` predate this process; older ones than `oldest_kept` were trimmed.
+    if since < feed.generation && (since < feed.base || since + 1 < oldest_kept) {
+        return Err(ApiError::new("EVENTS_LOST", Vec::<String>::new()));
+    }
+    Ok((feed.changes.iter().filter(|c| c.generation > since).cloned().collect(), feed.generation))
+}
+
+/// One `event.from` poll: the events after `since` (all objects when `None`) and the new token.
+fn collect(xapi: &Xapi, filters: &[Filter], since: Option<u64>) -> Result<(Vec<Value>, u64), ApiError> {
+    let Some(since) = since else {
+        // Holding the tables' read lock keeps writers out, so the snapshot and the generation agree.
+        let tables = xapi.store.read();
+        let generation = xapi.store.feed().generation;
+        let mut events = Vec::new();
+        for (i, class) in model().classes.iter().enumerate() {
+            if !class.is_stored() {
+                continue;
+            }
+            for (r, rec) in &tables.tables[i].objects {
+                if matches(filters, i, r) {
+                    events.push(event_record(generation, i, r, Op::Add, Some(rec.to_struct(class))));
+                }
+            }
+        }
+        return Ok((events, generation));
+    };
+    let (changes, generation) = changes_since(xapi, since)?;
+    // Coalesce per object: created in the window → add, deleted → del, else mod; latest snapshot.
+    let mut order: Vec<(usize, String)> = Vec::new();
+    let mut last: HashMap<(usize, String), (Change, bool)> = HashMap::new();
+    for ch in changes.into_iter().filter(|c| matches(filters, c.class, &c.obj_ref)) {
+        let key = (ch.class, ch.obj_ref.clone());
+        match last.get_mut(&key) {
+            Some((prev, _)) => *prev = ch,
+            None => {
+                let created = ch.op == Op::Add;
+                order.push(key.clone());
+                last.insert(key, (ch, created));
+            }
+        }
+    }
+    let mut picked: Vec<(Change, bool)> = order.into_iter().filter_map(|k| last.remove(&k)).collect();
+    picked.sort_by_key(|(c, _)| c.generation);
+    let events = picked
+        .into_iter()
+        .map(|(ch, created)| {
+            let op = match ch.op {
+                Op::Del => Op::Del,
+                _ if created => Op::Add,
+                _ => Op::Mod,
+            };
+            let class = &model().classes[ch.class];
+            let snapshot = ch.snapshot.as_ref().filter(|_| op != Op::Del).map(|s| s.to_struct(class));
+            event_record(ch.generation, ch.class, &ch.obj_ref, op, snapshot)
+        })
+        .collect();
+    Ok((events, generation))
+}
+
+fn valid_ref_counts(xapi: &Xapi) -> Value {
+    let t = xapi.store.read();
+    Value::Map(
+        model()
+            .classes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_stored())
+            .map(|(i, c)| (Value::str(c.name.to_ascii_lowercase()), Value::I4(t.tables[i].objects.len() as i32)))
+            .collect(),
+    )
+}
+
+/// Waits until something commits or `deadline` passes; false on timeout.
+async fn wait_for_commit(xapi: &Xapi, deadline: tokio::time::Instant, check: impl Fn() -> bool) -> bool {
+    let notified = xapi.store.committed.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    if check() {
+        return true;
+    }
+    tokio::select! {
+        _ = notified => true,
+        _ = tokio::time::sleep_until(deadline) => false,
+    }
+}
+
+async fn event_from(ctx: Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+    let xapi = ctx.xapi.clone();
+    let filters = parse_filters(match &a[0] {
+        Value::Set(s) => s,
+        _ => &[],
+    })?;
+    let token = a[1].as_str().unwrap_or("").to_string();
+    let since = parse_token(&token)?;
+    let timeout = match &a[2] {
+        Value::Float(f) if f.is_finite() && *f > 0.0 => f.min(3600.0),
+        _ => 0.0,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(timeout);
+    loop {
+        let (events, generation) = collect(&xapi, &filters, since)?;
+        if !events.is_empty() || since.is_none() || tokio::time::Instant::now() >= deadline {
+            return Ok(Value::Struct(vec![
+                ("events".into(), Value::Set(events)),
+                ("valid_ref_counts".into(), valid_ref_counts(&xapi)),
+                ("token".into(), Value::str(format_token(generation.max(since.unwrap_or(0))))),
+            ]));
+        }
+        let seen = generation;
+        let woke = wait_for_commit(&xapi, deadline, || xapi.store.feed().generation > seen).await;
+        if !woke {
+            continue; // one last collect, then the empty answer
+        }
+    }
+}
+
+/// Legacy subscriptions: per session, the classes and how far `event.next` has read.
+#[derive(Default)]
+pub struct Subscriptions {
+    subs: Mutex<HashMap<String, (Vec<Filter>, u64)>>,
+}
+
+impl Subscriptions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<Filter>, u64)>> {
+        self.subs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    /// Drops subscriptions of sessions that are gone.
+    pub fn prune(&self, live: impl Fn(&str) -> bool) {
+        self.lock().retain(|s, _| live(s));
+    }
+}
+
+fn session_ref(ctx: &Ctx) -> String {
+    ctx.session.as_ref().map(|s| s.session_ref.clone()).unwrap_or_default()
+}
+
+/// Most events one `event.next` returns; the rest wait for the next call.
+const NEXT_BATCH: usize = 10_000;
+
+async fn event_next(ctx: Ctx) -> Result<Value, ApiError> {
+    let xapi = ctx.xapi.clone();
+    let me = session_ref(&ctx);
+    loop {
+        let (filters, cursor) = xapi
+            .events
+            .lock()
+            .get(&me)
+            .cloned()
+            .ok_or_else(|| ApiError::new("SESSION_NOT_REGISTERED", [me.as_str()]))?;
+        let (changes, generation) = match changes_since(&xapi, cursor) {
+            Ok(x) => x,
+            Err(e) => {
+                // The queue overflowed: the client must register again and re-read everything.
+                xapi.events.lock().remove(&me);
+                return Err(e);
+            }
+        };
+        let mut out = Vec::new();
+        let mut upto = generation;
+        for ch in changes {
+            if out.len() == NEXT_BATCH {
+                upto = ch.generation - 1;
+                break;
+            }
+            if matches(&filters, ch.class, &ch.obj_ref) {
+                let class = &model().classes[ch.class];
+                let snapshot = ch.snapshot.as_ref().filter(|_| ch.op != Op::Del).map(|s| s.to_struct(class));
+                out.push(event_record(ch.generation, ch.class, &ch.obj_ref, ch.op, snapshot));
+            }
+        }
+        if let Some(entry) = xapi.events.lock().get_mut(&me) {
+            entry.1 = entry.1.max(upto);
+        }
+        if !out.is_empty() {
+            return Ok(Value::Set(out));
+        }
+        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        wait_for_commit(&xapi, far, || xapi.store.feed().generation > upto).await;
+    }
+}
+
+pub fn register(d: &mut Dispatcher) {
+    d.implement(
+        "event.from",
+        Handler::Async(Arc::new(|ctx: Ctx, a: Vec<Value>| Box::pin(event_from(ctx, a)))),
+    );
+    d.implement("event.next", Handler::Async(Arc::new(|ctx: Ctx, _a: Vec<Value>| Box::pin(event_next(ctx)))));
+    d.implement_sync("event.register", |ctx, a| {
+        let filters = parse_filters(match &a[0] {
+            Value::Set(s) => s,
+            _ => &[],
+        })?;
+        let generation = ctx.xapi.store.feed().generation;
+        let mut subs = ctx.xapi.events.lock();
+        let entry = subs.entry(session_ref(ctx)).or_insert_with(|| (Vec::new(), generation));
+        for f in filters {
+            if !entry.0.contains(&f) {
+                entry.0.push(f);
+            }
+        }
+        Ok(Value::void())
+    });
+    d.implement_sync("event.unregister", |ctx, a| {
+        let filters = parse_filters(match &a[0] {
+            Value::Set(s) => s,
+            _ => &[],
+        })?;
+        let mut subs = ctx.xapi.events.lock();
+        if let Some(entry) = subs.get_mut(&session_ref(ctx)) {
+            entry.0.retain(|f| !filters.contains(f));
+        }
+        Ok(Value::void())
+    });
+    d.implement_sync("event.get_current_id", |ctx, _| Ok(Value::Int(ctx.xapi.store.feed().generation as i64)));
+    d.implement_sync("event.inject", |ctx, a| {
+        let (class, r) = (a[0].as_str().unwrap_or(""), a[1].as_str().unwrap_or(""));
+        let c = model().class_by_lower(class).filter(|c| c.is_stored()).ok_or_else(|| ApiError::new("INVALID_VALUE", ["class", class]))?;
+        ctx.xapi.store.write(|tx| tx.update(&c.name, r, |_| Ok(())))?;
+        Ok(Value::str(format_token(ctx.xapi.store.feed().generation)))
+    });
+}

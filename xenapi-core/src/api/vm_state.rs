@@ -1,0 +1,308 @@
+//! A VM's runtime state in the store, kept in step with its domain: power state, domid,
+//! residence, metrics, `allowed_operations`. Also what happens at start-up (reconcile the store
+//! with what the backend runs), crashed domains, and the periodic metrics refresh.
+
+use super::Xapi;
+use crate::backend::{BackendError, DomId, DomainSpec, DomainState};
+use crate::error::ApiError;
+use crate::lifecycle::{self, VmView};
+use crate::model::{model, Class};
+use crate::store::{Record, Tx};
+use crate::value::{Value, NULL_REF};
+use std::path::PathBuf;
+
+pub fn vm_class() -> &'static Class {
+    model().class("VM").expect("VM in model")
+}
+
+fn string_pairs(v: &Value) -> Vec<(String, String)> {
+    match v {
+        Value::Map(m) => m.iter().map(|(k, v)| (k.key_string(), v.key_string())).collect(),
+        _ => vec![],
+    }
+}
+
+/// The lifecycle's view of a VM record.
+pub fn view(r: &str, rec: &Record) -> VmView {
+    let c = vm_class();
+    let flag = |f: &str| rec.get(c, f).as_bool() == Some(true);
+    VmView {
+        vm_ref: r.to_string(),
+        power_state: rec.str(c, "power_state").to_string(),
+        is_template: flag("is_a_template"),
+        is_default_template: flag("is_default_template"),
+        is_snapshot: flag("is_a_snapshot"),
+        is_control_domain: flag("is_control_domain"),
+        current_operations: string_pairs(rec.get(c, "current_operations")),
+        blocked_operations: string_pairs(rec.get(c, "blocked_operations")),
+    }
+}
+
+pub fn refresh_allowed(r: &str, rec: &mut Record) {
+    let ops = lifecycle::allowed_operations(&view(r, rec));
+    rec.set(vm_class(), "allowed_operations", Value::Set(ops.into_iter().map(Value::String).collect()));
+}
+
+/// Changes a VM record and republishes its `allowed_operations`: every change of a VM goes
+/// through here, so the list never goes stale.
+pub fn update_vm<R>(tx: &mut Tx<'_>, r: &str, f: impl FnOnce(&mut Record) -> Result<R, ApiError>) -> Result<R, ApiError> {
+    tx.update("VM", r, |rec| {
+        let out = f(rec)?;
+        refresh_allowed(r, rec);
+        Ok(out)
+    })
+}
+
+pub fn int(rec: &Record, f: &str) -> i64 {
+    rec.get(vm_class(), f).as_int().unwrap_or(0)
+}
+
+/// What the backend needs to build the VM's domain.
+pub fn domain_spec(rec: &Record) -> DomainSpec {
+    let c = vm_class();
+    DomainSpec {
+        vm_uuid: rec.str(c, "uuid").to_string(),
+        name: rec.str(c, "name_label").to_string(),
+        memory_target: int(rec, "memory_dynamic_max"),
+        memory_static_max: int(rec, "memory_static_max"),
+        vcpus: int(rec, "VCPUs_at_startup"),
+        vcpus_max: int(rec, "VCPUs_max"),
+        hvm: !rec.str(c, "HVM_boot_policy").is_empty() || rec.str(c, "domain_type") == "hvm",
+        other_config: string_pairs(rec.get(c, "other_config")),
+    }
+}
+
+/// The XenAPI error for a backend failure.
+pub fn backend_error(vm: &str, task: Option<&str>, e: BackendError) -> ApiError {
+    match e {
+        BackendError::NotEnoughMemory { needed, available } => {
+            ApiError::new("HOST_NOT_ENOUGH_FREE_MEMORY", [needed.to_string(), available.to_string()])
+        }
+        BackendError::NotEnoughCpus { vcpus, pcpus } => {
+            ApiError::new("HOST_NOT_ENOUGH_PCPUS", [vcpus.to_string(), pcpus.to_string()])
+        }
+        BackendError::ShutdownTimeout { timeout_secs } => {
+            ApiError::new("VM_SHUTDOWN_TIMEOUT", [vm.to_string(), crate::value::format_float(timeout_secs)])
+        }
+        BackendError::GuestLacksFeature(_) => ApiError::new("VM_LACKS_FEATURE", [vm]),
+        BackendError::DeviceAlreadyAttached(d) => ApiError::new("DEVICE_ALREADY_ATTACHED", [d]),
+        BackendError::DeviceNotAttached(d) => ApiError::new("DEVICE_ALREADY_DETACHED", [d]),
+        BackendError::Cancelled => ApiError::new("TASK_CANCELLED", [task.unwrap_or("")]),
+        BackendError::NoSuchDomain(u) => ApiError::internal(format!("VM {vm} has no domain (uuid {u})")),
+        BackendError::Failed(m) => ApiError::internal(m),
+    }
+}
+
+/// Where the suspend image of a VM lives.
+pub fn suspend_image(xapi: &Xapi, vm_uuid: &str) -> PathBuf {
+    xapi.config.state_dir.join("suspend").join(format!("{vm_uuid}.img"))
+}
+
+fn set_host_memory_free(tx: &mut Tx<'_>, xapi: &Xapi) -> Result<(), ApiError> {
+    let host = tx.must_get("host", &xapi.this_host)?;
+    let metrics = host.str(model().class("host").unwrap(), "metrics").to_string();
+    let free = xapi.backend.host_info().memory_free;
+    let mc = model().class("host_metrics").unwrap();
+    if tx.exists("host_metrics", &metrics) {
+        tx.update("host_metrics", &metrics, |m| {
+            m.set(mc, "memory_free", Value::Int(free));
+            m.set(mc, "last_updated", Value::DateTime(crate::time_fmt::now()));
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+fn update_metrics(tx: &mut Tx<'_>, metrics: &str, f: impl FnOnce(&Class, &mut Record)) -> Result<(), ApiError> {
+    if !tx.exists("VM_metrics", metrics) {
+        return Ok(());
+    }
+    let mc = model().class("VM_metrics").unwrap();
+    tx.update("VM_metrics", metrics, |m| {
+        f(mc, m);
+        m.set(mc, "last_updated", Value::DateTime(crate::time_fmt::now()));
+        Ok(())
+    })
+}
+
+/// Records that the VM's domain runs (or is paused). `fresh` when the domain was just built
+/// (a start, reboot or resume), which resets the start time.
+pub fn mark_running(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, domid: DomId, paused: bool, fresh: bool) -> Result<(), ApiError> {
+    let c = vm_class();
+    let host = xapi.this_host.clone();
+    let metrics = update_vm(tx, vm, |rec| {
+        rec.set(c, "power_state", Value::str(if paused { "Paused" } else { "Running" }));
+        rec.set(c, "domid", Value::Int(domid));
+        rec.set(c, "resident_on", Value::str(&host));
+        rec.set(c, "scheduled_to_be_resident_on", Value::null_ref());
+        Ok(rec.str(c, "metrics").to_string())
+    })?;
+    tx.add_to_set("host", &host, "resident_VMs", vm)?;
+    let uuid = tx.must_get("VM", vm)?.str(c, "uuid").to_string();
+    let dom = xapi.backend.domain(&uuid);
+    let domain_type = tx.must_get("VM", vm)?.str(c, "domain_type").to_string();
+    update_metrics(tx, &metrics, |mc, m| {
+        if let Some(d) = &dom {
+            m.set(mc, "memory_actual", Value::Int(d.memory_actual));
+            m.set(mc, "VCPUs_number", Value::Int(d.vcpus));
+            if fresh {
+                m.set(mc, "start_time", Value::DateTime(d.started));
+            }
+        }
+        m.set(mc, "state", Value::Set(vec![Value::str(if paused { "paused" } else { "running" })]));
+        m.set(mc, "current_domain_type", Value::str(if domain_type.is_empty() { "unspecified" } else { &domain_type }));
+    })?;
+    set_host_memory_free(tx, xapi)
+}
+
+/// Records that the VM has no domain: `Halted` or `Suspended`.
+pub fn mark_stopped(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, power_state: &str) -> Result<(), ApiError> {
+    let c = vm_class();
+    let metrics = update_vm(tx, vm, |rec| {
+        rec.set(c, "power_state", Value::str(power_state));
+        rec.set(c, "domid", Value::Int(-1));
+        rec.set(c, "resident_on", Value::null_ref());
+        Ok(rec.str(c, "metrics").to_string())
+    })?;
+    tx.remove_from_set("host", &xapi.this_host, "resident_VMs", vm)?;
+    update_metrics(tx, &metrics, |mc, m| {
+        m.set(mc, "memory_actual", Value::Int(0));
+        m.set(mc, "VCPUs_number", Value::Int(0));
+        m.set(mc, "VCPUs_utilisation", Value::Map(vec![]));
+        m.set(mc, "state", Value::Set(vec![]));
+    })?;
+    set_host_memory_free(tx, xapi)
+}
+
+fn vm_by_uuid(xapi: &Xapi, uuid: &str) -> Option<String> {
+    xapi.store.read().table("VM").by_uuid(uuid).map(str::to_string)
+}
+
+/// At start-up the backend is the truth for what runs: VMs the store thinks run but that have
+/// no domain are halted, domains without a running VM are destroyed, interrupted operations are
+/// forgotten, and every VM's `allowed_operations` is recomputed.
+pub fn reconcile(xapi: &Xapi) -> Result<(), ApiError> {
+    let c = vm_class();
+    let domains = xapi.backend.domains();
+    let vms: Vec<(String, Record)> =
+        xapi.store.read().table("VM").objects.iter().map(|(r, rec)| (r.clone(), (**rec).clone())).collect();
+    let mut keep = Vec::new();
+    xapi.store.write(|tx| {
+        for (r, rec) in &vms {
+            if rec.get(c, "is_control_domain").as_bool() == Some(true) {
+                continue;
+            }
+            let uuid = rec.str(c, "uuid");
+            let dom = domains.iter().find(|d| d.vm_uuid == uuid);
+            let state = rec.str(c, "power_state");
+            update_vm(tx, r, |rec| {
+                rec.set(c, "current_operations", Value::Map(vec![]));
+                Ok(())
+            })?;
+            match (state, dom) {
+                ("Running" | "Paused", Some(d)) => {
+                    keep.push(uuid.to_string());
+                    let paused = d.state != DomainState::Running;
+                    mark_running(tx, xapi, r, d.domid, paused, false)?;
+                }
+                ("Running" | "Paused", None) => {
+                    tracing::warn!(vm = %r, "VM was {state} but its domain is gone: now Halted");
+                    mark_stopped(tx, xapi, r, "Halted")?;
+                }
+                ("Suspended", _) if !suspend_image(xapi, uuid).exists() => {
+                    tracing::warn!(vm = %r, "suspend image missing: now Halted");
+                    mark_stopped(tx, xapi, r, "Halted")?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    })?;
+    for d in domains.iter().filter(|d| !keep.contains(&d.vm_uuid)) {
+        tracing::warn!(domid = d.domid, vm_uuid = %d.vm_uuid, "destroying a domain no running VM owns");
+        let _ = xapi.backend.destroy(&d.vm_uuid);
+    }
+    xapi.store.write(|tx| set_host_memory_free(tx, xapi))
+}
+
+/// Applies `actions_after_crash` to every VM whose domain crashed.
+pub fn handle_crashes(xapi: &Xapi) {
+    for uuid in xapi.backend.take_crashed() {
+        let Some(vm) = vm_by_uuid(xapi, &uuid) else {
+            let _ = xapi.backend.destroy(&uuid);
+            continue;
+        };
+        if let Err(e) = apply_crash_action(xapi, &vm, &uuid) {
+            tracing::error!(vm = %vm, error = %e, "could not apply actions_after_crash");
+        }
+    }
+}
+
+fn apply_crash_action(xapi: &Xapi, vm: &str, uuid: &str) -> Result<(), ApiError> {
+    let c = vm_class();
+    let action = xapi.store.read().get("VM", vm).map(|r| r.str(c, "actions_after_crash").to_string()).unwrap_or_default();
+    tracing::info!(vm = %vm, action = %action, "domain crashed");
+    if action.starts_with("coredump") {
+        write_core_dump(xapi, uuid);
+    }
+    match action.as_str() {
+        "restart" | "coredump_and_restart" | "rename_restart" => {
+            let domid = xapi.backend.hard_reboot(uuid).map_err(|e| backend_error(vm, None, e))?;
+            xapi.store.write(|tx| mark_running(tx, xapi, vm, domid, false, true))
+        }
+        // The crashed domain stays for inspection; it no longer runs.
+        "preserve" => xapi.store.write(|tx| {
+            let domid = xapi.backend.domain(uuid).map(|d| d.domid).unwrap_or(-1);
+            mark_running(tx, xapi, vm, domid, true, false)
+        }),
+        _ => {
+            xapi.backend.destroy(uuid).map_err(|e| backend_error(vm, None, e))?;
+            xapi.store.write(|tx| mark_stopped(tx, xapi, vm, "Halted"))
+        }
+    }
+}
+
+/// A core file for `coredump_*` actions, in `<state-dir>/crashdumps/`.
+fn write_core_dump(xapi: &Xapi, uuid: &str) {
+    let dir = xapi.config.state_dir.join("crashdumps");
+    let path = dir.join(format!("{uuid}-{}.core", crate::time_fmt::now()));
+    let body = format!("xencim simulated core dump of VM {uuid}\n{:?}\n", xapi.backend.domain(uuid));
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, body)) {
+        tracing::warn!(error = %e, "cannot write core dump");
+    }
+}
+
+/// Copies the backend's live figures into VM_metrics and host_metrics.
+pub fn refresh_metrics(xapi: &Xapi) {
+    let c = vm_class();
+    let domains = xapi.backend.domains();
+    if domains.is_empty() {
+        return;
+    }
+    let targets: Vec<(String, crate::backend::DomainInfo)> = {
+        let t = xapi.store.read();
+        let vms = t.table("VM");
+        domains
+            .into_iter()
+            .filter_map(|d| {
+                let vm = vms.by_uuid(&d.vm_uuid)?;
+                let metrics = t.get("VM", vm)?.str(c, "metrics").to_string();
+                (metrics != NULL_REF).then_some((metrics, d))
+            })
+            .collect()
+    };
+    let _ = xapi.store.write(|tx| {
+        for (metrics, d) in &targets {
+            update_metrics(tx, metrics, |mc, m| {
+                m.set(mc, "memory_actual", Value::Int(d.memory_actual));
+                m.set(mc, "VCPUs_number", Value::Int(d.vcpus));
+                m.set(
+                    mc,
+                    "VCPUs_utilisation",
+                    Value::Map(d.vcpu_utilisation.iter().enumerate().map(|(i, u)| (Value::Int(i as i64), Value::Float(*u))).collect()),
+                );
+            })?;
+        }
+        set_host_memory_free(tx, xapi)
+    });
+}

@@ -1,0 +1,192 @@
+//! The typed layer, for every class of the data model at once (no per-class code): the model
+//! says which messages a class has and what type each field is, so answers come back as
+//! [`Value`]s of the right type (ints as `Value::Int` although they travel as strings, enums
+//! checked against their values, datetimes parsed, maps with typed keys) and mistakes such as a
+//! misspelt field are caught before anything is sent.
+//!
+//! ```text
+//! session.get_record("VM", vm)   →  VM.get_record(s, vm)
+//!   <member><name>memory_static_max</name><value>4294967296</value></member>
+//!   → rec.get("memory_static_max") == Some(&Value::Int(4294967296))
+//! session.set_field("VM", vm, "name_label", Value::str("web"))  →  VM.set_name_label(s, vm, "web")
+//! session.create("VM", fields)   →  VM.create(s, {name_label: …, memory_static_max: …, …})
+//! ```
+
+use super::error::{ClientError, Result};
+use super::Session;
+use crate::model::{model, Class, Qualifier, Type};
+use crate::rpc::Wire;
+use crate::value::Value;
+
+/// One object's fields as the server sent them (every field, in the server's order), typed by
+/// the model; members the model does not know (a newer server) are kept untyped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectRecord {
+    class: &'static str,
+    fields: Vec<(String, Value)>,
+}
+
+impl ObjectRecord {
+    /// Types a record struct of `class`.
+    pub fn from_wire(class: &'static Class, members: Vec<(String, Wire)>) -> Result<ObjectRecord> {
+        let mut fields = Vec::with_capacity(members.len());
+        for (name, w) in members {
+            let v = match class.field(&name) {
+                Some(f) => typed(w, &f.ty, &class.name, &name)?,
+                None => Value::from_untyped(w),
+            };
+            fields.push((name, v));
+        }
+        Ok(ObjectRecord { class: &class.name, fields })
+    }
+
+    pub fn class(&self) -> &'static str {
+        self.class
+    }
+
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.fields.iter().find(|(k, _)| k == field).map(|(_, v)| v)
+    }
+
+    /// A string, ref or enum field; `""` if absent or of another type.
+    pub fn str(&self, field: &str) -> &str {
+        self.get(field).and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn int(&self, field: &str) -> Option<i64> {
+        self.get(field).and_then(Value::as_int)
+    }
+
+    pub fn bool(&self, field: &str) -> Option<bool> {
+        self.get(field).and_then(Value::as_bool)
+    }
+
+    pub fn fields(&self) -> &[(String, Value)] {
+        &self.fields
+    }
+
+    pub fn into_fields(self) -> Vec<(String, Value)> {
+        self.fields
+    }
+}
+
+fn typed(w: Wire, ty: &Type, class: &str, what: &str) -> Result<Value> {
+    Value::from_wire(w, ty, what).map_err(|e| ClientError::Protocol(format!("{class}.{what} does not fit its model type {ty}: {e}")))
+}
+
+/// The class, if the model has it and it is a stored class (every class but `event`).
+fn stored_class(name: &str) -> Result<&'static Class> {
+    model()
+        .class(name)
+        .filter(|c| c.is_stored())
+        .ok_or_else(|| ClientError::Model(format!("{name} is not a class of the data model")))
+}
+
+fn field<'c>(class: &'c Class, name: &str) -> Result<&'c crate::model::Field> {
+    class.field(name).ok_or_else(|| ClientError::Model(format!("{} has no field {name}", class.name)))
+}
+
+fn expect_string(w: Wire, what: &str) -> Result<String> {
+    match w {
+        Wire::Str(s) => Ok(s),
+        other => Err(ClientError::Protocol(format!("{what} answered {other:?}, not a string"))),
+    }
+}
+
+impl Session {
+    /// `<class>.get_all`: every ref.
+    pub async fn get_all(&self, class: &str) -> Result<Vec<String>> {
+        let c = stored_class(class)?;
+        match self.call(&format!("{}.get_all", c.name), vec![]).await? {
+            Wire::Array(items) => items.into_iter().map(|i| expect_string(i, "get_all")).collect(),
+            other => Err(ClientError::Protocol(format!("{class}.get_all answered {other:?}"))),
+        }
+    }
+
+    /// `<class>.get_all_records`: every object with its typed record, in the server's order.
+    pub async fn get_all_records(&self, class: &str) -> Result<Vec<(String, ObjectRecord)>> {
+        let c = stored_class(class)?;
+        match self.call(&format!("{}.get_all_records", c.name), vec![]).await? {
+            Wire::Struct(members) => members
+                .into_iter()
+                .map(|(r, rec)| match rec {
+                    Wire::Struct(fields) => Ok((r, ObjectRecord::from_wire(c, fields)?)),
+                    other => Err(ClientError::Protocol(format!("record of {r} is {other:?}"))),
+                })
+                .collect(),
+            other => Err(ClientError::Protocol(format!("{class}.get_all_records answered {other:?}"))),
+        }
+    }
+
+    /// `<class>.get_record(ref)`.
+    pub async fn get_record(&self, class: &str, r: &str) -> Result<ObjectRecord> {
+        let c = stored_class(class)?;
+        match self.call(&format!("{}.get_record", c.name), vec![Value::str(r)]).await? {
+            Wire::Struct(fields) => ObjectRecord::from_wire(c, fields),
+            other => Err(ClientError::Protocol(format!("{class}.get_record answered {other:?}"))),
+        }
+    }
+
+    /// `<class>.get_<field>(ref)`, typed by the field's model type.
+    pub async fn get_field(&self, class: &str, r: &str, name: &str) -> Result<Value> {
+        let c = stored_class(class)?;
+        let f = field(c, name)?;
+        let w = self.call(&format!("{}.get_{name}", c.name), vec![Value::str(r)]).await?;
+        typed(w, &f.ty, &c.name, name)
+    }
+
+    /// `<class>.set_<field>(ref, value)`; only fields the model declares settable.
+    pub async fn set_field(&self, class: &str, r: &str, name: &str, value: Value) -> Result<()> {
+        let c = stored_class(class)?;
+        field(c, name)?;
+        if !c.setters.iter().any(|s| s == name) {
+            return Err(ClientError::Model(format!("{}.{name} has no setter", c.name)));
+        }
+        self.call(&format!("{}.set_{name}", c.name), vec![Value::str(r), value]).await?;
+        Ok(())
+    }
+
+    /// `<class>.create({field: value, …})` → the new object's ref. Every field given must be one
+    /// the constructor takes (RW or RO_c); fields left out take their model defaults on the
+    /// server, which answers `INTERNAL_ERROR` for a missing required one.
+    pub async fn create(&self, class: &str, fields: Vec<(String, Value)>) -> Result<String> {
+        let c = stored_class(class)?;
+        if !c.has_implicit("create") {
+            return Err(ClientError::Model(format!("{} has no create message", c.name)));
+        }
+        for (name, _) in &fields {
+            if field(c, name)?.qualifier == Qualifier::RoRuntime {
+                return Err(ClientError::Model(format!("{}.{name} is kept by the server; create does not take it", c.name)));
+            }
+        }
+        let w = self.call(&format!("{}.create", c.name), vec![Value::Struct(fields)]).await?;
+        expect_string(w, "create")
+    }
+
+    /// `<class>.destroy(ref)`.
+    pub async fn destroy(&self, class: &str, r: &str) -> Result<()> {
+        let c = stored_class(class)?;
+        self.call(&format!("{}.destroy", c.name), vec![Value::str(r)]).await?;
+        Ok(())
+    }
+
+    /// A custom message of the model (`VM.start`, `host.get_servertime`, …), its result typed by
+    /// the message's declared result type. Arguments are not checked here; the server does it.
+    pub async fn call_message(&self, class: &str, message: &str, args: Vec<Value>) -> Result<Value> {
+        let c = model().class(class).ok_or_else(|| ClientError::Model(format!("{class} is not a class of the data model")))?;
+        let m = c.message(message).ok_or_else(|| ClientError::Model(format!("{class}.{message} is not in the data model")))?;
+        let w = self.call(&format!("{class}.{message}"), args).await?;
+        match &m.result {
+            Type::EventBatch => Ok(Value::from_untyped(w)),
+            ty => typed(w, ty, class, message),
+        }
+    }
+
+    /// `event.from(classes, token, timeout)`, the answer as sent
+    /// (`{events: [...], valid_ref_counts: {...}, token: "..."}`); the server may block up to
+    /// `timeout` seconds, so keep any client request timeout above it.
+    pub async fn event_from(&self, classes: &[&str], token: &str, timeout: f64) -> Result<Wire> {
+        let classes = Value::Set(classes.iter().map(|c| Value::str(*c)).collect());
+        self.call("event.from", vec![classes, Value::str(token), Value::Float(timeout)]).await
+    }
+}
