@@ -168,17 +168,7 @@ impl Sessions {
     /// Logs a user in: checks the password, records the session, evicts the oldest sessions of
     /// the same originator beyond the cap.
     pub fn login(&self, xapi: &Xapi, uname: &str, pwd: &str, originator: &str) -> Result<String, ApiError> {
-        let failed = || ApiError::new("SESSION_AUTHENTICATION_FAILED", [uname, "Authentication failure"]);
-        let cred = xapi.store.credential(uname)?;
-        let Some(cred) = cred else {
-            // Same work as a real check, so response time does not reveal which names exist.
-            let _ = crate::auth::verify_password(pwd, DUMMY_HASH);
-            return Err(failed());
-        };
-        if !crate::auth::verify_password(pwd, &cred.password_hash) {
-            tracing::info!(user = uname, "login failed");
-            return Err(failed());
-        }
+        let cred = verify_credentials(&xapi.store, uname, pwd)?;
         let role = Role::from_wire_name(&cred.role).ok_or_else(|| ApiError::internal("stored role unknown"))?;
         let r = new_ref();
         let now = time_fmt::now();
@@ -233,6 +223,23 @@ impl Sessions {
     pub fn logout(&self, store: &Store, r: &str) {
         self.remove_all(store, &[r.to_string()]);
     }
+}
+
+/// The credential of `uname` if `pwd` is its password, else `SESSION_AUTHENTICATION_FAILED
+/// [uname, msg]`. Slow on purpose (argon2); call it off async tasks. Also what the CIM broker's
+/// HTTP authentication asks, so there is one password list.
+pub fn verify_credentials(store: &Store, uname: &str, pwd: &str) -> Result<crate::store::Credential, ApiError> {
+    let failed = || ApiError::new("SESSION_AUTHENTICATION_FAILED", [uname, "Authentication failure"]);
+    let Some(cred) = store.credential(uname)? else {
+        // Same work as a real check, so response time does not reveal which names exist.
+        let _ = crate::auth::verify_password(pwd, DUMMY_HASH);
+        return Err(failed());
+    };
+    if !crate::auth::verify_password(pwd, &cred.password_hash) {
+        tracing::info!(user = uname, "authentication failed");
+        return Err(failed());
+    }
+    Ok(cred)
 }
 
 /// An argon2 hash of a random string, used to spend the same time on unknown user names.
