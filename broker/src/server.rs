@@ -1,0 +1,312 @@
+//! CIM operations over HTTP (DSP0200 1.4): `POST /cimom` and `M-POST /cimom`.
+//!
+//! ```text
+//! POST /cimom HTTP/1.1
+//! Content-Type: application/xml; charset="utf-8"
+//! CIMOperation: MethodCall
+//! CIMMethod: GetClass
+//! CIMObject: root%2Fcimv2
+//! ```
+//!
+//! Failures to understand the request itself are HTTP errors carrying a
+//! `CIMError` header (400 request-not-well-formed / request-not-valid /
+//! header-mismatch, 501 unsupported-*). Failures of the operation are an
+//! HTTP 200 whose body holds `<ERROR CODE=".." DESCRIPTION=".."/>`.
+
+use std::convert::Infallible;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::HeaderValue;
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::cimxml::{self, Call, RequestError};
+use crate::error::CimError;
+use crate::ops::Broker;
+use crate::xml::XmlOut;
+use crate::Authenticator;
+
+/// Responses larger than this are sent chunked, in pieces of this size.
+pub const CHUNK_SIZE: usize = 64 * 1024;
+
+/// A response body: one piece (Content-Length) or several (chunked).
+pub struct RespBody {
+    chunks: VecDeque<Bytes>,
+    exact: Option<u64>,
+}
+
+impl RespBody {
+    fn full(b: impl Into<Bytes>) -> Self {
+        let b: Bytes = b.into();
+        let len = b.len() as u64;
+        RespBody { chunks: VecDeque::from([b]), exact: Some(len) }
+    }
+    fn chunked(b: Bytes) -> Self {
+        let mut chunks = VecDeque::new();
+        let mut off = 0;
+        while off < b.len() {
+            let end = (off + CHUNK_SIZE).min(b.len());
+            chunks.push_back(b.slice(off..end));
+            off = end;
+        }
+        RespBody { chunks, exact: None }
+    }
+}
+
+impl Body for RespBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.chunks.pop_front().map(|c| Ok(Frame::data(c))))
+    }
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+    fn size_hint(&self) -> SizeHint {
+        match self.exact {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
+}
+
+/// What the HTTP layer needs besides the broker.
+#[derive(Clone)]
+pub struct HttpOptions {
+    pub authenticator: Option<Arc<dyn Authenticator>>,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub operation_timeout: Duration,
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<RespBody> {
+    let mut r = Response::new(RespBody::full(text.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert("Content-Type", HeaderValue::from_static("text/plain"));
+    r
+}
+
+/// An HTTP-level rejection with a CIMError header (DSP0200 7.4.x).
+fn cim_http_error(status: StatusCode, cimerror: &'static str, prefix: &str, detail: &str) -> Response<RespBody> {
+    tracing::debug!("rejecting request: {status} {cimerror}: {detail}");
+    let mut r = plain(status, detail);
+    r.headers_mut().insert(
+        hyper::header::HeaderName::from_bytes(format!("{prefix}CIMError").as_bytes()).unwrap(),
+        HeaderValue::from_static(cimerror),
+    );
+    r
+}
+
+/// Decodes `%xx` in a CIMObject header.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Handles one HTTP request.
+pub async fn handle(req: Request<Incoming>, broker: Arc<Broker>, opts: HttpOptions, peer: SocketAddr) -> Result<Response<RespBody>, Infallible> {
+    let method = req.method().clone();
+    let is_mpost = method.as_str() == "M-POST";
+    if method != Method::POST && !is_mpost {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "CIM operations use POST or M-POST");
+        r.headers_mut().insert("Allow", HeaderValue::from_static("POST, M-POST"));
+        return Ok(r);
+    }
+    if req.uri().path() != "/cimom" && req.uri().path() != "/" {
+        return Ok(plain(StatusCode::NOT_FOUND, "CIM operations are served at /cimom"));
+    }
+    // M-POST: headers are prefixed with the namespace number given in Man.
+    let prefix = if is_mpost {
+        let man = req.headers().get("Man").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !man.contains("http://www.dmtf.org/cim/mapping/http/v1.0") {
+            return Ok(plain(StatusCode::NOT_EXTENDED, "M-POST needs a Man header naming the CIM mapping"));
+        }
+        match man.split(';').find_map(|p| p.trim().strip_prefix("ns=")) {
+            Some(n) => format!("{}-", n.trim()),
+            None => String::new(),
+        }
+    } else {
+        String::new()
+    };
+    let header = |name: &str| -> Option<String> {
+        req.headers().get(format!("{prefix}{name}").as_str()).and_then(|v| v.to_str().ok()).map(str::to_string)
+    };
+
+    // authentication
+    let mut principal = None;
+    if let Some(auth) = &opts.authenticator {
+        let creds = req
+            .headers()
+            .get("Authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+            .and_then(|d| String::from_utf8(d).ok())
+            .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())));
+        let ok = match &creds {
+            Some((u, p)) => auth.authenticate(u, p).await,
+            None => false,
+        };
+        if !ok {
+            tracing::info!("authentication failed from {peer} for {:?}", creds.as_ref().map(|c| &c.0));
+            let mut r = plain(StatusCode::UNAUTHORIZED, "authentication required");
+            r.headers_mut().insert("WWW-Authenticate", HeaderValue::from_static("Basic realm=\"xencim\""));
+            return Ok(r);
+        }
+        principal = creds.map(|c| c.0);
+    }
+
+    match header("CIMOperation") {
+        Some(op) if op.eq_ignore_ascii_case("MethodCall") => {}
+        Some(_) => return Ok(cim_http_error(StatusCode::BAD_REQUEST, "unsupported-operation", &prefix, "CIMOperation must be MethodCall")),
+        None => return Ok(cim_http_error(StatusCode::BAD_REQUEST, "unsupported-operation", &prefix, "CIMOperation header missing")),
+    }
+    if let Some(v) = header("CIMProtocolVersion") {
+        if !v.trim().starts_with("1.") {
+            return Ok(cim_http_error(StatusCode::NOT_IMPLEMENTED, "unsupported-protocol-version", &prefix, "CIMProtocolVersion must be 1.x"));
+        }
+    }
+    let cim_method = header("CIMMethod");
+    let cim_object = header("CIMObject");
+
+    // body, bounded in size and time
+    if let Some(len) = req.headers().get("Content-Length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+        if len > opts.max_body_bytes as u64 {
+            return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body over {} bytes", opts.max_body_bytes)));
+        }
+    }
+    let body = Limited::new(req.into_body(), opts.max_body_bytes);
+    let bytes = match tokio::time::timeout(opts.request_timeout, body.collect()).await {
+        Err(_) => return Ok(plain(StatusCode::REQUEST_TIMEOUT, "request body not received in time")),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body over {} bytes", opts.max_body_bytes)));
+            }
+            return Ok(plain(StatusCode::BAD_REQUEST, "error reading the request body"));
+        }
+        Ok(Ok(c)) => c.to_bytes(),
+    };
+
+    let request = match cimxml::decode_request(&bytes) {
+        Ok(r) => r,
+        Err(RequestError::NotWellFormed(m)) => return Ok(cim_http_error(StatusCode::BAD_REQUEST, "request-not-well-formed", &prefix, &m)),
+        Err(RequestError::NotValid(m)) => return Ok(cim_http_error(StatusCode::BAD_REQUEST, "request-not-valid", &prefix, &m)),
+        Err(RequestError::UnsupportedVersion(w)) => return Ok(cim_http_error(StatusCode::NOT_IMPLEMENTED, w, &prefix, w)),
+        Err(RequestError::MultipleRequests) => {
+            return Ok(cim_http_error(StatusCode::NOT_IMPLEMENTED, "multiple-requests-unsupported", &prefix, "MULTIREQ is not supported"))
+        }
+    };
+    // headers must agree with the body (DSP0200 7.4.3)
+    match &cim_method {
+        Some(m) if m == request.call.name() => {}
+        _ => return Ok(cim_http_error(StatusCode::BAD_REQUEST, "header-mismatch", &prefix, "CIMMethod header does not match the request")),
+    }
+    if let (Call::Intrinsic { namespace, .. }, Some(obj)) = (&request.call, &cim_object) {
+        let hdr = percent_decode(obj);
+        if !crate::repo::normalize_ns(&hdr).eq_ignore_ascii_case(&crate::repo::normalize_ns(namespace)) {
+            return Ok(cim_http_error(StatusCode::BAD_REQUEST, "header-mismatch", &prefix, "CIMObject header does not match the namespace"));
+        }
+    }
+    if cim_object.is_none() {
+        return Ok(cim_http_error(StatusCode::BAD_REQUEST, "header-mismatch", &prefix, "CIMObject header missing"));
+    }
+
+    tracing::debug!("{peer} {} by {:?}", request.call.name(), principal);
+    let id = request.id.clone();
+    let b = broker.clone();
+    let call_name = request.call.name().to_string();
+    let is_intrinsic = matches!(request.call, Call::Intrinsic { .. });
+    let task = tokio::task::spawn_blocking(move || run_call(&b, &request.call, principal.as_deref()));
+    let xml = match tokio::time::timeout(opts.operation_timeout, task).await {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => {
+            tracing::error!("operation task failed: {e}");
+            return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
+        }
+        Err(_) => {
+            // the provider call goes on in its thread; the client is answered now
+            tracing::warn!("{call_name} from {peer} exceeded {:?}", opts.operation_timeout);
+            let tag = if is_intrinsic { "IMETHODRESPONSE" } else { "METHODRESPONSE" };
+            let mut o = XmlOut::new();
+            o.open(tag, &[("NAME", &call_name)]);
+            write_err(&mut o, &call_name, &CimError::failed(format!("operation timed out after {:?}", opts.operation_timeout)));
+            o.close(tag);
+            o.buf
+        }
+    };
+    let mut o = XmlOut::new();
+    cimxml::begin_response(&mut o, &id);
+    o.buf.push_str(&xml);
+    cimxml::end_response(&mut o);
+    let bytes = Bytes::from(o.buf);
+    let body = if bytes.len() > CHUNK_SIZE { RespBody::chunked(bytes) } else { RespBody::full(bytes) };
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert("Content-Type", HeaderValue::from_static("application/xml; charset=\"utf-8\""));
+    if is_mpost {
+        h.insert("Ext", HeaderValue::from_static(""));
+        h.insert("Man", HeaderValue::from_str(&format!("http://www.dmtf.org/cim/mapping/http/v1.0; ns={}", prefix.trim_end_matches('-'))).unwrap());
+    }
+    h.insert(hyper::header::HeaderName::from_bytes(format!("{prefix}CIMOperation").as_bytes()).unwrap(), HeaderValue::from_static("MethodResponse"));
+    Ok(r)
+}
+
+/// Runs a call and renders IMETHODRESPONSE / METHODRESPONSE (with ERROR on failure).
+fn run_call(broker: &Broker, call: &Call, principal: Option<&str>) -> String {
+    let mut o = XmlOut::new();
+    match call {
+        Call::Intrinsic { name, namespace, params } => {
+            o.open("IMETHODRESPONSE", &[("NAME", name)]);
+            let r = crate::provider::guarded(name, || broker.intrinsic(name, namespace, params, principal));
+            match r {
+                Ok(out) => {
+                    if let Some(rv) = out.ireturn {
+                        // an empty result is written as a start/end pair: wbemcli
+                        // does not accept <IRETURNVALUE/>
+                        o.open("IRETURNVALUE", &[]);
+                        o.buf.push_str(&rv);
+                        o.close("IRETURNVALUE");
+                    }
+                    o.buf.push_str(&out.params);
+                }
+                Err(e) => write_err(&mut o, name, &e),
+            }
+            o.close("IMETHODRESPONSE");
+        }
+        Call::Extrinsic { name, namespace, target, params, .. } => {
+            o.open("METHODRESPONSE", &[("NAME", name)]);
+            match crate::provider::guarded(name, || broker.extrinsic(name, namespace, target, params, principal)) {
+                Ok(body) => o.buf.push_str(&body),
+                Err(e) => write_err(&mut o, name, &e),
+            }
+            o.close("METHODRESPONSE");
+        }
+    }
+    o.buf
+}
+
+fn write_err(o: &mut XmlOut, op: &str, e: &CimError) {
+    tracing::debug!("{op} failed: {e}");
+    cimxml::write_error(o, e);
+}

@@ -1,0 +1,384 @@
+//! WQL (the DMTF CQL subset SFCB and Pegasus accept as "WQL"):
+//!
+//! ```text
+//! SELECT * | prop, prop FROM Class [WHERE cond]
+//! cond := cond OR cond | cond AND cond | NOT cond | ( cond )
+//!       | operand op operand          op: = <> != < > <= >=
+//!       | prop IS [NOT] NULL | prop ISA Class
+//! operand := property name | 'string' | "string" | number | TRUE | FALSE | NULL
+//! ```
+//!
+//! Written by hand: no maintained Rust crate parses WQL.
+
+use crate::model::{Instance, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// None for `*`.
+    pub properties: Option<Vec<String>>,
+    pub class: String,
+    pub condition: Option<Cond>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Prop(String),
+    Lit(Lit),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lit {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Null,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    Cmp(Operand, CmpOp, Operand),
+    IsNull(String, bool),
+    Isa(String, String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Str(String),
+    Num(f64),
+    Sym(&'static str),
+}
+
+fn lex(q: &str) -> Result<Vec<Tok>, String> {
+    let c: Vec<char> = q.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < c.len() {
+        let ch = c[i];
+        if ch.is_whitespace() {
+            i += 1;
+        } else if ch.is_alphabetic() || ch == '_' {
+            let s = i;
+            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || c[i] == '.') {
+                i += 1;
+            }
+            out.push(Tok::Word(c[s..i].iter().collect()));
+        } else if ch.is_ascii_digit() || ((ch == '-' || ch == '+') && c.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+            let s = i;
+            i += 1;
+            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '.') {
+                i += 1;
+            }
+            let t: String = c[s..i].iter().collect();
+            let v = if let Some(h) = t.strip_prefix("0x") {
+                i64::from_str_radix(h, 16).map(|v| v as f64).map_err(|_| format!("bad number {t}"))?
+            } else {
+                t.parse::<f64>().map_err(|_| format!("bad number {t}"))?
+            };
+            out.push(Tok::Num(v));
+        } else if ch == '\'' || ch == '"' {
+            let q = ch;
+            i += 1;
+            let mut s = String::new();
+            loop {
+                match c.get(i) {
+                    None => return Err("unterminated string".into()),
+                    Some('\\') if c.get(i + 1).is_some() => {
+                        s.push(c[i + 1]);
+                        i += 2;
+                    }
+                    Some(&x) if x == q => {
+                        // '' inside a '-string is a quote
+                        if c.get(i + 1) == Some(&q) {
+                            s.push(q);
+                            i += 2;
+                        } else {
+                            i += 1;
+                            break;
+                        }
+                    }
+                    Some(&x) => {
+                        s.push(x);
+                        i += 1;
+                    }
+                }
+            }
+            out.push(Tok::Str(s));
+        } else {
+            let two: String = c[i..(i + 2).min(c.len())].iter().collect();
+            let sym = match two.as_str() {
+                "<>" => Some("<>"),
+                "!=" => Some("<>"),
+                "<=" => Some("<="),
+                ">=" => Some(">="),
+                _ => None,
+            };
+            if let Some(s) = sym {
+                out.push(Tok::Sym(s));
+                i += 2;
+                continue;
+            }
+            let s = match ch {
+                '=' => "=",
+                '<' => "<",
+                '>' => ">",
+                '(' => "(",
+                ')' => ")",
+                ',' => ",",
+                '*' => "*",
+                _ => return Err(format!("unexpected character '{ch}'")),
+            };
+            out.push(Tok::Sym(s));
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+struct P {
+    t: Vec<Tok>,
+    i: usize,
+}
+
+impl P {
+    fn peek(&self) -> Option<&Tok> {
+        self.t.get(self.i)
+    }
+    fn kw(&self, k: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(k))
+    }
+    fn eat_kw(&mut self, k: &str) -> bool {
+        if self.kw(k) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn eat_sym(&mut self, s: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Sym(x)) if *x == s) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn word(&mut self, what: &str) -> Result<String, String> {
+        match self.peek() {
+            Some(Tok::Word(w)) => {
+                let w = w.clone();
+                self.i += 1;
+                Ok(w)
+            }
+            other => Err(format!("expected {what}, found {other:?}")),
+        }
+    }
+    fn or(&mut self) -> Result<Cond, String> {
+        let mut l = self.and()?;
+        while self.eat_kw("OR") {
+            l = Cond::Or(Box::new(l), Box::new(self.and()?));
+        }
+        Ok(l)
+    }
+    fn and(&mut self) -> Result<Cond, String> {
+        let mut l = self.not()?;
+        while self.eat_kw("AND") {
+            l = Cond::And(Box::new(l), Box::new(self.not()?));
+        }
+        Ok(l)
+    }
+    fn not(&mut self) -> Result<Cond, String> {
+        if self.eat_kw("NOT") {
+            return Ok(Cond::Not(Box::new(self.not()?)));
+        }
+        if self.eat_sym("(") {
+            let c = self.or()?;
+            if !self.eat_sym(")") {
+                return Err("expected ')'".into());
+            }
+            return Ok(c);
+        }
+        self.cmp()
+    }
+    fn operand(&mut self) -> Result<Operand, String> {
+        Ok(match self.peek().cloned() {
+            Some(Tok::Str(s)) => {
+                self.i += 1;
+                Operand::Lit(Lit::Str(s))
+            }
+            Some(Tok::Num(n)) => {
+                self.i += 1;
+                Operand::Lit(Lit::Num(n))
+            }
+            Some(Tok::Word(w)) => {
+                self.i += 1;
+                match w.to_ascii_uppercase().as_str() {
+                    "TRUE" => Operand::Lit(Lit::Bool(true)),
+                    "FALSE" => Operand::Lit(Lit::Bool(false)),
+                    "NULL" => Operand::Lit(Lit::Null),
+                    _ => Operand::Prop(w),
+                }
+            }
+            other => return Err(format!("expected an operand, found {other:?}")),
+        })
+    }
+    fn cmp(&mut self) -> Result<Cond, String> {
+        let l = self.operand()?;
+        if let Operand::Prop(p) = &l {
+            if self.eat_kw("IS") {
+                let neg = self.eat_kw("NOT");
+                if !self.eat_kw("NULL") {
+                    return Err("expected NULL after IS".into());
+                }
+                return Ok(Cond::IsNull(p.clone(), !neg));
+            }
+            if self.eat_kw("ISA") {
+                return Ok(Cond::Isa(p.clone(), self.word("a class name")?));
+            }
+        }
+        let op = match self.peek() {
+            Some(Tok::Sym("=")) => CmpOp::Eq,
+            Some(Tok::Sym("<>")) => CmpOp::Ne,
+            Some(Tok::Sym("<")) => CmpOp::Lt,
+            Some(Tok::Sym(">")) => CmpOp::Gt,
+            Some(Tok::Sym("<=")) => CmpOp::Le,
+            Some(Tok::Sym(">=")) => CmpOp::Ge,
+            other => return Err(format!("expected a comparison operator, found {other:?}")),
+        };
+        self.i += 1;
+        let r = self.operand()?;
+        Ok(Cond::Cmp(l, op, r))
+    }
+}
+
+pub fn parse(q: &str) -> Result<Query, String> {
+    let mut p = P { t: lex(q)?, i: 0 };
+    if !p.eat_kw("SELECT") {
+        return Err("query must start with SELECT".into());
+    }
+    let properties = if p.eat_sym("*") {
+        None
+    } else {
+        let mut v = vec![p.word("a property name")?];
+        while p.eat_sym(",") {
+            v.push(p.word("a property name")?);
+        }
+        Some(v)
+    };
+    if !p.eat_kw("FROM") {
+        return Err("expected FROM".into());
+    }
+    let class = p.word("a class name")?;
+    let condition = if p.eat_kw("WHERE") { Some(p.or()?) } else { None };
+    if p.i != p.t.len() {
+        return Err(format!("unexpected {:?} after the query", p.t[p.i]));
+    }
+    Ok(Query { properties, class, condition })
+}
+
+fn to_lit(v: Option<&Value>) -> Lit {
+    match v {
+        None => Lit::Null,
+        Some(Value::String(s)) | Some(Value::DateTime(s)) => Lit::Str(s.clone()),
+        Some(Value::Char16(c)) => Lit::Str(c.to_string()),
+        Some(Value::Boolean(b)) => Lit::Bool(*b),
+        Some(Value::UInt(u)) => Lit::Num(*u as f64),
+        Some(Value::SInt(i)) => Lit::Num(*i as f64),
+        Some(Value::Real(r)) => Lit::Num(*r),
+        Some(Value::Reference(p)) => Lit::Str(p.to_string()),
+        Some(Value::Array(_)) => Lit::Null,
+    }
+}
+
+/// Evaluates a condition on an instance. `isa(class, ancestor)` answers
+/// class membership. Comparisons with NULL or of different kinds are false.
+pub fn eval(c: &Cond, inst: &Instance, isa: &dyn Fn(&str, &str) -> bool) -> bool {
+    let val = |o: &Operand| match o {
+        Operand::Prop(p) => {
+            // `Class.Prop` qualifies the name; compare on the last part
+            let name = p.rsplit('.').next().unwrap_or(p);
+            to_lit(inst.get_value(name))
+        }
+        Operand::Lit(l) => l.clone(),
+    };
+    match c {
+        Cond::And(a, b) => eval(a, inst, isa) && eval(b, inst, isa),
+        Cond::Or(a, b) => eval(a, inst, isa) || eval(b, inst, isa),
+        Cond::Not(a) => !eval(a, inst, isa),
+        Cond::IsNull(p, want_null) => inst.get_value(p).is_none() == *want_null,
+        Cond::Isa(p, cls) => match inst.get_value(p) {
+            Some(Value::Reference(r)) => isa(&r.class_name, cls),
+            _ => false,
+        },
+        Cond::Cmp(l, op, r) => {
+            let (a, b) = (val(l), val(r));
+            let ord = match (&a, &b) {
+                (Lit::Str(x), Lit::Str(y)) => x.partial_cmp(y),
+                (Lit::Num(x), Lit::Num(y)) => x.partial_cmp(y),
+                (Lit::Bool(x), Lit::Bool(y)) => x.partial_cmp(y),
+                _ => None,
+            };
+            match (ord, op) {
+                (None, _) => false,
+                (Some(o), CmpOp::Eq) => o.is_eq(),
+                (Some(o), CmpOp::Ne) => o.is_ne(),
+                (Some(o), CmpOp::Lt) => o.is_lt(),
+                (Some(o), CmpOp::Gt) => o.is_gt(),
+                (Some(o), CmpOp::Le) => o.is_le(),
+                (Some(o), CmpOp::Ge) => o.is_ge(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CimType, ObjectPath};
+
+    #[test]
+    fn parses_and_evaluates() {
+        let q = parse("select Name, N from X_A where (N >= 2 AND Name <> 'b') OR NOT Flag = TRUE").unwrap();
+        assert_eq!(q.class, "X_A");
+        assert_eq!(q.properties, Some(vec!["Name".to_string(), "N".to_string()]));
+        let mk = |n: &str, v: u64, f: bool| {
+            Instance::new("X_A")
+                .with("Name", CimType::String, Value::String(n.into()))
+                .with("N", CimType::UInt32, Value::UInt(v))
+                .with("Flag", CimType::Boolean, Value::Boolean(f))
+        };
+        let no = |_: &str, _: &str| false;
+        let c = q.condition.unwrap();
+        assert!(eval(&c, &mk("a", 3, true), &no));
+        assert!(!eval(&c, &mk("b", 3, true), &no));
+        assert!(eval(&c, &mk("b", 3, false), &no));
+        assert!(!eval(&c, &mk("a", 1, true), &no));
+    }
+
+    #[test]
+    fn null_isa_and_errors() {
+        let q = parse("SELECT * FROM A WHERE X IS NULL AND R ISA B").unwrap();
+        let i = Instance::new("A").with("R", CimType::Reference, Value::Reference(ObjectPath::new("C")));
+        assert!(eval(q.condition.as_ref().unwrap(), &i, &|c, a| c == "C" && a == "B"));
+        assert!(!eval(q.condition.as_ref().unwrap(), &i, &|_, _| false));
+        assert!(parse("SELECT FROM A").is_err());
+        assert!(parse("SELECT * FROM").is_err());
+        assert!(parse("SELECT * FROM A WHERE").is_err());
+        assert!(parse("SELECT * FROM A WHERE X = 'open").is_err());
+        assert!(parse("DELETE FROM A").is_err());
+        assert!(parse("SELECT * FROM A WHERE X = 1 junk").is_err());
+    }
+}
