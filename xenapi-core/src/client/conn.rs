@@ -16,6 +16,13 @@ use tokio_rustls::TlsConnector;
 
 pub type Sender = SendRequest<Full<Bytes>>;
 
+/// A connection in the pool.
+pub struct Pooled {
+    pub sender: Sender,
+    /// Whether it has carried a call already (is being kept alive), as opposed to just opened.
+    pub used: bool,
+}
+
 /// What opening a connection needs besides the endpoint.
 #[derive(Clone)]
 pub struct Dialer {
@@ -82,9 +89,8 @@ where
     Ok(sender)
 }
 
-/// Whether a failed exchange on a reused connection means the server had closed it before
-/// answering (its keep-alive timeout, a restart): then the call is repeated once on a fresh
-/// connection, as Python's `xmlrpc.client` does.
+/// Whether a failed exchange means the server closed the connection without answering (on a
+/// kept-alive connection: its idle timeout, a restart).
 pub fn closed_before_answer(e: &hyper::Error) -> bool {
     if e.is_canceled() || e.is_incomplete_message() {
         return true;

@@ -30,9 +30,14 @@
 //! A call takes an idle connection (or opens one), and gives it back once the answer is read, so
 //! sequential calls reuse one connection and concurrent calls from several tasks each get their
 //! own. At most `max_idle_connections` (default 8) are kept idle; more are closed after use.
-//! An idle connection the server closed is noticed and replaced before use; if the server closes
-//! it just as a request goes out, the call is sent once more on a new connection (as Python's
-//! `xmlrpc.client` does; a XenAPI server closes idle connections only between requests).
+//! The number of connections open at once is not capped: it follows the caller's concurrency,
+//! so bound that (e.g. with a semaphore) when issuing many calls at once.
+//! An idle connection the server closed is noticed and replaced before use. If a kept-alive
+//! connection (one that already carried a call) is closed by the server just as a request goes
+//! out, so that no answer comes, the call is sent once more on a new connection, as Python's
+//! `xmlrpc.client` does: the server was closing an idle connection and ran nothing, except in the
+//! unlucky case of a server that reads a request and then dies, where the call may run twice.
+//! A new connection failing that way is an error, never repeated.
 
 mod conn;
 pub mod endpoint;
@@ -52,7 +57,7 @@ pub use xmlrpc::encode_call;
 use crate::rpc::Wire;
 use crate::value::Value;
 use bytes::Bytes;
-use conn::{Dialer, Sender};
+use conn::{Dialer, Pooled};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper::{Method, Request};
@@ -80,6 +85,7 @@ impl ClientBuilder {
     /// server's self-signed certificate itself.
     pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.trust = Trust::Pem(pem.into());
+        self.ca_file = None;
         self
     }
 
@@ -141,7 +147,7 @@ impl ClientBuilder {
         let host_header = HeaderValue::from_str(&endpoint.host_header())
             .map_err(|_| ClientError::Endpoint { url: self.url.clone(), reason: "host is not a valid header".into() })?;
         let dialer = Dialer { endpoint, tls, connect_timeout: self.connect_timeout };
-        let first = dialer.open().await?;
+        let first = Pooled { sender: dialer.open().await?, used: false };
         let client = Client {
             inner: Arc::new(Inner {
                 dialer,
@@ -169,7 +175,7 @@ struct Inner {
     host_header: HeaderValue,
     /// Idle keep-alive connections, most recently used last. A std mutex: it is held only to
     /// push or pop, never across an await.
-    idle: Mutex<Vec<Sender>>,
+    idle: Mutex<Vec<Pooled>>,
     max_idle: usize,
     request_timeout: Option<Duration>,
     max_response_bytes: usize,
@@ -263,21 +269,24 @@ impl Client {
     async fn exchange(&self, path: &str, content_type: &str, body: Bytes) -> Result<(u16, Bytes)> {
         let mut repeated = false;
         loop {
-            let (mut conn, reused) = match self.take_idle() {
-                Some(c) => (c, true),
-                None => (self.open().await?, false),
+            let mut conn = match self.take_idle() {
+                Some(c) => c,
+                None => Pooled { sender: self.open().await?, used: false },
             };
-            // A connection the server closed while idle fails here, before anything is sent.
-            if conn.ready().await.is_err() {
-                if reused {
+            // A kept-alive connection the server closed while idle fails here, before anything
+            // is sent.
+            if conn.sender.ready().await.is_err() {
+                if conn.used {
                     continue;
                 }
                 return Err(ClientError::Http("the new connection closed before the request".into()));
             }
             let req = self.request(path, content_type, body.clone())?;
-            let resp = match conn.send_request(req).await {
+            let resp = match conn.sender.send_request(req).await {
                 Ok(r) => r,
-                Err(e) if reused && !repeated && conn::closed_before_answer(&e) => {
+                // Only a kept-alive connection can have been closed by the server's idle timeout;
+                // a new one failing means the server is failing.
+                Err(e) if conn.used && !repeated && conn::closed_before_answer(&e) => {
                     tracing::debug!(error = %e, "kept-alive connection closed by the server; sending again");
                     repeated = true;
                     continue;
@@ -291,6 +300,7 @@ impl Client {
                 .map_err(|e| ClientError::Http(format!("reading the answer: {e}")))?
                 .to_bytes();
             // Only now, with the answer read to its end, can the connection carry another call.
+            conn.used = true;
             self.put_idle(conn);
             return Ok((status, answer));
         }
@@ -307,24 +317,24 @@ impl Client {
             .map_err(|e| ClientError::Http(format!("cannot build the request: {e}")))
     }
 
-    async fn open(&self) -> Result<Sender> {
+    async fn open(&self) -> Result<conn::Sender> {
         let c = self.inner.dialer.open().await?;
         self.inner.opened.fetch_add(1, Ordering::Relaxed);
         Ok(c)
     }
 
-    fn take_idle(&self) -> Option<Sender> {
+    fn take_idle(&self) -> Option<Pooled> {
         let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(c) = idle.pop() {
-            if !c.is_closed() {
+            if !c.sender.is_closed() {
                 return Some(c);
             }
         }
         None
     }
 
-    fn put_idle(&self, c: Sender) {
-        if c.is_closed() {
+    fn put_idle(&self, c: Pooled) {
+        if c.sender.is_closed() {
             return;
         }
         let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());

@@ -30,8 +30,13 @@ impl ObjectRecord {
     /// Types a record struct of `class`.
     pub fn from_wire(class: &'static Class, members: Vec<(String, Wire)>) -> Result<ObjectRecord> {
         let mut fields = Vec::with_capacity(members.len());
-        for (name, w) in members {
-            let v = match class.field(&name) {
+        for (i, (name, w)) in members.into_iter().enumerate() {
+            // Servers send fields in model order, so the i-th field is almost always the one.
+            let f = match class.fields.get(i) {
+                Some(f) if f.name == name => Some(f),
+                _ => class.field(&name),
+            };
+            let v = match f {
                 Some(f) => typed(w, &f.ty, &class.name, &name)?,
                 None => Value::from_untyped(w),
             };

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Runs every benchmark of the project (each xenapi-core/benches/*.rs), in release mode, and prints
+# their figures. A failing benchmark does not stop the others; the exit status says if any failed.
+# Usage: bench/run.sh            (from anywhere; CARGO_TARGET_DIR is honoured)
+set -u
+cd "$(dirname "$0")/.."
+status=0
+for f in xenapi-core/benches/*.rs; do
+    b=$(basename "$f" .rs)
+    echo "== xenapi-core: $b"
+    cargo bench --quiet -p xenapi-core --bench "$b" || { echo "!! $b failed"; status=1; }
+    echo
+done
+exit $status
