@@ -48,6 +48,22 @@ pub struct ServeArgs {
     /// Hypervisor backend: `sim` (simulated host, no Xen needed) [default: sim].
     #[arg(long)]
     pub backend: Option<String>,
+    /// The embedded CIM-XML broker [default: 127.0.0.1:5988]; `off` disables it.
+    #[arg(long)]
+    pub cim_listen: Option<String>,
+    /// The DMTF CIM schema (directory holding cim_schema_*.mof, or that file); without it the
+    /// project's own definitions of the CIM_ base classes are used.
+    #[arg(long)]
+    pub cim_schema: Option<PathBuf>,
+    /// The project's MOF [default: mof/ of the source tree, else /usr/share/xencim/mof].
+    #[arg(long)]
+    pub cim_mof_dir: Option<PathBuf>,
+    /// SFCB .reg provider registrations [default: registration/ beside mof/].
+    #[arg(long)]
+    pub cim_registration_dir: Option<PathBuf>,
+    /// Where provider libraries are looked for (repeatable) [default: beside the executable].
+    #[arg(long)]
+    pub cim_provider_lib_dir: Vec<PathBuf>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -63,12 +79,18 @@ pub struct FileConfig {
     pub session_timeout_secs: Option<u64>,
     pub sessions_per_originator: Option<usize>,
     pub backend: Option<String>,
+    pub cim_listen: Option<String>,
+    pub cim_schema: Option<PathBuf>,
+    pub cim_mof_dir: Option<PathBuf>,
+    pub cim_registration_dir: Option<PathBuf>,
+    pub cim_provider_lib_dirs: Option<Vec<PathBuf>>,
     pub sim_host: Option<SimHostConfig>,
 }
 
 pub struct Settings {
     pub core: CoreConfig,
     pub listen: ListenConfig,
+    pub cim: Option<crate::cim::CimSettings>,
 }
 
 pub fn default_state_dir() -> PathBuf {
@@ -135,5 +157,25 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings> {
         unix: Some(state_dir.join("xapi.sock")),
         max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(16 << 20),
     };
-    Ok(Settings { core, listen })
+    let cim_listen = args.cim_listen.clone().or(file.cim_listen).unwrap_or_else(|| "127.0.0.1:5988".into());
+    let cim = if cim_listen == "off" {
+        None
+    } else {
+        let mof_dir = args.cim_mof_dir.clone().or(file.cim_mof_dir).unwrap_or_else(|| crate::cim::data_dir("mof"));
+        let registration_dir = args.cim_registration_dir.clone().or(file.cim_registration_dir).unwrap_or_else(|| {
+            mof_dir.parent().map(|p| p.join("registration")).unwrap_or_else(|| crate::cim::data_dir("registration"))
+        });
+        let mut lib_dirs = args.cim_provider_lib_dir.clone();
+        if lib_dirs.is_empty() {
+            lib_dirs = file.cim_provider_lib_dirs.unwrap_or_else(crate::cim::default_provider_lib_dirs);
+        }
+        Some(crate::cim::CimSettings {
+            listen: cim_listen.parse().with_context(|| format!("bad --cim-listen {cim_listen}"))?,
+            schema: args.cim_schema.clone().or(file.cim_schema),
+            mof_dir,
+            registration_dir,
+            provider_lib_dirs: lib_dirs,
+        })
+    };
+    Ok(Settings { core, listen, cim })
 }

@@ -4,8 +4,9 @@
 //! local users in a state directory; `xencim api-doc` prints the API reference generated from the
 //! data model.
 
-mod cli_config;
 mod api_doc;
+mod cim;
+mod cli_config;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -60,6 +61,11 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let settings = cli_config::resolve(&args)?;
+            if settings.cim.is_some() {
+                // Read by the provider libraries the broker loads into this process; set while
+                // the process has one thread.
+                std::env::set_var("XENCIM_PROVIDER_CONFIG", settings.core.state_dir.join("providers.toml"));
+            }
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let result = rt.block_on(serve(settings));
             // Operations still waiting on a guest (a clean shutdown that may take minutes) are
@@ -94,7 +100,31 @@ async fn serve(s: cli_config::Settings) -> Result<()> {
     }
     let bound = xenapi_core::server::Bound::bind(&s.listen).await.map_err(anyhow::Error::msg)?;
     tracing::info!("XenAPI listening on {} (state in {})", bound.describe(), s.core.state_dir.display());
-    bound.serve(Arc::clone(&xapi), shutdown_signal()).await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let xenapi = tokio::spawn(bound.serve(Arc::clone(&xapi), stopped(stop_rx.clone())));
+    let broker = match &s.cim {
+        Some(cim) => {
+            cim::provider_account(&xapi, &s.core.state_dir)?;
+            let config = cim::broker_config(Arc::clone(&xapi), cim, &s.core.state_dir)?;
+            let listen = cim.listen;
+            let rx = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                if let Err(e) = xencim_broker::serve(config, stopped(rx)).await {
+                    tracing::error!("the CIM broker on {listen} stopped: {e:#}");
+                }
+            }))
+        }
+        None => None,
+    };
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let _ = xenapi.await;
+    if let Some(b) = broker {
+        let _ = b.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

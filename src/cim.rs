@@ -1,0 +1,148 @@
+//! The embedded CIM-XML broker as `xencim serve` runs it: HTTP Basic authentication against the
+//! XenAPI's own users, the project's MOF and SFCB registrations, and the Xen providers loaded
+//! through the CMPI ABI, talking XenAPI back to this server over its Unix socket with a service
+//! account of their own.
+
+use anyhow::{Context, Result};
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::BuildHasher;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use xenapi_core::api::Xapi;
+use xenapi_core::model::Role;
+use xencim_broker::{Authenticator, BrokerConfig};
+
+/// The XenAPI user the providers log in as.
+pub const PROVIDER_USER: &str = "xencim-cim";
+
+/// How long a successful check is remembered (password hashing is slow on purpose, and CIM
+/// clients send credentials with every request).
+const AUTH_CACHE: Duration = Duration::from_secs(60);
+
+/// Basic authentication against the XenAPI user list.
+pub struct XenapiAuthenticator {
+    xapi: Arc<Xapi>,
+    /// user → (keyed digest of the password, when checked). The digest key is random per process,
+    /// so nothing here is usable outside it; the password itself is never kept.
+    cache: Mutex<HashMap<String, (u64, Instant)>>,
+    hasher: RandomState,
+}
+
+impl XenapiAuthenticator {
+    pub fn new(xapi: Arc<Xapi>) -> Self {
+        XenapiAuthenticator { xapi, cache: Mutex::new(HashMap::new()), hasher: RandomState::new() }
+    }
+
+    fn digest(&self, password: &str) -> u64 {
+        self.hasher.hash_one(password)
+    }
+}
+
+impl Authenticator for XenapiAuthenticator {
+    fn authenticate<'a>(&'a self, user: &'a str, password: &'a str) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            let digest = self.digest(password);
+            {
+                let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((d, at)) = cache.get(user) {
+                    if *d == digest && at.elapsed() < AUTH_CACHE {
+                        return true;
+                    }
+                }
+            }
+            let (xapi, u, p) = (self.xapi.clone(), user.to_string(), password.to_string());
+            let ok = tokio::task::spawn_blocking(move || {
+                xenapi_core::api::session::verify_credentials(&xapi.store, &u, &p).is_ok()
+            })
+            .await
+            .unwrap_or(false);
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if ok {
+                cache.insert(user.to_string(), (digest, Instant::now()));
+            } else {
+                cache.remove(user);
+            }
+            ok
+        })
+    }
+}
+
+/// Where the broker finds the project's MOF, registrations and provider libraries.
+#[derive(Debug, Clone)]
+pub struct CimSettings {
+    pub listen: std::net::SocketAddr,
+    /// The DMTF schema (directory or top file); without it the project's own base classes serve.
+    pub schema: Option<PathBuf>,
+    pub mof_dir: PathBuf,
+    pub registration_dir: PathBuf,
+    pub provider_lib_dirs: Vec<PathBuf>,
+}
+
+/// The project's data directories: next to the sources when run from a checkout (`cargo run`),
+/// else the installed location.
+pub fn data_dir(name: &str) -> PathBuf {
+    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    if dev.is_dir() {
+        dev
+    } else {
+        Path::new("/usr/share/xencim").join(name)
+    }
+}
+
+/// Directories where `lib<name>.so` of the providers may be: beside the executable (a cargo
+/// target directory builds it there or under `deps/`), then the installed location.
+pub fn default_provider_lib_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(exe_dir.join("deps"));
+        dirs.push(exe_dir);
+    }
+    dirs.push(PathBuf::from("/usr/lib/xencim"));
+    dirs
+}
+
+/// Makes sure the providers' service account exists and writes the provider configuration they
+/// read (`XENCIM_PROVIDER_CONFIG`): this server's Unix socket and the account's password file.
+pub fn provider_account(xapi: &Xapi, state_dir: &Path) -> Result<PathBuf> {
+    let pw_file = state_dir.join("cim-provider-password");
+    if !pw_file.exists() || xapi.store.credential(PROVIDER_USER)?.is_none() {
+        let password = xenapi_core::auth::generate_password();
+        xenapi_core::api::users::put_user(&xapi.store, PROVIDER_USER, "CIM providers (service account)", Role::PoolAdmin, &password)?;
+        xenapi_core::bootstrap::write_secret(&pw_file, &password).with_context(|| format!("writing {}", pw_file.display()))?;
+    }
+    let config = state_dir.join("providers.toml");
+    let text = format!(
+        "# Written by xencim serve: how the CIM providers reach the XenAPI.\nendpoint = \"unix:{}\"\nusername = \"{PROVIDER_USER}\"\npassword_file = \"{}\"\n",
+        state_dir.join("xapi.sock").display(),
+        pw_file.display()
+    );
+    std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
+    Ok(config)
+}
+
+/// The broker configuration for `xencim serve`.
+pub fn broker_config(xapi: Arc<Xapi>, s: &CimSettings, state_dir: &Path) -> Result<BrokerConfig> {
+    let mut c = BrokerConfig::default();
+    c.listen = s.listen;
+    c.schema = s.schema.clone();
+    // Without the DMTF schema, the project's own definitions of the CIM_ parents serve.
+    let base = s.mof_dir.join("base");
+    if c.schema.is_none() && base.is_dir() {
+        c.mof_dirs.push(base);
+    }
+    let top = s.mof_dir.join("Xen.mof");
+    if top.is_file() {
+        c.mof_files.push(top);
+    }
+    if s.registration_dir.is_dir() {
+        c.registrations.push(s.registration_dir.clone());
+    }
+    c.provider_lib_dirs = s.provider_lib_dirs.clone();
+    c.state_dir = Some(state_dir.join("cim"));
+    c.authenticator = Some(Arc::new(XenapiAuthenticator::new(xapi)));
+    Ok(c)
+}
