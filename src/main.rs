@@ -66,6 +66,7 @@ fn main() -> Result<()> {
                 // the process has one thread.
                 std::env::set_var("XENCIM_PROVIDER_CONFIG", settings.core.state_dir.join("providers.toml"));
             }
+            xenapi_core::server::limit_malloc_arenas();
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let result = rt.block_on(serve(settings));
             // Operations still waiting on a guest (a clean shutdown that may take minutes) are

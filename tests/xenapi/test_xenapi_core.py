@@ -311,7 +311,7 @@ def test_initial_password_is_generated_when_not_given(tmp_path):
     d = tmp_path / "state"
     port = free_port()
     proc = subprocess.Popen([xencim_binary(), "serve", "--state-dir", str(d), "--xenapi-listen",
-                             f"127.0.0.1:{port}", "--xenapi-tls-listen", "off"],
+                             f"127.0.0.1:{port}", "--xenapi-tls-listen", "off", "--cim-listen", "off"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         for _ in range(300):

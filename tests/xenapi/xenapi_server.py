@@ -50,6 +50,8 @@ class Server:
                 "--xenapi-listen", f"127.0.0.1:{self.port}",
                 "--xenapi-tls-listen", f"127.0.0.1:{self.tls_port}",
                 "--root-password-file", self.pwfile] + self.extra_args
+        if "--cim-listen" not in self.extra_args:
+            args += ["--cim-listen", "off"]  # these tests are about the XenAPI
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30

@@ -4,7 +4,9 @@
 //! the model type says which is which where it matters.
 
 use crate::error::ApiError;
-use crate::model::{model, Type};
+use crate::model::{model, Class, Type};
+use crate::store::Record;
+use std::sync::Arc;
 use crate::rpc::Wire;
 use crate::time_fmt;
 
@@ -23,6 +25,28 @@ pub enum Value {
     Struct(Vec<(String, Value)>),
     /// An int that xapi sends as a typed `<i4>` (only `valid_ref_counts` of `event.from`).
     I4(i32),
+    /// A stored record, encoded straight from the store's copy (a struct of every field by
+    /// name): `get_record` and `get_all_records` answer without copying a single field.
+    Record(RecordRef),
+}
+
+/// A shared reference to a stored record and its class.
+#[derive(Clone)]
+pub struct RecordRef {
+    pub class: &'static Class,
+    pub rec: Arc<Record>,
+}
+
+impl PartialEq for RecordRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.class.name == other.class.name && self.rec == other.rec
+    }
+}
+
+impl std::fmt::Debug for RecordRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?}", self.class.name, self.rec.fields)
+    }
 }
 
 pub const NULL_REF: &str = "OpaqueRef:NULL";
@@ -30,6 +54,9 @@ pub const NULL_REF: &str = "OpaqueRef:NULL";
 impl Value {
     pub fn str(s: impl Into<String>) -> Value {
         Value::String(s.into())
+    }
+    pub fn record(class: &'static Class, rec: Arc<Record>) -> Value {
+        Value::Record(RecordRef { class, rec })
     }
     pub fn void() -> Value {
         Value::String(String::new())
@@ -194,6 +221,9 @@ impl Value {
             Value::Set(items) => Wire::Array(items.iter().map(Value::to_wire).collect()),
             Value::Map(m) => Wire::Struct(m.iter().map(|(k, v)| (k.key_string(), v.to_wire())).collect()),
             Value::Struct(m) => Wire::Struct(m.iter().map(|(k, v)| (k.clone(), v.to_wire())).collect()),
+            Value::Record(r) => Wire::Struct(
+                r.class.fields.iter().zip(&r.rec.fields).map(|(f, v)| (f.name.clone(), v.to_wire())).collect(),
+            ),
         }
     }
 }

@@ -77,6 +77,18 @@ fn now_float() -> String {
     format!("{t:.6}")
 }
 
+/// The record to show with a change: the one kept with it, else the object as it is now.
+fn snapshot_of(xapi: &Xapi, ch: &Change, op: Op) -> Option<Value> {
+    if op == Op::Del {
+        return None;
+    }
+    let class = &model().classes[ch.class];
+    match &ch.snapshot {
+        Some(s) => Some(Value::record(class, s.clone())),
+        None => xapi.store.read().tables[ch.class].objects.get(&ch.obj_ref).map(|s| Value::record(class, s.clone())),
+    }
+}
+
 /// The wire record of one event.
 fn event_record(generation: u64, class: usize, r: &str, op: Op, snapshot: Option<Value>) -> Value {
     let c = &model().classes[class];
@@ -117,7 +129,7 @@ fn collect(xapi: &Xapi, filters: &[Filter], since: Option<u64>) -> Result<(Vec<V
             }
             for (r, rec) in &tables.tables[i].objects {
                 if matches(filters, i, r) {
-                    events.push(event_record(generation, i, r, Op::Add, Some(rec.to_struct(class))));
+                    events.push(event_record(generation, i, r, Op::Add, Some(Value::record(class, rec.clone()))));
                 }
             }
         }
@@ -148,8 +160,7 @@ fn collect(xapi: &Xapi, filters: &[Filter], since: Option<u64>) -> Result<(Vec<V
                 _ if created => Op::Add,
                 _ => Op::Mod,
             };
-            let class = &model().classes[ch.class];
-            let snapshot = ch.snapshot.as_ref().filter(|_| op != Op::Del).map(|s| s.to_struct(class));
+            let snapshot = snapshot_of(xapi, &ch, op);
             event_record(ch.generation, ch.class, &ch.obj_ref, op, snapshot)
         })
         .collect();
@@ -262,8 +273,7 @@ async fn event_next(ctx: Ctx) -> Result<Value, ApiError> {
                 break;
             }
             if matches(&filters, ch.class, &ch.obj_ref) {
-                let class = &model().classes[ch.class];
-                let snapshot = ch.snapshot.as_ref().filter(|_| ch.op != Op::Del).map(|s| s.to_struct(class));
+                let snapshot = snapshot_of(&xapi, &ch, ch.op);
                 out.push(event_record(ch.generation, ch.class, &ch.obj_ref, ch.op, snapshot));
             }
         }

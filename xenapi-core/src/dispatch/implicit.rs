@@ -70,7 +70,7 @@ pub fn register(d: &mut Dispatcher, class: &Class) {
             let c = model().class(cname).unwrap();
             let t = ctx.xapi.store.read();
             let rec = t.get(cname, s(&a, 0)).ok_or_else(|| ApiError::handle_invalid(cname, s(&a, 0)))?;
-            Ok(rec.to_struct(c))
+            Ok(Value::record(c, rec.clone()))
         });
     }
     if lookup("get_by_uuid") {
@@ -108,7 +108,7 @@ pub fn register(d: &mut Dispatcher, class: &Class) {
         add(d, class, "get_all_records", vec![], ty, Role::ReadOnly, false, move |ctx, _| {
             let c = model().class(cname).unwrap();
             let t = ctx.xapi.store.read();
-            Ok(Value::Map(t.table(cname).objects.iter().map(|(r, rec)| (Value::str(r), rec.to_struct(c))).collect()))
+            Ok(Value::Map(t.table(cname).objects.iter().map(|(r, rec)| (Value::str(r), Value::record(c, rec.clone()))).collect()))
         });
     }
     if lookup("get_all_records_where") {
@@ -122,7 +122,7 @@ pub fn register(d: &mut Dispatcher, class: &Class) {
                     .objects
                     .iter()
                     .filter(|(_, rec)| expr.matches(c, rec))
-                    .map(|(r, rec)| (Value::str(r), rec.to_struct(c)))
+                    .map(|(r, rec)| (Value::str(r), Value::record(c, rec.clone())))
                     .collect(),
             ))
         });

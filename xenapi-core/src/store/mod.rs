@@ -47,11 +47,6 @@ impl Record {
     pub fn str(&self, class: &Class, field: &str) -> &str {
         self.get(class, field).as_str().unwrap_or("")
     }
-
-    /// The wire record: a struct of every field by name.
-    pub fn to_struct(&self, class: &Class) -> Value {
-        Value::Struct(class.fields.iter().zip(&self.fields).map(|(f, v)| (f.name.clone(), v.clone())).collect())
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +74,8 @@ pub struct Change {
     pub class: usize,
     pub obj_ref: String,
     pub op: Op,
-    /// The record after the change (none for `Del`).
+    /// The record after the change: none for `Del`, and none once the change is older than
+    /// the snapshot window (then the current record stands for it).
     pub snapshot: Option<Arc<Record>>,
 }
 
@@ -137,6 +133,9 @@ impl Tables {
 
 /// How many committed changes the feed keeps for event readers that fall behind.
 const FEED_CAPACITY: usize = 100_000;
+/// How many of the newest changes keep the record as it was after them. Older ones let go of it
+/// (readers then see the current record), so memory does not grow with churn.
+const SNAPSHOT_WINDOW: usize = 4096;
 
 pub struct Feed {
     pub changes: VecDeque<Change>,
@@ -222,6 +221,10 @@ impl Store {
                 feed.changes.pop_front();
             }
             feed.changes.push_back(change);
+            let len = feed.changes.len();
+            if len > SNAPSHOT_WINDOW {
+                feed.changes[len - SNAPSHOT_WINDOW - 1].snapshot = None;
+            }
         }
         feed.generation = end_gen;
         drop(feed);
