@@ -3,7 +3,7 @@
 
 use super::{Ctx, Dispatcher, Handler, Method};
 use crate::error::ApiError;
-use crate::model::{model, Class, Lifecycle, Param, Qualifier, Role, Type};
+use crate::model::{Class, Lifecycle, Param, Qualifier, Role, Type};
 use crate::store::{is_constructor_field, new_ref, new_uuid, Record, Tx};
 use crate::value::Value;
 use std::sync::Arc;
@@ -56,18 +56,18 @@ fn s(args: &[Value], i: usize) -> &str {
     args[i].as_str().unwrap_or("")
 }
 
-pub fn register(d: &mut Dispatcher, class: &Class) {
+pub fn register(d: &mut Dispatcher, class: &'static Class) {
     if !class.is_stored() {
         return;
     }
-    let cname: &'static str = Box::leak(class.name.clone().into_boxed_str());
+    let cname: &'static str = &class.name;
     let me = Type::Ref(class.name.clone());
     let record = Type::Record(class.name.clone());
     let lookup = |n: &str| class.has_implicit(n) || class.name == "message";
 
     if lookup("get_record") {
         add(d, class, "get_record", vec![self_ref(cname)], record.clone(), Role::ReadOnly, false, move |ctx, a| {
-            let c = model().class(cname).unwrap();
+            let c = class;
             let t = ctx.xapi.store.read();
             let rec = t.get(cname, s(&a, 0)).ok_or_else(|| ApiError::handle_invalid(cname, s(&a, 0)))?;
             Ok(Value::record(c, rec.clone()))
@@ -106,7 +106,7 @@ pub fn register(d: &mut Dispatcher, class: &Class) {
     if lookup("get_all_records") {
         let ty = Type::Map(Box::new(me.clone()), Box::new(record.clone()));
         add(d, class, "get_all_records", vec![], ty, Role::ReadOnly, false, move |ctx, _| {
-            let c = model().class(cname).unwrap();
+            let c = class;
             let t = ctx.xapi.store.read();
             Ok(Value::Map(t.table(cname).objects.iter().map(|(r, rec)| (Value::str(r), Value::record(c, rec.clone()))).collect()))
         });
@@ -114,7 +114,7 @@ pub fn register(d: &mut Dispatcher, class: &Class) {
     if lookup("get_all_records_where") {
         let ty = Type::Map(Box::new(me.clone()), Box::new(record.clone()));
         add(d, class, "get_all_records_where", vec![p("expr", Type::String)], ty, Role::ReadOnly, false, move |ctx, a| {
-            let c = model().class(cname).unwrap();
+            let c = class;
             let expr = super::where_expr::parse(s(&a, 0))?;
             let t = ctx.xapi.store.read();
             Ok(Value::Map(
@@ -135,7 +135,7 @@ pub fn register(d: &mut Dispatcher, class: &Class) {
             Role::ReadOnly,
             false,
             move |ctx, a| {
-                let c = model().class(cname).unwrap();
+                let c = class;
                 let expr = super::where_expr::parse(s(&a, 0))?;
                 let t = ctx.xapi.store.read();
                 Ok(Value::Set(
@@ -176,10 +176,10 @@ pub fn register(d: &mut Dispatcher, class: &Class) {
             Ok(Value::void())
         });
     }
-    for name in &class.map_ops {
+    for name in class.map_ops.iter() {
         let pos = class.field_pos(name).expect("map op of a field");
         let Type::Map(kt, vt) = class.fields[pos].ty.clone() else { continue };
-        let field: &'static str = Box::leak(name.clone().into_boxed_str());
+        let field: &'static str = name;
         add(
             d,
             class,
@@ -192,7 +192,7 @@ pub fn register(d: &mut Dispatcher, class: &Class) {
                 let r = s(&a, 0).to_string();
                 let (k, v) = (a[1].clone(), a[2].clone());
                 ctx.xapi.store.write(|tx| {
-                    let c = model().class(cname).unwrap();
+                    let c = class;
                     tx.update(cname, &r, |rec| {
                         let uuid = rec.str(c, "uuid").to_string();
                         let Value::Map(m) = &mut rec.fields[pos] else { return Err(ApiError::internal("not a map")) };
@@ -265,7 +265,7 @@ pub fn register(d: &mut Dispatcher, class: &Class) {
     }
     if class.has_implicit("create") {
         add(d, class, "create", vec![p("args", record.clone())], me.clone(), role, true, move |ctx, a| {
-            let c = model().class(cname).unwrap();
+            let c = class;
             let rec = record_from_create_args(c, &a[0])?;
             let r = new_ref();
             ctx.xapi.store.write(|tx| {
