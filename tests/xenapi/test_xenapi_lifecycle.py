@@ -480,3 +480,24 @@ def test_restart_keeps_running_vms_running_and_fails_pending_tasks():
         assert s.xenapi.VM.get_power_state(paused) == "Paused"
     finally:
         srv.stop()
+
+
+def test_single_field_setters_keep_their_rules(x):
+    vm = new_vm(x, "setters")
+    with pytest.raises(XenAPI.Failure) as e:
+        x.VM.set_memory_static_max(vm, str(GiB // 8))
+    assert failure(e)[0] == "MEMORY_CONSTRAINT_VIOLATION"
+    x.VM.set_memory_static_max(vm, str(2 * GiB))
+    assert x.VM.get_memory_static_max(vm) == str(2 * GiB)
+    x.VM.set_actions_after_crash(vm, "restart")
+    assert x.VM.get_actions_after_crash(vm) == "restart"
+    with pytest.raises(XenAPI.Failure) as e:
+        x.VM.set_actions_after_crash(vm, "explode")
+    assert failure(e)[0] == "INVALID_VALUE"
+    x.VM.start(vm, False, False)
+    with pytest.raises(XenAPI.Failure) as e:
+        x.VM.set_memory_static_min(vm, str(GiB // 8))
+    assert failure(e)[:2] == ["VM_BAD_POWER_STATE", vm]
+    x.VM.set_memory_dynamic_max(vm, str(GiB // 2 + GiB // 4))
+    assert x.VM_metrics.get_memory_actual(x.VM.get_metrics(vm)) == str(GiB // 2 + GiB // 4)
+    x.VM.hard_shutdown(vm)

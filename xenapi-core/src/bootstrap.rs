@@ -1,5 +1,6 @@
 //! First start of a state directory: one pool, the host this server runs, its CPUs and metrics,
-//! the control domain, and the `root` user. Later starts find them and change nothing.
+//! the control domain, the `root` user, the local SR and the host's NICs. Later starts find them
+//! and change nothing (the SR and NICs are made if an older state directory lacks them).
 
 use crate::api::users::put_user;
 use crate::config::CoreConfig;
@@ -31,6 +32,7 @@ pub fn ensure(store: &Store, config: &CoreConfig) -> Result<Boot, String> {
         pool
     };
     if let Some((pool, host)) = existing {
+        ensure_devices(store, config, &pool, &host)?;
         return Ok(Boot { pool, host });
     }
     let h = &config.host;
@@ -161,7 +163,16 @@ pub fn ensure(store: &Store, config: &CoreConfig) -> Result<Boot, String> {
         // Printed once, on the terminal of the first start; never logged.
         eprintln!("xencim: first start; the password of user root is {password} (also in {})", path.display());
     }
+    ensure_devices(store, config, &pool_ref, &host_ref)?;
     Ok(Boot { pool: pool_ref, host: host_ref })
+}
+
+/// The local SR (`pool.default_SR`) and the host's NICs with their networks; made when missing,
+/// so a state directory from before storage existed gets them on its next start.
+fn ensure_devices(store: &Store, config: &CoreConfig, pool: &str, host: &str) -> Result<(), String> {
+    crate::storage::qemu_img::available();
+    crate::api::sr::ensure_local_sr(store, &config.state_dir, host, pool)?;
+    crate::api::pif::ensure_host_nics(store, host)
 }
 
 /// A built-in template: name, HVM or PV, memory (MiB, min..max), vCPUs.

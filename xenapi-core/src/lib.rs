@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod rpc;
 pub mod server;
+pub mod storage;
 pub mod store;
 pub mod time_fmt;
 pub mod value;

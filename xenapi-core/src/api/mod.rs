@@ -3,9 +3,16 @@
 
 pub mod event;
 pub mod host;
+pub mod network;
+pub mod pbd;
+pub mod pif;
+pub mod sr;
 pub mod session;
 pub mod task;
 pub mod users;
+pub mod vbd;
+pub mod vdi;
+pub mod vif;
 pub mod vm;
 mod vm_copy;
 mod vm_power;
@@ -59,6 +66,13 @@ impl Xapi {
         vm::register(&mut d);
         host::register(&mut d);
         event::register(&mut d);
+        sr::register(&mut d);
+        pbd::register(&mut d);
+        vdi::register(&mut d);
+        vbd::register(&mut d);
+        network::register(&mut d);
+        pif::register(&mut d);
+        vif::register(&mut d);
         let _ = xapi.dispatcher.set(d);
         vm_state::reconcile(&xapi).map_err(|e| format!("cannot reconcile the store with the {} backend: {e}", xapi.backend.kind()))?;
         Ok(xapi)

@@ -116,6 +116,7 @@ fn start_work(o: &Op, paused: bool) -> Result<Value, ApiError> {
     let rec = o.record()?;
     check_memory(int(&rec, "memory_static_min"), int(&rec, "memory_dynamic_min"), int(&rec, "memory_dynamic_max"), int(&rec, "memory_static_max"))?;
     check_vcpus(int(&rec, "VCPUs_at_startup"), int(&rec, "VCPUs_max"))?;
+    super::vbd::check_start(&o.xapi, &o.vm)?;
     let spec = domain_spec(&rec);
     let domid = o.xapi.backend.create(&spec).map_err(|e| o.fail(e))?;
     o.progress(0.5);
@@ -126,7 +127,19 @@ fn start_work(o: &Op, paused: bool) -> Result<Value, ApiError> {
         }
     }
     o.xapi.store.write(|tx| mark_running(tx, &o.xapi, &o.vm, domid, paused, true))?;
+    attach_devices(o, &spec.vm_uuid)?;
     Ok(Value::void())
+}
+
+/// Plugs the VM's VBDs and VIFs into its new domain; if that fails the domain goes again.
+fn attach_devices(o: &Op, vm_uuid: &str) -> Result<(), ApiError> {
+    let r = super::vbd::attach_all(&o.xapi, &o.vm).and_then(|_| super::vif::attach_all(&o.xapi, &o.vm));
+    if let Err(e) = r {
+        let _ = o.xapi.backend.destroy(vm_uuid);
+        o.xapi.store.write(|tx| mark_stopped(tx, &o.xapi, &o.vm, "Halted"))?;
+        return Err(e);
+    }
+    Ok(())
 }
 
 fn check_this_host(o: &Op, host: &str) -> Result<(), ApiError> {
@@ -273,6 +286,7 @@ pub fn register(d: &mut Dispatcher) {
         }
         let _ = std::fs::remove_file(&image);
         o.xapi.store.write(|tx| mark_running(tx, &o.xapi, &o.vm, domid, paused, true))?;
+        attach_devices(o, &spec.vm_uuid)?;
         Ok(Value::void())
     }
     op_handler(d, "VM.resume", |ctx, a| {
@@ -331,6 +345,19 @@ pub fn register(d: &mut Dispatcher) {
             })
             .await
         })
+    });
+    // The single-value memory setters keep the same invariant as the range setters.
+    op_handler(d, "VM.set_memory_static_max", |ctx, a| {
+        Box::pin(async move { set_memory_one(ctx, a, "changing_static_range", "memory_static_max").await })
+    });
+    op_handler(d, "VM.set_memory_static_min", |ctx, a| {
+        Box::pin(async move { set_memory_one(ctx, a, "changing_static_range", "memory_static_min").await })
+    });
+    op_handler(d, "VM.set_memory_dynamic_max", |ctx, a| {
+        Box::pin(async move { set_memory_one(ctx, a, "changing_dynamic_range", "memory_dynamic_max").await })
+    });
+    op_handler(d, "VM.set_memory_dynamic_min", |ctx, a| {
+        Box::pin(async move { set_memory_one(ctx, a, "changing_dynamic_range", "memory_dynamic_min").await })
     });
     op_handler(d, "VM.set_memory_limits", |ctx, a| {
         Box::pin(async move {
@@ -403,14 +430,37 @@ pub fn register(d: &mut Dispatcher) {
     });
 }
 
+/// Sets one of the four memory fields, checking the invariant with the other three; a running
+/// VM's new dynamic maximum becomes its domain's memory target.
+async fn set_memory_one(ctx: Ctx, a: Vec<Value>, op: &'static str, field: &'static str) -> Result<Value, ApiError> {
+    let value = a[1].as_int().unwrap_or(0);
+    operate(&ctx, &arg(&a, 0), op, false, move |o| {
+        const ORDER: [&str; 4] = ["memory_static_min", "memory_dynamic_min", "memory_dynamic_max", "memory_static_max"];
+        let rec = o.record()?;
+        let m = ORDER.map(|f| if f == field { value } else { int(&rec, f) });
+        check_memory(m[0], m[1], m[2], m[3])?;
+        if field == "memory_dynamic_max" && rec.str(vm_class(), "power_state") == "Running" {
+            o.xapi.backend.set_memory_target(rec.str(vm_class(), "uuid"), value).map_err(|e| o.fail(e))?;
+        }
+        set_fields(o, &[(field, value)])
+    })
+    .await
+}
+
 fn set_fields(o: &Op, fields: &[(&str, i64)]) -> Result<Value, ApiError> {
     o.xapi.store.write(|tx| {
-        update_vm(tx, &o.vm, |rec| {
+        let state = update_vm(tx, &o.vm, |rec| {
             for (f, v) in fields {
                 rec.set(vm_class(), f, Value::Int(*v));
             }
-            Ok(())
-        })
+            Ok(rec.str(vm_class(), "power_state").to_string())
+        })?;
+        // A live change shows in the VM's metrics at once, not at the next refresh.
+        if matches!(state.as_str(), "Running" | "Paused") {
+            let domid = int(&*tx.must_get("VM", &o.vm)?, "domid");
+            mark_running(tx, &o.xapi, &o.vm, domid, state == "Paused", false)?;
+        }
+        Ok(())
     })?;
     Ok(Value::void())
 }

@@ -155,8 +155,11 @@ pub fn mark_running(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, domid: DomId, paused
     set_host_memory_free(tx, xapi)
 }
 
-/// Records that the VM has no domain: `Halted` or `Suspended`.
+/// Records that the VM has no domain: `Halted` or `Suspended`; its disks and NICs are no longer
+/// attached, whatever stopped it (an operation, a crash, or a domain gone while the server was down).
 pub fn mark_stopped(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, power_state: &str) -> Result<(), ApiError> {
+    super::vbd::detach_all(tx, vm)?;
+    super::vif::detach_all(tx, vm)?;
     let c = vm_class();
     let metrics = update_vm(tx, vm, |rec| {
         rec.set(c, "power_state", Value::str(power_state));

@@ -284,6 +284,29 @@ pub fn register(d: &mut Dispatcher, class: &'static Class) {
     }
 }
 
+/// The handler of a declared `set_<field>(self, value)` message whose value has the field's type:
+/// it stores the value. None for any other message.
+pub fn plain_setter(class: &'static Class, m: &crate::model::Message) -> Option<Handler> {
+    let field = m.name.strip_prefix("set_")?;
+    let pos = class.field_pos(field)?;
+    let [this, value] = m.params.as_slice() else { return None };
+    if this.ty != Type::Ref(class.name.clone()) || value.ty != class.fields[pos].ty {
+        return None;
+    }
+    let cname: &'static str = &class.name;
+    Some(Handler::Sync(Arc::new(move |ctx: &Ctx, mut a: Vec<Value>| {
+        let v = a.pop().expect("arity checked");
+        let r = s(&a, 0).to_string();
+        ctx.xapi.store.write(|tx| {
+            tx.update(cname, &r, |rec| {
+                rec.fields[pos] = v;
+                Ok(())
+            })
+        })?;
+        Ok(Value::void())
+    })))
+}
+
 /// Builds the record of a new object from the struct given to `<class>.create`: constructor
 /// fields (RW and RO_c) from the struct or their defaults, runtime fields at zero, a fresh uuid.
 /// A required field that is missing is an `INTERNAL_ERROR` naming it, as in xapi.

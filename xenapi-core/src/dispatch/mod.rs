@@ -85,8 +85,14 @@ impl Dispatcher {
             implicit::register(&mut d, class);
             for m in &class.messages {
                 let name = format!("{}.{}", class.name, m.name);
-                if !d.methods.contains_key(&name) {
-                    d.insert_declared(&name, m, not_implemented(name.clone()), false);
+                if d.methods.contains_key(&name) {
+                    continue;
+                }
+                // A declared `set_<field>(self, value)` of a field's own type is a plain setter
+                // unless an api module binds it to something with checks.
+                match implicit::plain_setter(class, m) {
+                    Some(h) => d.insert_declared(&name, m, h, true),
+                    None => d.insert_declared(&name, m, not_implemented(name.clone()), false),
                 }
             }
         }

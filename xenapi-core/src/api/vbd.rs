@@ -1,0 +1,441 @@
+//! VBD messages: create (a disk, or a CD drive that may be empty), plug and unplug on a running
+//! VM through the backend, insert and eject of CDs, destroy; and what a VM start needs: the
+//! checks on its disks, plugging every VBD, and marking them detached when it stops.
+//!
+//! ```text
+//! VBD.create(session, {VM, VDI | "OpaqueRef:NULL", userdevice: "autodetect" | "1", bootable, mode: "RW",
+//!                      type: "Disk" | "CD", empty, other_config, qos_algorithm_type, qos_algorithm_params})
+//! ```
+
+use super::sr::{arg, class, locate, refs};
+use super::Xapi;
+use crate::backend::{BackendError, DeviceKind};
+use crate::dispatch::implicit::record_from_create_args;
+use crate::dispatch::{Ctx, Dispatcher};
+use crate::error::ApiError;
+use crate::store::{new_ref, new_uuid, Record, Tables, Tx};
+use crate::value::{Value, NULL_REF};
+
+/// Device slots a VM has for VBDs.
+pub const VBD_SLOTS: u32 = 16;
+
+fn vm_running(tx: &Tx<'_>, vm: &str) -> bool {
+    tx.get("VM", vm).is_some_and(|r| matches!(r.str(class("VM"), "power_state"), "Running" | "Paused"))
+}
+
+fn flag(rec: &Record, f: &str) -> bool {
+    rec.get(class("VBD"), f).as_bool() == Some(true)
+}
+
+/// `allowed_operations` of a VBD.
+fn ops(running: bool, rec: &Record) -> Value {
+    let c = class("VBD");
+    let mut ops = vec!["attach"];
+    if running {
+        ops.push(if flag(rec, "currently_attached") { "unplug" } else { "plug" });
+        if flag(rec, "currently_attached") {
+            ops.push("unplug_force");
+        }
+    }
+    if matches!(rec.str(c, "type"), "CD" | "Floppy") {
+        ops.push(if flag(rec, "empty") { "insert" } else { "eject" });
+    }
+    super::sr::ops(&ops)
+}
+
+/// Recomputes a VBD's `allowed_operations` and its VDI's.
+pub fn refresh(tx: &mut Tx<'_>, vbd: &str) -> Result<(), ApiError> {
+    let Some(rec) = tx.get("VBD", vbd) else { return Ok(()) };
+    let c = class("VBD");
+    let running = vm_running(tx, rec.str(c, "VM"));
+    let vdi = rec.str(c, "VDI").to_string();
+    tx.update("VBD", vbd, |r| {
+        let o = ops(running, r);
+        r.set(c, "allowed_operations", o);
+        Ok(())
+    })?;
+    super::vdi::refresh_ops(tx, &vdi)
+}
+
+/// Stores a VBD with its metrics and links it from its VM and VDI.
+pub fn insert(tx: &mut Tx<'_>, mut rec: Record) -> Result<String, ApiError> {
+    let c = class("VBD");
+    let mc = class("VBD_metrics");
+    let mut m = Record::new_default(mc);
+    m.set(mc, "uuid", Value::str(new_uuid()));
+    let mref = new_ref();
+    tx.put("VBD_metrics", &mref, m);
+    rec.set(c, "metrics", Value::str(&mref));
+    rec.set(c, "uuid", Value::str(new_uuid()));
+    let r = new_ref();
+    let (vm, vdi) = (rec.str(c, "VM").to_string(), rec.str(c, "VDI").to_string());
+    tx.put("VBD", &r, rec);
+    tx.add_to_set("VM", &vm, "VBDs", &r)?;
+    if tx.exists("VDI", &vdi) {
+        tx.add_to_set("VDI", &vdi, "VBDs", &r)?;
+    }
+    refresh(tx, &r)?;
+    Ok(r)
+}
+
+/// Removes a VBD record, its metrics and the links to it.
+pub fn delete_record(tx: &mut Tx<'_>, vbd: &str) -> Result<(), ApiError> {
+    let c = class("VBD");
+    let Some(rec) = tx.get("VBD", vbd) else { return Ok(()) };
+    let m = rec.str(c, "metrics").to_string();
+    if tx.exists("VBD_metrics", &m) {
+        tx.delete("VBD_metrics", &m);
+    }
+    tx.remove_from_set("VM", rec.str(c, "VM"), "VBDs", vbd)?;
+    let vdi = rec.str(c, "VDI").to_string();
+    tx.remove_from_set("VDI", &vdi, "VBDs", vbd)?;
+    tx.delete("VBD", vbd);
+    super::vdi::refresh_ops(tx, &vdi)
+}
+
+/// Userdevices of the VM's VBDs.
+fn used_slots(tx: &Tx<'_>, vm: &str) -> Vec<(String, String)> {
+    let c = class("VBD");
+    let list = tx.get("VM", vm).map(|r| refs(r.get(class("VM"), "VBDs"))).unwrap_or_default();
+    list.into_iter().filter_map(|b| tx.get("VBD", &b).map(|r| (b.clone(), r.str(c, "userdevice").to_string()))).collect()
+}
+
+/// Checks and completes the record given to `VBD.create`.
+fn validate(tx: &Tx<'_>, rec: &mut Record) -> Result<(), ApiError> {
+    let c = class("VBD");
+    let vm = rec.str(c, "VM").to_string();
+    tx.must_get("VM", &vm)?;
+    let vdi = rec.str(c, "VDI").to_string();
+    let removable = matches!(rec.str(c, "type"), "CD" | "Floppy");
+    if vdi == NULL_REF || vdi.is_empty() {
+        if !removable {
+            return Err(ApiError::handle_invalid("VDI", &vdi));
+        }
+        rec.set(c, "VDI", Value::null_ref());
+        rec.set(c, "empty", Value::Bool(true));
+    } else {
+        let v = tx.must_get("VDI", &vdi)?;
+        rec.set(c, "empty", Value::Bool(false));
+        if rec.str(c, "mode") == "RW" && v.get(class("VDI"), "read_only").as_bool() == Some(true) {
+            return Err(ApiError::new("VDI_READONLY", [vdi.as_str()]));
+        }
+    }
+    let used = used_slots(tx, &vm);
+    let mut dev = rec.str(c, "userdevice").to_string();
+    if dev == "autodetect" || dev.is_empty() {
+        dev = (0..VBD_SLOTS).map(|i| i.to_string()).find(|d| !used.iter().any(|(_, u)| u == d)).ok_or_else(|| {
+            ApiError::new("INVALID_DEVICE", ["autodetect (every slot is taken)"])
+        })?;
+    } else if !dev.parse::<u32>().is_ok_and(|n| n < VBD_SLOTS) {
+        return Err(ApiError::new("INVALID_DEVICE", [dev.as_str()]));
+    }
+    if let Some((other, _)) = used.iter().find(|(_, u)| *u == dev) {
+        return Err(ApiError::new("VM_DUPLICATE_VBD_DEVICE", [vm.as_str(), other.as_str(), dev.as_str()]));
+    }
+    rec.set(c, "userdevice", Value::str(dev));
+    rec.set(c, "currently_attached", Value::Bool(false));
+    rec.set(c, "device", Value::str(""));
+    Ok(())
+}
+
+/// Guest device name of a userdevice: `xvda`, `xvdb`, ... (`hda`..`hdd` for an HVM guest's
+/// first four).
+pub fn device_name(hvm: bool, userdevice: &str) -> String {
+    let n: u32 = userdevice.parse().unwrap_or(0);
+    let letter = |n: u32| {
+        let mut s = String::new();
+        let mut n = n as i64;
+        loop {
+            s.insert(0, (b'a' + (n % 26) as u8) as char);
+            n = n / 26 - 1;
+            if n < 0 {
+                return s;
+            }
+        }
+    };
+    if hvm && n < 4 {
+        format!("hd{}", letter(n))
+    } else {
+        format!("xvd{}", letter(n))
+    }
+}
+
+fn is_hvm(vm: &Record) -> bool {
+    let c = class("VM");
+    !vm.str(c, "HVM_boot_policy").is_empty() || vm.str(c, "domain_type") == "hvm"
+}
+
+/// What stands in the way of attaching a VBD now: the SR, the image, another VM using the VDI.
+pub fn assert_attachable(t: &Tables, xapi: &Xapi, vbd: &str, op: &str) -> Result<(), ApiError> {
+    let c = class("VBD");
+    let rec = t.get("VBD", vbd).ok_or_else(|| ApiError::handle_invalid("VBD", vbd))?;
+    if flag(rec, "empty") {
+        return Ok(());
+    }
+    let vdi = rec.str(c, "VDI");
+    let vc = class("VDI");
+    let v = t.get("VDI", vdi).ok_or_else(|| ApiError::new("VDI_MISSING", [NULL_REF, vdi]))?;
+    let sr = v.str(vc, "SR");
+    let loc = match locate(xapi, sr) {
+        Ok(l) => l,
+        Err(e) if matches!(e.code.as_str(), "SR_NOT_ATTACHED" | "SR_HAS_NO_PBDS") => return Err(ApiError::new("SR_NOT_ATTACHED", [sr])),
+        Err(e) => return Err(e),
+    };
+    if v.get(vc, "missing").as_bool() == Some(true) || !loc.driver.exists(&loc.dir, v.str(vc, "location")) {
+        return Err(ApiError::new("VDI_MISSING", [sr, vdi]));
+    }
+    if v.get(vc, "sharable").as_bool() == Some(true) {
+        return Ok(());
+    }
+    let vm = rec.str(c, "VM");
+    let rw = rec.str(c, "mode") == "RW";
+    for other in refs(v.get(vc, "VBDs")) {
+        let Some(o) = t.get("VBD", &other) else { continue };
+        let owner = o.str(c, "VM");
+        let owner_runs = t.get("VM", owner).is_some_and(|r| matches!(r.str(class("VM"), "power_state"), "Running" | "Paused"));
+        if other != vbd && owner != vm && owner_runs && flag(o, "currently_attached") && (rw || o.str(c, "mode") == "RW") {
+            return Err(ApiError::new("VDI_IN_USE", [vdi, op]));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every VBD of a VM before it starts: `SR_NOT_ATTACHED [sr]`, `VDI_MISSING [sr, vdi]`,
+/// `VDI_IN_USE [vdi, "start"]`.
+pub fn check_start(xapi: &Xapi, vm: &str) -> Result<(), ApiError> {
+    let t = xapi.store.read();
+    let rec = t.get("VM", vm).ok_or_else(|| ApiError::handle_invalid("VM", vm))?;
+    for vbd in refs(rec.get(class("VM"), "VBDs")) {
+        assert_attachable(&t, xapi, &vbd, "start")?;
+    }
+    Ok(())
+}
+
+fn plug_one(xapi: &Xapi, vm_uuid: &str, device: &str) -> Result<(), BackendError> {
+    match xapi.backend.plug(vm_uuid, DeviceKind::Block, device) {
+        Ok(()) | Err(BackendError::DeviceAlreadyAttached(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Plugs every VBD of a VM whose domain was just built (or resumed); marks them attached.
+pub fn attach_all(xapi: &Xapi, vm: &str) -> Result<(), ApiError> {
+    let c = class("VBD");
+    let (uuid, hvm, vbds) = {
+        let t = xapi.store.read();
+        let rec = t.get("VM", vm).ok_or_else(|| ApiError::handle_invalid("VM", vm))?;
+        let list: Vec<(String, String)> =
+            refs(rec.get(class("VM"), "VBDs")).into_iter().filter_map(|b| t.get("VBD", &b).map(|r| (b.clone(), r.str(c, "userdevice").to_string()))).collect();
+        (rec.str(class("VM"), "uuid").to_string(), is_hvm(rec), list)
+    };
+    let mut done = Vec::new();
+    for (vbd, userdevice) in &vbds {
+        let dev = device_name(hvm, userdevice);
+        plug_one(xapi, &uuid, &dev).map_err(|e| super::vm_state::backend_error(vm, None, e))?;
+        done.push((vbd.clone(), dev));
+    }
+    xapi.store.write(|tx| {
+        for (vbd, dev) in &done {
+            if tx.exists("VBD", vbd) {
+                tx.update("VBD", vbd, |r| {
+                    r.set(c, "device", Value::str(dev));
+                    r.set(c, "currently_attached", Value::Bool(true));
+                    Ok(())
+                })?;
+                refresh(tx, vbd)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Marks every VBD of a VM detached (its domain is gone).
+pub fn detach_all(tx: &mut Tx<'_>, vm: &str) -> Result<(), ApiError> {
+    let c = class("VBD");
+    let list = tx.get("VM", vm).map(|r| refs(r.get(class("VM"), "VBDs"))).unwrap_or_default();
+    for vbd in list {
+        if tx.exists("VBD", &vbd) {
+            tx.update("VBD", &vbd, |r| {
+                r.set(c, "currently_attached", Value::Bool(false));
+                Ok(())
+            })?;
+            refresh(tx, &vbd)?;
+        }
+    }
+    Ok(())
+}
+
+fn vbd_vm(xapi: &Xapi, vbd: &str) -> Result<(Record, Record), ApiError> {
+    let t = xapi.store.read();
+    let rec = t.get("VBD", vbd).ok_or_else(|| ApiError::handle_invalid("VBD", vbd))?;
+    let vm = t.get("VM", rec.str(class("VBD"), "VM")).ok_or_else(|| ApiError::handle_invalid("VM", rec.str(class("VBD"), "VM")))?;
+    Ok(((**rec).clone(), (**vm).clone()))
+}
+
+fn assert_running(vm_ref: &str, vm: &Record) -> Result<(), ApiError> {
+    let state = vm.str(class("VM"), "power_state");
+    if !matches!(state, "Running" | "Paused") {
+        return Err(ApiError::new("VM_BAD_POWER_STATE", [vm_ref, "running", &state.to_ascii_lowercase()]));
+    }
+    Ok(())
+}
+
+fn plug(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+    let vbd = arg(&a, 0);
+    let c = class("VBD");
+    let (rec, vm) = vbd_vm(&ctx.xapi, &vbd)?;
+    let vm_ref = rec.str(c, "VM").to_string();
+    assert_running(&vm_ref, &vm)?;
+    if flag(&rec, "currently_attached") {
+        return Err(ApiError::new("DEVICE_ALREADY_ATTACHED", [vbd.as_str()]));
+    }
+    assert_attachable(&ctx.xapi.store.read(), &ctx.xapi, &vbd, "plug")?;
+    let dev = device_name(is_hvm(&vm), rec.str(c, "userdevice"));
+    ctx.xapi.backend.plug(vm.str(class("VM"), "uuid"), DeviceKind::Block, &dev).map_err(|e| super::vm_state::backend_error(&vm_ref, ctx.task.as_deref(), e))?;
+    ctx.xapi.store.write(|tx| {
+        tx.update("VBD", &vbd, |r| {
+            r.set(c, "device", Value::str(&dev));
+            r.set(c, "currently_attached", Value::Bool(true));
+            Ok(())
+        })?;
+        refresh(tx, &vbd)
+    })?;
+    Ok(Value::void())
+}
+
+fn unplug(ctx: &Ctx, a: Vec<Value>, force: bool) -> Result<Value, ApiError> {
+    let vbd = arg(&a, 0);
+    let c = class("VBD");
+    let (rec, vm) = vbd_vm(&ctx.xapi, &vbd)?;
+    let vm_ref = rec.str(c, "VM").to_string();
+    assert_running(&vm_ref, &vm)?;
+    if !flag(&rec, "currently_attached") {
+        return Err(ApiError::new("DEVICE_ALREADY_DETACHED", [vbd.as_str()]));
+    }
+    if !force && !flag(&rec, "unpluggable") {
+        return Err(ApiError::new("DEVICE_DETACH_REJECTED", ["VBD", vbd.as_str(), "VBD.unpluggable is false"]));
+    }
+    match ctx.xapi.backend.unplug(vm.str(class("VM"), "uuid"), DeviceKind::Block, rec.str(c, "device")) {
+        Ok(()) | Err(BackendError::DeviceNotAttached(_)) => {}
+        Err(e) => return Err(super::vm_state::backend_error(&vm_ref, ctx.task.as_deref(), e)),
+    }
+    ctx.xapi.store.write(|tx| {
+        tx.update("VBD", &vbd, |r| {
+            r.set(c, "currently_attached", Value::Bool(false));
+            Ok(())
+        })?;
+        refresh(tx, &vbd)
+    })?;
+    Ok(Value::void())
+}
+
+fn removable(rec: &Record, vbd: &str) -> Result<(), ApiError> {
+    if matches!(rec.str(class("VBD"), "type"), "CD" | "Floppy") {
+        Ok(())
+    } else {
+        Err(ApiError::new("VBD_NOT_REMOVABLE_MEDIA", [vbd]))
+    }
+}
+
+fn insert_media(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+    let (vbd, vdi) = (arg(&a, 0), arg(&a, 1));
+    let c = class("VBD");
+    ctx.xapi.store.write(|tx| {
+        let rec = tx.must_get("VBD", &vbd)?;
+        removable(&rec, &vbd)?;
+        if !flag(&rec, "empty") {
+            return Err(ApiError::new("VBD_NOT_EMPTY", [vbd.as_str()]));
+        }
+        let v = tx.must_get("VDI", &vdi)?;
+        if rec.str(c, "mode") == "RW" && v.get(class("VDI"), "read_only").as_bool() == Some(true) {
+            return Err(ApiError::new("VDI_READONLY", [vdi.as_str()]));
+        }
+        tx.update("VBD", &vbd, |r| {
+            r.set(c, "VDI", Value::str(&vdi));
+            r.set(c, "empty", Value::Bool(false));
+            Ok(())
+        })?;
+        tx.add_to_set("VDI", &vdi, "VBDs", &vbd)?;
+        refresh(tx, &vbd)
+    })?;
+    Ok(Value::void())
+}
+
+fn eject(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+    let vbd = arg(&a, 0);
+    let c = class("VBD");
+    ctx.xapi.store.write(|tx| {
+        let rec = tx.must_get("VBD", &vbd)?;
+        removable(&rec, &vbd)?;
+        if flag(&rec, "empty") {
+            return Err(ApiError::new("VBD_IS_EMPTY", [vbd.as_str()]));
+        }
+        let vdi = rec.str(c, "VDI").to_string();
+        tx.update("VBD", &vbd, |r| {
+            r.set(c, "VDI", Value::null_ref());
+            r.set(c, "empty", Value::Bool(true));
+            Ok(())
+        })?;
+        tx.remove_from_set("VDI", &vdi, "VBDs", &vbd)?;
+        super::vdi::refresh_ops(tx, &vdi)?;
+        refresh(tx, &vbd)
+    })?;
+    Ok(Value::void())
+}
+
+/// `VBD.create` inside a transaction: checks, completes and stores the record.
+pub fn create(tx: &mut Tx<'_>, mut rec: Record) -> Result<String, ApiError> {
+    validate(tx, &mut rec)?;
+    insert(tx, rec)
+}
+
+pub fn register(d: &mut Dispatcher) {
+    d.override_implicit("VBD.create", |ctx, a| {
+        let rec = record_from_create_args(class("VBD"), &a[0])?;
+        ctx.xapi.store.write(|tx| create(tx, rec)).map(Value::str)
+    });
+    d.override_implicit("VBD.destroy", |ctx, a| {
+        let vbd = arg(&a, 0);
+        ctx.xapi.store.write(|tx| {
+            let rec = tx.must_get("VBD", &vbd)?;
+            if flag(&rec, "currently_attached") && vm_running(tx, rec.str(class("VBD"), "VM")) {
+                return Err(ApiError::new("OPERATION_NOT_ALLOWED", [format!("VBD {vbd} is plugged into a running VM; unplug it first")]));
+            }
+            delete_record(tx, &vbd)
+        })?;
+        Ok(Value::void())
+    });
+    d.implement_sync("VBD.plug", plug);
+    d.implement_sync("VBD.unplug", |ctx, a| unplug(ctx, a, false));
+    d.implement_sync("VBD.unplug_force", |ctx, a| unplug(ctx, a, true));
+    d.implement_sync("VBD.insert", insert_media);
+    d.implement_sync("VBD.eject", eject);
+    d.implement_sync("VBD.assert_attachable", |ctx, a| {
+        assert_attachable(&ctx.xapi.store.read(), &ctx.xapi, &arg(&a, 0), "attach")?;
+        Ok(Value::void())
+    });
+    d.implement_sync("VBD.set_mode", |ctx, a| {
+        let (vbd, mode) = (arg(&a, 0), arg(&a, 1));
+        ctx.xapi.store.write(|tx| {
+            let rec = tx.must_get("VBD", &vbd)?;
+            let vdi = rec.str(class("VBD"), "VDI").to_string();
+            if mode == "RW" && tx.get("VDI", &vdi).is_some_and(|v| v.get(class("VDI"), "read_only").as_bool() == Some(true)) {
+                return Err(ApiError::new("VDI_READONLY", [vdi.as_str()]));
+            }
+            tx.update("VBD", &vbd, |r| Ok(r.set(class("VBD"), "mode", Value::str(&mode))))
+        })?;
+        Ok(Value::void())
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn device_names() {
+        assert_eq!(super::device_name(false, "0"), "xvda");
+        assert_eq!(super::device_name(false, "3"), "xvdd");
+        assert_eq!(super::device_name(true, "1"), "hdb");
+        assert_eq!(super::device_name(true, "5"), "xvdf");
+        assert_eq!(super::device_name(false, "26"), "xvdaa");
+    }
+}
