@@ -129,10 +129,15 @@ pub fn broker_config(xapi: Arc<Xapi>, s: &CimSettings, state_dir: &Path) -> Resu
     let mut c = BrokerConfig::default();
     c.listen = s.listen;
     c.schema = s.schema.clone();
-    // Without the DMTF schema, the project's own definitions of the CIM_ parents serve.
-    let base = s.mof_dir.join("base");
-    if c.schema.is_none() && base.is_dir() {
-        c.mof_dirs.push(base);
+    // Without the DMTF schema, the project's own definitions of the CIM_ parents serve; they
+    // must be compiled before the Xen classes (mof_files are compiled in order).
+    if c.schema.is_none() {
+        let base = s.mof_dir.join("base");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&base)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "mof")).collect())
+            .unwrap_or_default();
+        files.sort();
+        c.mof_files.extend(files);
     }
     let top = s.mof_dir.join("Xen.mof");
     if top.is_file() {

@@ -75,3 +75,32 @@ def test_provider_service_account_and_config(both):
     s = XenAPI.Session(both.url)
     s.xenapi.login_with_password("xencim-cim", open(pwfile).read().strip())
     s.xenapi.session.logout()
+
+
+def test_default_serve_without_the_dmtf_schema_serves_the_xen_classes():
+    """The README's first command: no DMTF schema on the machine, the project's base classes
+    stand in, and a VM made through XenAPI is seen and driven through CIM."""
+    import XenAPI
+    from test_xenapi_core import vm_record  # noqa: E402
+    port = free_port()
+    s = Server(new_state_dir(), ["--cim-listen", f"127.0.0.1:{port}"]).start()
+    try:
+        wait_for_port(port)
+        x = XenAPI.Session(s.url)
+        x.xenapi.login_with_password("root", PASSWORD)
+        vm = x.xenapi.VM.create(vm_record("seen-by-cim", memory_static_max=str(1 << 30), memory_dynamic_max=str(1 << 30),
+                                          memory_dynamic_min=str(1 << 29), memory_static_min=str(1 << 28),
+                                          blocked_operations={}))
+        x.xenapi.VM.start(vm, False, False)
+        uuid = x.xenapi.VM.get_uuid(vm)
+        base = f"http://root:{PASSWORD}@127.0.0.1:{port}/root/cimv2"
+        r = wbemcli("ei", base + ":Xen_ComputerSystem")
+        assert r.returncode == 0, r.stderr
+        line = [l for l in r.stdout.splitlines() if uuid in l]
+        assert len(line) == 1 and "EnabledState=2," in line[0] and 'ElementName="seen-by-cim"' in line[0]
+        r = wbemcli("cm", base + f':Xen_ComputerSystem.CreationClassName="Xen_ComputerSystem",Name="{uuid}"',
+                    "RequestStateChange.RequestedState=4")
+        assert r.returncode == 0 and "RequestStateChange: 0" in r.stdout, (r.stdout, r.stderr)
+        assert x.xenapi.VM.get_power_state(vm) == "Halted"
+    finally:
+        s.stop()

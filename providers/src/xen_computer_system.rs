@@ -1,0 +1,596 @@
+//! `Xen_ComputerSystem`: one instance per guest VM (DSP1057 virtual system), keyed by VM uuid.
+//!
+//! ```text
+//! Xen_ComputerSystem.CreationClassName="Xen_ComputerSystem",Name="<VM uuid>"
+//! ```
+//!
+//! Served from the event-driven cache: templates, snapshots and control domains are not virtual
+//! systems and are left out (xs-cim lists dom0 with Caption "XenServer Host"; here the host is
+//! `Xen_HostComputerSystem` only). Property values follow xs-cim (`xs-cim-model.md` §2.1, §3.2,
+//! §3.3) with the fixes of its §6: RequestedState records the last request instead of a constant
+//! 5, AvailableRequestedStates lists 2 for paused and suspended VMs (RequestStateChange(2)
+//! unpauses and resumes them), Roles is an array, NameFormat says "UUID".
+//!
+//! `RequestStateChange(RequestedState, TimeoutPeriod)` runs the XenAPI call synchronously and
+//! returns 0 when it completed; invalid transitions return 4097 at once rather than inside a job.
+
+use crate::backend::{Backend, BackendRef};
+use crate::cache::Tables;
+use crate::util::*;
+use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
+use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
+use cmpi_shim::{Args, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
+use std::time::Duration;
+use xenapi_core::client::ObjectRecord;
+use xenapi_core::Value;
+
+pub const CLASS: &str = "Xen_ComputerSystem";
+
+/// `VM.power_state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerState {
+    Halted,
+    Paused,
+    Running,
+    Suspended,
+    Unknown,
+}
+
+impl PowerState {
+    pub fn parse(s: &str) -> PowerState {
+        match s {
+            "Halted" => PowerState::Halted,
+            "Paused" => PowerState::Paused,
+            "Running" => PowerState::Running,
+            "Suspended" => PowerState::Suspended,
+            _ => PowerState::Unknown,
+        }
+    }
+
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            PowerState::Halted => "Halted",
+            PowerState::Paused => "Paused",
+            PowerState::Running => "Running",
+            PowerState::Suspended => "Suspended",
+            PowerState::Unknown => "Unknown",
+        }
+    }
+}
+
+/// The state properties of one power state (xs-cim-model.md §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateProperties {
+    pub enabled_state: u16,
+    pub operational_status: u16,
+    pub status: &'static str,
+    pub health_state: u16,
+}
+
+/// EnabledState, OperationalStatus[0], Status and HealthState of a VM in `p`.
+pub fn state_properties(p: PowerState) -> StateProperties {
+    let (enabled_state, operational_status, status, health_state) = match p {
+        PowerState::Running => (2, 2, "OK", 5),
+        PowerState::Halted => (3, 15, "Stopped", 5),
+        PowerState::Paused => (9, 15, "Stopped", 5),
+        PowerState::Suspended => (6, 10, "Stopped", 5),
+        // 0 Unknown everywhere: nothing is known about a VM in a state we cannot name.
+        PowerState::Unknown => (0, 0, "No Contact", 0),
+    };
+    StateProperties { enabled_state, operational_status, status, health_state }
+}
+
+/// RequestedState: the last state asked through RequestStateChange, else 5 (No Change).
+pub fn requested_state(last: Option<u16>) -> u16 {
+    last.unwrap_or(5)
+}
+
+/// AvailableRequestedStates from `VM.allowed_operations` (xs-cim-model.md §3.3), plus 2 when
+/// `unpause` or `resume` is allowed. Sorted, without duplicates.
+pub fn available_requested_states(allowed: &[String]) -> Vec<u16> {
+    let mut out = Vec::new();
+    for op in allowed {
+        let states: &[u16] = match op.as_str() {
+            "start" | "unpause" | "resume" => &[2],
+            "clean_shutdown" => &[3, 4],
+            "suspend" => &[6],
+            "pause" => &[9],
+            "clean_reboot" => &[10],
+            "hard_reboot" => &[11, 32769],
+            "hard_shutdown" => &[32768],
+            _ => &[],
+        };
+        out.extend_from_slice(states);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// RequestStateChange return codes (CIM_EnabledLogicalElement's ValueMap).
+pub mod rc {
+    pub const COMPLETED: u32 = 0;
+    pub const NOT_SUPPORTED: u32 = 1;
+    pub const FAILED: u32 = 4;
+    pub const INVALID_PARAMETER: u32 = 5;
+    pub const INVALID_STATE_TRANSITION: u32 = 4097;
+    pub const TIMEOUT_NOT_SUPPORTED: u32 = 4098;
+    pub const BUSY: u32 = 4099;
+}
+
+/// A XenAPI power operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Unpause,
+    Resume,
+    CleanShutdown,
+    HardShutdown,
+    Suspend,
+    Pause,
+    CleanReboot,
+    HardReboot,
+}
+
+impl Action {
+    /// The XenAPI message (`VM.<message>`).
+    pub fn message(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Unpause => "unpause",
+            Action::Resume => "resume",
+            Action::CleanShutdown => "clean_shutdown",
+            Action::HardShutdown => "hard_shutdown",
+            Action::Suspend => "suspend",
+            Action::Pause => "pause",
+            Action::CleanReboot => "clean_reboot",
+            Action::HardReboot => "hard_reboot",
+        }
+    }
+
+    /// The arguments after the VM ref: `start(vm, start_paused=false, force=false)`,
+    /// `resume(vm, start_paused=false, force=false)`, the others `(vm)` alone.
+    pub fn extra_args(self) -> Vec<Value> {
+        match self {
+            Action::Start | Action::Resume => vec![Value::Bool(false), Value::Bool(false)],
+            _ => vec![],
+        }
+    }
+
+    /// The power state the VM is in once the call returned.
+    pub fn result_state(self) -> PowerState {
+        match self {
+            Action::Start | Action::Unpause | Action::Resume | Action::CleanReboot | Action::HardReboot => PowerState::Running,
+            Action::CleanShutdown | Action::HardShutdown => PowerState::Halted,
+            Action::Suspend => PowerState::Suspended,
+            Action::Pause => PowerState::Paused,
+        }
+    }
+}
+
+/// What RequestStateChange(`requested`) does to a VM in `current` (xs-cim-model.md §3.1):
+/// `Ok(Some(action))` to call, `Ok(None)` for 5 (No Change), `Err(return code)` otherwise.
+/// 7 Test, 8 Defer and 12 Not Applicable are CIM states this implementation does not offer
+/// (1 Not Supported); numbers outside the ValueMap are 5 (Invalid Parameter).
+pub fn plan(requested: u16, current: PowerState) -> Result<Option<Action>, u32> {
+    use PowerState::*;
+    let action = match (requested, current) {
+        (5, _) => return Ok(None),
+        (2, Halted) => Action::Start,
+        (2, Paused) => Action::Unpause,
+        (2, Suspended) => Action::Resume,
+        (3 | 4, Running) => Action::CleanShutdown,
+        (3 | 4, Paused | Suspended) => Action::HardShutdown,
+        (6, Running) => Action::Suspend,
+        (9, Running) => Action::Pause,
+        (10, Running) => Action::CleanReboot,
+        (11 | 32769, _) => Action::HardReboot,
+        (32768, _) => Action::HardShutdown,
+        (2 | 3 | 4 | 6 | 9 | 10, _) => return Err(rc::INVALID_STATE_TRANSITION),
+        (7 | 8 | 12, _) => return Err(rc::NOT_SUPPORTED),
+        _ => return Err(rc::INVALID_PARAMETER),
+    };
+    Ok(Some(action))
+}
+
+/// The return code for a XenAPI error of a power operation.
+pub fn return_code_for(xen_error_code: &str) -> u32 {
+    match xen_error_code {
+        "VM_BAD_POWER_STATE" | "OPERATION_NOT_ALLOWED" | "VM_IS_TEMPLATE" => rc::INVALID_STATE_TRANSITION,
+        "OTHER_OPERATION_IN_PROGRESS" => rc::BUSY,
+        _ => rc::FAILED,
+    }
+}
+
+/// The RequestedState argument: any integer type, or a string of digits (as xs-cim accepts).
+pub fn requested_state_arg(args: &Args) -> Result<u16, CmpiError> {
+    let v = args.iter().find(|(k, _)| k.eq_ignore_ascii_case("RequestedState")).map(|(_, v)| v);
+    let n: Option<i64> = match v {
+        Some(CimValue::Uint16(x)) => Some(*x as i64),
+        Some(CimValue::Uint8(x)) => Some(*x as i64),
+        Some(CimValue::Uint32(x)) => Some(*x as i64),
+        Some(CimValue::Uint64(x)) => i64::try_from(*x).ok(),
+        Some(CimValue::Sint8(x)) => Some(*x as i64),
+        Some(CimValue::Sint16(x)) => Some(*x as i64),
+        Some(CimValue::Sint32(x)) => Some(*x as i64),
+        Some(CimValue::Sint64(x)) => Some(*x),
+        Some(CimValue::String(s)) => s.trim().parse().ok(),
+        None | Some(CimValue::Null { .. }) => return Err(CmpiError::invalid_parameter("RequestedState is required")),
+        Some(_) => None,
+    };
+    n.and_then(|n| u16::try_from(n).ok()).ok_or_else(|| CmpiError::invalid_parameter(format!("RequestedState {v:?} is not a uint16")))
+}
+
+/// True when TimeoutPeriod asks for a time limit (not absent, NULL or a zero interval): this
+/// implementation runs the call to its end, so it answers 4098.
+pub fn timeout_requested(args: &Args) -> bool {
+    match args.iter().find(|(k, _)| k.eq_ignore_ascii_case("TimeoutPeriod")).map(|(_, v)| v) {
+        None | Some(CimValue::Null { .. }) => false,
+        Some(CimValue::DateTime(d)) => !(d.is_interval() && d.micros() == 0),
+        Some(_) => true,
+    }
+}
+
+/// True for the VMs this class serves: not a template, a snapshot or a control domain.
+pub fn is_virtual_system(vm: &ObjectRecord) -> bool {
+    !vm.bool("is_a_template").unwrap_or(false) && !vm.bool("is_a_snapshot").unwrap_or(false) && !vm.bool("is_control_domain").unwrap_or(false)
+}
+
+pub fn path(ns: &str, uuid: &str) -> ObjectPath {
+    ObjectPath::new(ns, CLASS).with_key("CreationClassName", CLASS).with_key("Name", uuid)
+}
+
+/// `VM_guest_metrics.os_version` keys and their labels (xs-cim order).
+const OS_VERSION_KEYS: [(&str, &str); 5] =
+    [("name", "OS Name"), ("uname", "OS UName"), ("major", "Major Version"), ("minor", "Minor Version"), ("distro", "OS Distribution")];
+
+/// The instance of `vm`; `tables` gives its metrics and host.
+pub fn instance(ns: &str, vm: &ObjectRecord, tables: &Tables, last_requested: Option<u16>) -> Instance {
+    let uuid = vm.str("uuid");
+    let power = PowerState::parse(vm.str("power_state"));
+    let st = state_properties(power);
+    let mut i = Instance::new(path(ns, uuid))
+        .with("CreationClassName", CLASS)
+        .with("Name", uuid)
+        .with("NameFormat", "UUID")
+        .with("InstanceID", system_instance_id(uuid))
+        .with("Caption", "Xen Virtual Machine")
+        .with("ElementName", vm.str("name_label"))
+        .with("Description", vm.str("name_description"))
+        .with("EnabledState", CimValue::Uint16(st.enabled_state))
+        .with("OperationalStatus", u16_array(&[st.operational_status]))
+        .with("Status", st.status)
+        .with("HealthState", CimValue::Uint16(st.health_state))
+        .with("EnabledDefault", CimValue::Uint16(2))
+        .with("RequestedState", CimValue::Uint16(requested_state(last_requested)));
+    let available = available_requested_states(&string_set(vm, "allowed_operations"));
+    if !available.is_empty() {
+        i.set("AvailableRequestedStates", u16_array(&available));
+    }
+    let host = vm.str("resident_on");
+    if !is_null_ref(host) {
+        if let Some(h) = tables.get("host", host) {
+            i.set("Host", h.str("uuid"));
+        }
+    }
+    if let Some(m) = tables.deref("vm_metrics", vm, "metrics") {
+        if let Some(d) = datetime(m.get("install_time")) {
+            i.set("InstallDate", d);
+        }
+        if let Some(d) = datetime(m.get("last_updated")) {
+            i.set("TimeOfLastStateChange", d);
+        }
+    }
+    if let Some(g) = tables.deref("vm_guest_metrics", vm, "guest_metrics") {
+        let (mut info, mut labels) = (Vec::new(), Vec::new());
+        for (key, label) in OS_VERSION_KEYS {
+            if let Some(v) = map_get(g, "os_version", key) {
+                info.push(v.to_string());
+                labels.push(label);
+            }
+        }
+        if !info.is_empty() {
+            i.set("OtherIdentifyingInfo", string_array(&info));
+            i.set("IdentifyingDescriptions", string_array(&labels));
+        }
+    }
+    if let Some(v) = map_get(vm, "other_config", "owner") {
+        i.set("PrimaryOwnerName", v);
+    }
+    if let Some(v) = map_get(vm, "other_config", "owner_contact") {
+        i.set("PrimaryOwnerContact", v);
+    }
+    if let Some(v) = map_get(vm, "other_config", "roles") {
+        i.set("Roles", string_array(&[v]));
+    }
+    i
+}
+
+/// The provider object (one per MI the broker creates).
+pub struct ComputerSystemProvider {
+    backend: BackendRef,
+}
+
+impl ComputerSystemProvider {
+    pub fn new() -> ComputerSystemProvider {
+        ComputerSystemProvider { backend: BackendRef::acquire() }
+    }
+
+    fn backend(&self) -> Result<std::sync::Arc<Backend>, CmpiError> {
+        self.backend.get().map_err(CmpiError::failed)
+    }
+
+    /// The VM (ref, record) a path names, or CIM_ERR_NOT_FOUND.
+    fn find(b: &Backend, op: &ObjectPath) -> Result<(std::sync::Arc<Tables>, String), CmpiError> {
+        check_creation_class(op, CLASS)?;
+        let uuid = string_key(op, "Name")?;
+        let tables = b.tables().map_err(CmpiError::failed)?;
+        let r = match tables.by_uuid("vm", &uuid) {
+            Some((r, vm)) if is_virtual_system(vm) => r.clone(),
+            _ => return Err(CmpiError::not_found(format!("no {CLASS} with Name {uuid:?}"))),
+        };
+        Ok((tables, r))
+    }
+
+    fn request_state_change(&self, op: &ObjectPath, args: &Args) -> Result<MethodResult, CmpiError> {
+        let done = |code: u32| Ok(MethodResult { return_value: Some(CimValue::Uint32(code)), out_args: vec![] });
+        let requested = requested_state_arg(args)?;
+        let b = self.backend()?;
+        let (tables, vm_ref) = Self::find(&b, op)?;
+        let vm = tables.get("vm", &vm_ref).expect("found above");
+        let uuid = vm.str("uuid").to_string();
+        if timeout_requested(args) {
+            return done(rc::TIMEOUT_NOT_SUPPORTED);
+        }
+        let action = match plan(requested, PowerState::parse(vm.str("power_state"))) {
+            Ok(Some(a)) => a,
+            Ok(None) => return done(rc::COMPLETED),
+            Err(code) => return done(code),
+        };
+        let mut call_args = vec![Value::str(vm_ref.as_str())];
+        call_args.extend(action.extra_args());
+        match b.call(&format!("VM.{}", action.message()), call_args) {
+            Ok(_) => {}
+            Err(e) => match e.code() {
+                Some("HANDLE_INVALID") => return Err(CmpiError::not_found(format!("VM {uuid} is gone: {e}"))),
+                Some(code) => return done(return_code_for(code)),
+                None => return Err(CmpiError::failed(e.to_string())),
+            },
+        }
+        b.set_requested(&uuid, requested);
+        // Read-your-writes: the next enumeration shows the new state once the cache has it.
+        let want = action.result_state().wire_name();
+        b.cache.wait_until(Duration::from_secs(5), |t| t.get("vm", &vm_ref).map(|v| v.str("power_state") == want).unwrap_or(true));
+        done(rc::COMPLETED)
+    }
+}
+
+impl Default for ComputerSystemProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Provider for ComputerSystemProvider {
+    fn instance(&self) -> Option<&dyn InstanceProvider> {
+        Some(self)
+    }
+    fn method(&self) -> Option<&dyn MethodProvider> {
+        Some(self)
+    }
+}
+
+impl InstanceProvider for ComputerSystemProvider {
+    fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _properties: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
+        let b = self.backend()?;
+        let tables = b.tables().map_err(CmpiError::failed)?;
+        let ns = namespace_of(op);
+        let mut vms: Vec<&ObjectRecord> = tables.iter("vm").map(|(_, vm)| vm).filter(|vm| is_virtual_system(vm)).collect();
+        vms.sort_unstable_by_key(|vm| vm.str("uuid"));
+        Ok(vms.into_iter().map(|vm| instance(&ns, vm, &tables, b.last_requested(vm.str("uuid")))).collect())
+    }
+
+    fn enumerate_instance_names(&self, _ctx: &Context, op: &ObjectPath) -> Result<Vec<ObjectPath>, CmpiError> {
+        let b = self.backend()?;
+        let tables = b.tables().map_err(CmpiError::failed)?;
+        let ns = namespace_of(op);
+        let mut uuids: Vec<&str> = tables.iter("vm").filter(|(_, vm)| is_virtual_system(vm)).map(|(_, vm)| vm.str("uuid")).collect();
+        uuids.sort_unstable();
+        Ok(uuids.into_iter().map(|u| path(&ns, u)).collect())
+    }
+
+    fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _properties: Option<&[String]>) -> Result<Instance, CmpiError> {
+        let b = self.backend()?;
+        let (tables, r) = Self::find(&b, op)?;
+        let vm = tables.get("vm", &r).expect("found above");
+        Ok(instance(&namespace_of(op), vm, &tables, b.last_requested(vm.str("uuid"))))
+    }
+}
+
+impl MethodProvider for ComputerSystemProvider {
+    fn invoke_method(&self, _ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+        if method.eq_ignore_ascii_case("RequestStateChange") {
+            self.request_state_change(op, in_args)
+        } else {
+            Err(CmpiError::new(CMPI_RC_ERR_METHOD_NOT_FOUND, format!("{CLASS} has no method {method}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cmpi_shim::{CimDateTime, CimType};
+    use xenapi_core::model::model;
+    use xenapi_core::rpc::Wire;
+
+    fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
+        ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
+    }
+    fn s(x: &str) -> Wire {
+        Wire::Str(x.into())
+    }
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn power_states_map_to_enabled_state_and_operational_status() {
+        let got: Vec<(u16, u16, &str)> = ["Running", "Halted", "Paused", "Suspended", "Crashed"]
+            .iter()
+            .map(|p| state_properties(PowerState::parse(p)))
+            .map(|s| (s.enabled_state, s.operational_status, s.status))
+            .collect();
+        assert_eq!(got, vec![(2, 2, "OK"), (3, 15, "Stopped"), (9, 15, "Stopped"), (6, 10, "Stopped"), (0, 0, "No Contact")]);
+        assert_eq!(state_properties(PowerState::Running).health_state, 5);
+        assert_eq!(state_properties(PowerState::Unknown).health_state, 0);
+    }
+
+    #[test]
+    fn requested_state_is_the_last_request_or_no_change() {
+        assert_eq!(requested_state(None), 5);
+        assert_eq!(requested_state(Some(3)), 3);
+    }
+
+    #[test]
+    fn available_states_follow_allowed_operations() {
+        assert_eq!(available_requested_states(&strs(&["start", "destroy", "clone"])), vec![2]);
+        assert_eq!(
+            available_requested_states(&strs(&["clean_shutdown", "hard_shutdown", "pause", "suspend", "clean_reboot", "hard_reboot"])),
+            vec![3, 4, 6, 9, 10, 11, 32768, 32769]
+        );
+        // A paused VM offers 2 through unpause (xs-cim did not).
+        assert_eq!(available_requested_states(&strs(&["unpause", "hard_shutdown"])), vec![2, 32768]);
+        assert_eq!(available_requested_states(&strs(&["resume", "resume"])), vec![2]);
+        assert!(available_requested_states(&[]).is_empty());
+    }
+
+    #[test]
+    fn plan_follows_the_xs_cim_table() {
+        use PowerState::*;
+        assert_eq!(plan(2, Halted), Ok(Some(Action::Start)));
+        assert_eq!(plan(2, Paused), Ok(Some(Action::Unpause)));
+        assert_eq!(plan(2, Suspended), Ok(Some(Action::Resume)));
+        assert_eq!(plan(2, Running), Err(rc::INVALID_STATE_TRANSITION));
+        for s in [3, 4] {
+            assert_eq!(plan(s, Running), Ok(Some(Action::CleanShutdown)));
+            assert_eq!(plan(s, Paused), Ok(Some(Action::HardShutdown)));
+            assert_eq!(plan(s, Suspended), Ok(Some(Action::HardShutdown)));
+            assert_eq!(plan(s, Halted), Err(rc::INVALID_STATE_TRANSITION));
+        }
+        assert_eq!(plan(6, Running), Ok(Some(Action::Suspend)));
+        assert_eq!(plan(6, Paused), Err(rc::INVALID_STATE_TRANSITION));
+        assert_eq!(plan(9, Running), Ok(Some(Action::Pause)));
+        assert_eq!(plan(9, Halted), Err(rc::INVALID_STATE_TRANSITION));
+        assert_eq!(plan(10, Running), Ok(Some(Action::CleanReboot)));
+        assert_eq!(plan(10, Suspended), Err(rc::INVALID_STATE_TRANSITION));
+        assert_eq!(plan(11, Halted), Ok(Some(Action::HardReboot)), "no state check: the server decides");
+        assert_eq!(plan(32769, Running), Ok(Some(Action::HardReboot)));
+        assert_eq!(plan(32768, Paused), Ok(Some(Action::HardShutdown)));
+        assert_eq!(plan(5, Running), Ok(None));
+        assert_eq!(plan(2, Unknown), Err(rc::INVALID_STATE_TRANSITION));
+        for s in [7, 8, 12] {
+            assert_eq!(plan(s, Running), Err(rc::NOT_SUPPORTED));
+        }
+        for s in [0, 1, 13, 100, 32770] {
+            assert_eq!(plan(s, Running), Err(rc::INVALID_PARAMETER), "{s}");
+        }
+    }
+
+    #[test]
+    fn actions_name_their_xenapi_call_and_outcome() {
+        assert_eq!(Action::Start.message(), "start");
+        assert_eq!(Action::Start.extra_args(), vec![Value::Bool(false), Value::Bool(false)]);
+        assert_eq!(Action::Resume.extra_args().len(), 2);
+        assert!(Action::CleanShutdown.extra_args().is_empty());
+        assert_eq!(Action::CleanShutdown.result_state(), PowerState::Halted);
+        assert_eq!(Action::Suspend.result_state(), PowerState::Suspended);
+        assert_eq!(Action::HardReboot.result_state(), PowerState::Running);
+    }
+
+    #[test]
+    fn xenapi_errors_become_return_codes() {
+        assert_eq!(return_code_for("VM_BAD_POWER_STATE"), 4097);
+        assert_eq!(return_code_for("OTHER_OPERATION_IN_PROGRESS"), 4099);
+        assert_eq!(return_code_for("INTERNAL_ERROR"), 4);
+    }
+
+    #[test]
+    fn requested_state_argument_accepts_integers_and_digit_strings() {
+        let a = |v: CimValue| vec![("RequestedState".to_string(), v)];
+        assert_eq!(requested_state_arg(&a(CimValue::Uint16(3))), Ok(3));
+        assert_eq!(requested_state_arg(&a(CimValue::Uint32(32768))), Ok(32768));
+        assert_eq!(requested_state_arg(&a(CimValue::String(" 4 ".into()))), Ok(4));
+        assert_eq!(requested_state_arg(&vec![("requestedstate".to_string(), CimValue::Sint64(2))]), Ok(2));
+        for bad in [CimValue::Uint32(70000), CimValue::Sint16(-1), CimValue::String("on".into()), CimValue::Boolean(true), CimValue::Null { ty: CimType::Uint16, array: false }] {
+            assert_eq!(requested_state_arg(&a(bad)).unwrap_err().rc_name(), "CIM_ERR_INVALID_PARAMETER");
+        }
+        assert!(requested_state_arg(&vec![]).is_err());
+    }
+
+    #[test]
+    fn only_a_real_timeout_is_refused() {
+        let a = |v: CimValue| vec![("TimeoutPeriod".to_string(), v)];
+        assert!(!timeout_requested(&vec![]));
+        assert!(!timeout_requested(&a(CimValue::Null { ty: CimType::DateTime, array: false })));
+        assert!(!timeout_requested(&a(CimValue::DateTime(CimDateTime::interval(0)))));
+        assert!(timeout_requested(&a(CimValue::DateTime(CimDateTime::interval(5_000_000)))));
+    }
+
+    #[test]
+    fn templates_snapshots_and_control_domains_are_not_virtual_systems() {
+        let vm = |t: bool, s: bool, d: bool| {
+            rec("VM", vec![("is_a_template", Wire::Bool(t)), ("is_a_snapshot", Wire::Bool(s)), ("is_control_domain", Wire::Bool(d))])
+        };
+        assert!(is_virtual_system(&vm(false, false, false)));
+        assert!(!is_virtual_system(&vm(true, false, false)));
+        assert!(!is_virtual_system(&vm(false, true, false)));
+        assert!(!is_virtual_system(&vm(false, false, true)));
+    }
+
+    #[test]
+    fn instance_has_keys_states_host_metrics_and_owner() {
+        let mut t = Tables::default();
+        t.insert("host", "H1", rec("host", vec![("uuid", s("host-uuid"))]));
+        t.insert("vm_metrics", "M1", rec("VM_metrics", vec![("install_time", Wire::DateTime("20240102T03:04:05Z".into())), ("last_updated", Wire::DateTime("19700101T00:00:00Z".into()))]));
+        t.insert("vm_guest_metrics", "G1", rec("VM_guest_metrics", vec![("os_version", Wire::Struct(vec![("name".into(), s("Debian")), ("major".into(), s("12"))]))]));
+        let vm = rec(
+            "VM",
+            vec![
+                ("uuid", s("vm-uuid")),
+                ("name_label", s("web")),
+                ("name_description", s("front end")),
+                ("power_state", s("Running")),
+                ("allowed_operations", Wire::Array(vec![s("clean_shutdown"), s("hard_shutdown")])),
+                ("resident_on", s("H1")),
+                ("metrics", s("M1")),
+                ("guest_metrics", s("G1")),
+                ("other_config", Wire::Struct(vec![("owner".into(), s("ann")), ("roles".into(), s("web"))])),
+            ],
+        );
+        let i = instance("root/cimv2", &vm, &t, None);
+        assert_eq!(i.path, path("root/cimv2", "vm-uuid"));
+        assert_eq!(i.get("Name"), Some(&CimValue::from("vm-uuid")));
+        assert_eq!(i.get("InstanceID"), Some(&CimValue::from("Xen:vm-uuid")));
+        assert_eq!(i.get("ElementName"), Some(&CimValue::from("web")));
+        assert_eq!(i.get("Description"), Some(&CimValue::from("front end")));
+        assert_eq!(i.get("EnabledState"), Some(&CimValue::Uint16(2)));
+        assert_eq!(i.get("RequestedState"), Some(&CimValue::Uint16(5)));
+        assert_eq!(i.get("OperationalStatus"), Some(&u16_array(&[2])));
+        assert_eq!(i.get("AvailableRequestedStates"), Some(&u16_array(&[3, 4, 32768])));
+        assert_eq!(i.get("Host"), Some(&CimValue::from("host-uuid")));
+        assert_eq!(i.get("InstallDate"), Some(&CimValue::DateTime(CimDateTime::parse("20240102030405.000000+000").unwrap())));
+        assert_eq!(i.get("TimeOfLastStateChange"), None, "the epoch means never");
+        assert_eq!(i.get("OtherIdentifyingInfo"), Some(&string_array(&["Debian", "12"])));
+        assert_eq!(i.get("IdentifyingDescriptions"), Some(&string_array(&["OS Name", "Major Version"])));
+        assert_eq!(i.get("PrimaryOwnerName"), Some(&CimValue::from("ann")));
+        assert_eq!(i.get("Roles"), Some(&string_array(&["web"])));
+        assert_eq!(i.get("PrimaryOwnerContact"), None);
+        let halted = rec("VM", vec![("uuid", s("u2")), ("power_state", s("Halted")), ("resident_on", s("OpaqueRef:NULL"))]);
+        let i = instance("root/cimv2", &halted, &t, Some(3));
+        assert_eq!(i.get("EnabledState"), Some(&CimValue::Uint16(3)));
+        assert_eq!(i.get("RequestedState"), Some(&CimValue::Uint16(3)));
+        assert_eq!(i.get("Host"), None);
+        assert_eq!(i.get("AvailableRequestedStates"), None);
+    }
+}

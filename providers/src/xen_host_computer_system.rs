@@ -1,0 +1,191 @@
+//! `Xen_HostComputerSystem`: one instance per XenAPI host (the DSP1042 host system), keyed by
+//! host uuid.
+//!
+//! ```text
+//! Xen_HostComputerSystem.CreationClassName="Xen_HostComputerSystem",Name="<host uuid>"
+//! ```
+//!
+//! Properties follow xs-cim (`xs-cim-model.md` §2.1). Not yet: RequestStateChange (maintenance
+//! mode, host shutdown and reboot), so RequestedState is 12 (Not Applicable) and no
+//! AvailableRequestedStates are published; the xs-cim `CN` (a XenServer plugin call) and
+//! `TimeOffset` (the provider's own time zone, not the host's) are left out on purpose.
+
+use crate::backend::BackendRef;
+use crate::cache::Tables;
+use crate::util::*;
+use cmpi_shim::provider::{Context, InstanceProvider, Provider};
+use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
+use xenapi_core::client::ObjectRecord;
+
+pub const CLASS: &str = "Xen_HostComputerSystem";
+
+/// EnabledState and OperationalStatus[0] of a host: 2 / 2 (OK) when `host.enabled`, else
+/// 6 (Enabled but Offline) / 10 (Stopped): disabled for maintenance.
+pub fn host_state(enabled: bool) -> (u16, u16) {
+    if enabled {
+        (2, 2)
+    } else {
+        (6, 10)
+    }
+}
+
+/// `software_version` keys reported in OtherIdentifyingInfo, with their descriptions (the
+/// address comes first, described as "IPv4Address").
+const SOFTWARE_KEYS: [(&str, &str); 3] = [("product_brand", "ProductBrand"), ("product_version", "ProductVersion"), ("build_number", "BuildNumber")];
+
+pub fn path(ns: &str, uuid: &str) -> ObjectPath {
+    ObjectPath::new(ns, CLASS).with_key("CreationClassName", CLASS).with_key("Name", uuid)
+}
+
+/// The instance of `host`; `tables` gives its metrics.
+pub fn instance(ns: &str, host: &ObjectRecord, tables: &Tables) -> Instance {
+    let uuid = host.str("uuid");
+    let (enabled_state, op_status) = host_state(host.bool("enabled").unwrap_or(false));
+    let mut i = Instance::new(path(ns, uuid))
+        .with("CreationClassName", CLASS)
+        .with("Name", uuid)
+        .with("NameFormat", "UUID")
+        .with("InstanceID", system_instance_id(uuid))
+        .with("Caption", "Xen Host")
+        .with("ElementName", host.str("name_label"))
+        .with("Description", host.str("name_description"))
+        .with("EnabledState", CimValue::Uint16(enabled_state))
+        .with("OperationalStatus", u16_array(&[op_status]))
+        .with("HealthState", CimValue::Uint16(5))
+        .with("Status", "OK")
+        .with("EnabledDefault", CimValue::Uint16(2))
+        .with("RequestedState", CimValue::Uint16(12))
+        .with("OtherConfig", kv_array(host, "other_config"));
+    let (mut info, mut labels) = (vec![host.str("address").to_string()], vec!["IPv4Address"]);
+    for (key, label) in SOFTWARE_KEYS {
+        if let Some(v) = map_get(host, "software_version", key) {
+            info.push(v.to_string());
+            labels.push(label);
+        }
+    }
+    i.set("OtherIdentifyingInfo", string_array(&info));
+    i.set("IdentifyingDescriptions", string_array(&labels));
+    if let Some(v) = map_get(host, "other_config", "owner") {
+        i.set("PrimaryOwnerName", v);
+    }
+    if let Some(v) = map_get(host, "other_config", "ownercontact") {
+        i.set("PrimaryOwnerContact", v);
+    }
+    if let Some(v) = map_get(host, "other_config", "role") {
+        i.set("Roles", string_array(&[v]));
+    }
+    if let Some(secs) = map_get(host, "other_config", "boot_time").and_then(|v| v.trim().parse::<f64>().ok()) {
+        if secs > 0.0 {
+            i.set("StartTime", cmpi_shim::CimDateTime::from_unix_micros((secs * 1e6) as u64));
+        }
+    }
+    if let Some(m) = tables.deref("host_metrics", host, "metrics") {
+        if let Some(d) = datetime(m.get("last_updated")) {
+            i.set("TimeOfLastStateChange", d);
+        }
+    }
+    i
+}
+
+pub struct HostComputerSystemProvider {
+    backend: BackendRef,
+}
+
+impl HostComputerSystemProvider {
+    pub fn new() -> HostComputerSystemProvider {
+        HostComputerSystemProvider { backend: BackendRef::acquire() }
+    }
+
+    fn tables(&self) -> Result<std::sync::Arc<Tables>, CmpiError> {
+        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
+    }
+}
+
+impl Default for HostComputerSystemProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Provider for HostComputerSystemProvider {
+    fn instance(&self) -> Option<&dyn InstanceProvider> {
+        Some(self)
+    }
+}
+
+impl InstanceProvider for HostComputerSystemProvider {
+    fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
+        let tables = self.tables()?;
+        let ns = namespace_of(op);
+        let mut hosts: Vec<&ObjectRecord> = tables.iter("host").map(|(_, h)| h).collect();
+        hosts.sort_unstable_by_key(|h| h.str("uuid"));
+        Ok(hosts.into_iter().map(|h| instance(&ns, h, &tables)).collect())
+    }
+
+    fn enumerate_instance_names(&self, _ctx: &Context, op: &ObjectPath) -> Result<Vec<ObjectPath>, CmpiError> {
+        let tables = self.tables()?;
+        let ns = namespace_of(op);
+        let mut uuids: Vec<&str> = tables.iter("host").map(|(_, h)| h.str("uuid")).collect();
+        uuids.sort_unstable();
+        Ok(uuids.into_iter().map(|u| path(&ns, u)).collect())
+    }
+
+    fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
+        check_creation_class(op, CLASS)?;
+        let uuid = string_key(op, "Name")?;
+        let tables = self.tables()?;
+        match tables.by_uuid("host", &uuid) {
+            Some((_, h)) => Ok(instance(&namespace_of(op), h, &tables)),
+            None => Err(CmpiError::not_found(format!("no {CLASS} with Name {uuid:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xenapi_core::model::model;
+    use xenapi_core::rpc::Wire;
+
+    fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
+        ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
+    }
+    fn s(x: &str) -> Wire {
+        Wire::Str(x.into())
+    }
+
+    #[test]
+    fn enabled_hosts_are_ok_and_disabled_ones_offline() {
+        assert_eq!(host_state(true), (2, 2));
+        assert_eq!(host_state(false), (6, 10));
+    }
+
+    #[test]
+    fn instance_has_keys_identity_and_config() {
+        let mut t = Tables::default();
+        t.insert("host_metrics", "M", rec("host_metrics", vec![("last_updated", Wire::DateTime("20250101T00:00:00Z".into()))]));
+        let h = rec(
+            "host",
+            vec![
+                ("uuid", s("h-uuid")),
+                ("name_label", s("sim")),
+                ("enabled", Wire::Bool(false)),
+                ("address", s("127.0.0.1")),
+                ("software_version", Wire::Struct(vec![("product_brand".into(), s("xencim")), ("build_number".into(), s("7"))])),
+                ("other_config", Wire::Struct(vec![("role".into(), s("lab")), ("boot_time".into(), s("86400.0"))])),
+                ("metrics", s("M")),
+            ],
+        );
+        let i = instance("root/cimv2", &h, &t);
+        assert_eq!(i.path, path("root/cimv2", "h-uuid"));
+        assert_eq!(i.get("EnabledState"), Some(&CimValue::Uint16(6)));
+        assert_eq!(i.get("OperationalStatus"), Some(&u16_array(&[10])));
+        assert_eq!(i.get("RequestedState"), Some(&CimValue::Uint16(12)));
+        assert_eq!(i.get("OtherIdentifyingInfo"), Some(&string_array(&["127.0.0.1", "xencim", "7"])));
+        assert_eq!(i.get("IdentifyingDescriptions"), Some(&string_array(&["IPv4Address", "ProductBrand", "BuildNumber"])));
+        assert_eq!(i.get("Roles"), Some(&string_array(&["lab"])));
+        assert_eq!(i.get("OtherConfig"), Some(&string_array(&["role=lab", "boot_time=86400.0"])));
+        assert_eq!(i.get("StartTime").map(|v| format!("{v:?}")), Some(format!("{:?}", CimValue::DateTime(cmpi_shim::CimDateTime::from_unix_micros(86_400_000_000)))));
+        assert!(i.get("TimeOfLastStateChange").is_some());
+    }
+}
