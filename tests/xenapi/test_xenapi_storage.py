@@ -497,3 +497,18 @@ def test_a_crash_that_halts_the_vm_detaches_its_devices(x):
     x.VM.send_sysrq(vm, "c")
     assert x.VM.get_power_state(vm) == "Halted"
     assert not x.VBD.get_currently_attached(vbd) and not x.VIF.get_currently_attached(vif)
+
+
+def test_resize_online_needs_an_attached_vdi(x):
+    sr = x.pool.get_default_SR(x.pool.get_all()[0])
+    vdi = new_vdi(x, sr, 1 << 20, name="growing")
+    with pytest.raises(XenAPI.Failure) as e:
+        x.VDI.resize_online(vdi, str(2 << 20))
+    assert failure(e)[0] == "OPERATION_NOT_ALLOWED"
+    vm = new_vm(x, "grower")
+    new_vbd(x, vm, vdi)
+    x.VM.start(vm, False, False)
+    x.VDI.resize_online(vdi, str(2 << 20))
+    assert x.VDI.get_virtual_size(vdi) == str(2 << 20)
+    assert qemu_info(vdi_path(x, vdi))["virtual-size"] == 2 << 20
+    x.VM.hard_shutdown(vm)

@@ -191,6 +191,18 @@ fn resize(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
     Ok(Value::void())
 }
 
+/// `VDI.resize_online`: the same as `resize`, for a VDI that is attached to a running VM.
+fn resize_online(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+    let r = arg(&a, 0);
+    // A read-only transaction (nothing staged, nothing written) to ask the same question as
+    // the other VDI operations.
+    let attached = ctx.xapi.store.write(|tx| Ok(attached_in(tx, &r)))?;
+    if !attached {
+        return Err(ApiError::new("OPERATION_NOT_ALLOWED", [format!("VDI {r} is not attached to a running VM; use VDI.resize")]));
+    }
+    resize(ctx, a)
+}
+
 /// A fast copy of a VDI in its SR (copy-on-write for qcow2): a clone, or a snapshot kept in
 /// the source's `snapshots`. Returns the new VDI.
 pub fn fast_copy(xapi: &Xapi, r: &str, snapshot: bool) -> Result<String, ApiError> {
@@ -407,6 +419,7 @@ pub fn register(d: &mut Dispatcher) {
         Ok(Value::void())
     });
     d.implement("VDI.resize", blocking(resize));
+    d.implement("VDI.resize_online", blocking(resize_online));
     d.implement("VDI.clone", blocking(|ctx, a| fast_copy(&ctx.xapi, &arg(&a, 0), false).map(Value::str)));
     d.implement("VDI.snapshot", blocking(|ctx, a| fast_copy(&ctx.xapi, &arg(&a, 0), true).map(Value::str)));
     d.implement("VDI.copy", blocking(copy));
