@@ -11,4 +11,10 @@ for f in xenapi-core/benches/*.rs; do
     cargo bench --quiet -p xenapi-core --bench "$b" || { echo "!! $b failed"; status=1; }
     echo
 done
+echo "== storage (VM.clone of 4 disks, VDI.copy vs cp)"
+cargo build --quiet --release --bin xencim && \
+    XENCIM_BIN="${CARGO_TARGET_DIR:-target}/release/xencim" .venv/bin/python bench/storage.py || { echo "!! storage failed"; status=1; }
+echo
+echo "== broker (EnumerateInstances through pywbem, DMTF schema compile)"
+.venv/bin/python tests/broker/bench_broker.py || { echo "!! broker failed"; status=1; }
 exit $status
