@@ -75,6 +75,8 @@ impl Authenticator for XenapiAuthenticator {
 #[derive(Debug, Clone)]
 pub struct CimSettings {
     pub listen: std::net::SocketAddr,
+    /// HTTPS address, certificate and key.
+    pub tls: Option<(std::net::SocketAddr, PathBuf, PathBuf)>,
     /// The DMTF schema (directory or top file); without it the project's own base classes serve.
     pub schema: Option<PathBuf>,
     pub mof_dir: PathBuf,
@@ -128,6 +130,7 @@ pub fn provider_account(xapi: &Xapi, state_dir: &Path) -> Result<PathBuf> {
 pub fn broker_config(xapi: Arc<Xapi>, s: &CimSettings, state_dir: &Path) -> Result<BrokerConfig> {
     let mut c = BrokerConfig::default();
     c.listen = s.listen;
+    c.https = s.tls.as_ref().map(|(listen, cert, key)| xencim_broker::HttpsConfig { listen: *listen, cert: cert.clone(), key: key.clone() });
     c.schema = s.schema.clone();
     // Without the DMTF schema, the project's own definitions of the CIM_ parents serve; they
     // must be compiled before the Xen classes (mof_files are compiled in order).

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// The embedded CIM-XML broker [default: 127.0.0.1:5988]; `off` disables it.
     #[arg(long)]
     pub cim_listen: Option<String>,
+    /// The broker over HTTPS, with the XenAPI's TLS certificate [default: 127.0.0.1:5989]; `off`
+    /// disables it.
+    #[arg(long)]
+    pub cim_tls_listen: Option<String>,
     /// The DMTF CIM schema (directory holding cim_schema_*.mof, or that file); without it the
     /// project's own definitions of the CIM_ base classes are used.
     #[arg(long)]
@@ -80,6 +84,7 @@ pub struct FileConfig {
     pub sessions_per_originator: Option<usize>,
     pub backend: Option<String>,
     pub cim_listen: Option<String>,
+    pub cim_tls_listen: Option<String>,
     pub cim_schema: Option<PathBuf>,
     pub cim_mof_dir: Option<PathBuf>,
     pub cim_registration_dir: Option<PathBuf>,
@@ -169,7 +174,17 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings> {
         if lib_dirs.is_empty() {
             lib_dirs = file.cim_provider_lib_dirs.unwrap_or_else(crate::cim::default_provider_lib_dirs);
         }
+        let tls_listen = args.cim_tls_listen.clone().or(file.cim_tls_listen).unwrap_or_else(|| "127.0.0.1:5989".into());
+        let tls = if tls_listen == "off" {
+            None
+        } else {
+            let cert = listen.tls.as_ref().map(|(_, c, k)| (c.clone(), k.clone())).unwrap_or_else(|| {
+                (state_dir.join("xapi-cert.pem"), state_dir.join("xapi-key.pem"))
+            });
+            Some((tls_listen.parse().with_context(|| format!("bad --cim-tls-listen {tls_listen}"))?, cert.0, cert.1))
+        };
         Some(crate::cim::CimSettings {
+            tls,
             listen: cim_listen.parse().with_context(|| format!("bad --cim-listen {cim_listen}"))?,
             schema: args.cim_schema.clone().or(file.cim_schema),
             mof_dir,

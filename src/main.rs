@@ -96,7 +96,8 @@ fn main() -> Result<()> {
 async fn serve(s: cli_config::Settings) -> Result<()> {
     let xapi = Xapi::open(s.core.clone()).map_err(anyhow::Error::msg)?;
     xapi.spawn_housekeeping();
-    if let Some((_, cert, key)) = &s.listen.tls {
+    let cim_tls = s.cim.as_ref().and_then(|c| c.tls.as_ref()).map(|(_, c, k)| (c, k));
+    for (cert, key) in s.listen.tls.iter().map(|(_, c, k)| (c, k)).chain(cim_tls) {
         xenapi_core::server::tls::ensure_self_signed(cert, key, &s.core.host.hostname).map_err(anyhow::Error::msg)?;
     }
     let bound = xenapi_core::server::Bound::bind(&s.listen).await.map_err(anyhow::Error::msg)?;

@@ -44,7 +44,8 @@ def start_cim_server():
     build_providers()
     d = new_state_dir()
     port = free_port()
-    s = Server(d, write_sim_config(d, **FAST_SIM) + ["--cim-listen", f"127.0.0.1:{port}", "--cim-schema", SCHEMA]).start()
+    s = Server(d, write_sim_config(d, **FAST_SIM) + ["--cim-listen", f"127.0.0.1:{port}", "--cim-tls-listen", "off",
+                                                     "--cim-schema", SCHEMA]).start()
     s.cim_port = port
     s.cim_url = f"http://127.0.0.1:{port}"
     wait_for_port(port)

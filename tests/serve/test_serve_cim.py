@@ -22,9 +22,10 @@ def both():
         f.write("reader-pw\n")
     subprocess.run([xencim_binary(), "user", "add", "--state-dir", d, "--name", "reader", "--role", "read-only",
                     "--password-file", pw], check=True, capture_output=True)
-    port = free_port()
-    s = Server(d, ["--cim-listen", f"127.0.0.1:{port}", "--cim-schema", SCHEMA]).start()
-    s.cim_port = port
+    port, tls_port = free_port(), free_port()
+    s = Server(d, ["--cim-listen", f"127.0.0.1:{port}", "--cim-tls-listen", f"127.0.0.1:{tls_port}",
+                   "--cim-schema", SCHEMA]).start()
+    s.cim_port, s.cim_tls_port = port, tls_port
     wait_for_port(port)
     yield s
     s.stop()
@@ -55,6 +56,23 @@ def test_broker_answers_with_xenapi_credentials(both):
     assert r.returncode == 0, r.stderr
 
 
+def test_https_with_the_xenapi_certificate(both, monkeypatch):
+    import pywbem
+    # requests lets these variables override the CA pywbem passes it (psf/requests#3829).
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(var, raising=False)
+    wait_for_port(both.cim_tls_port)
+    cert_file = os.path.join(both.state_dir, "xapi-cert.pem")
+    # Verified against the certificate `xencim serve` made for the XenAPI on first start.
+    conn = pywbem.WBEMConnection(f"https://127.0.0.1:{both.cim_tls_port}", ("root", PASSWORD),
+                                 default_namespace="root/cimv2", ca_certs=cert_file)
+    assert "CIM_ComputerSystem" in conn.EnumerateClassNames(DeepInheritance=True)
+    cert = open(cert_file).read()
+    import ssl
+    served = ssl.get_server_certificate(("127.0.0.1", both.cim_tls_port))
+    assert served.strip() == cert.strip()
+
+
 def test_wrong_password_is_refused(both):
     import pywbem
     conn = pywbem.WBEMConnection(f"http://127.0.0.1:{both.cim_port}", ("root", "wrong"), default_namespace="root/cimv2")
@@ -83,7 +101,7 @@ def test_default_serve_without_the_dmtf_schema_serves_the_xen_classes():
     import XenAPI
     from test_xenapi_core import vm_record  # noqa: E402
     port = free_port()
-    s = Server(new_state_dir(), ["--cim-listen", f"127.0.0.1:{port}"]).start()
+    s = Server(new_state_dir(), ["--cim-listen", f"127.0.0.1:{port}", "--cim-tls-listen", "off"]).start()
     try:
         wait_for_port(port)
         x = XenAPI.Session(s.url)
