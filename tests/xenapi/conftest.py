@@ -1,7 +1,9 @@
 """Fixtures for the XenAPI end-to-end tests."""
 import pytest
 
-from xenapi_server import PASSWORD, Server, new_state_dir
+import XenAPI
+
+from xenapi_server import FAST, PASSWORD, Server, new_state_dir, write_sim_config
 
 
 @pytest.fixture
@@ -37,3 +39,21 @@ def session(server):
         s.xenapi.session.logout()
     except Exception:
         pass
+
+
+@pytest.fixture(scope="module")
+def srv():
+    """One server with a fast simulated host, shared by a test module."""
+    d = new_state_dir()
+    s = Server(d, write_sim_config(d, **FAST)).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def x(srv, request):
+    """A logged-in SDK session on `srv` (its `xenapi` proxy)."""
+    s = XenAPI.Session(srv.url)
+    s.xenapi.login_with_password("root", PASSWORD, "2.21", request.module.__name__)
+    yield s.xenapi
+    s.xenapi.session.logout()

@@ -10,27 +10,9 @@ import pytest
 import XenAPI
 
 from test_xenapi_core import vm_record
-from xenapi_server import PASSWORD, Server, new_state_dir, write_sim_config
+from xenapi_server import FAST, PASSWORD, Server, new_state_dir, write_sim_config
 
 GiB = 1 << 30
-FAST = dict(guest_shutdown_ms=20, shutdown_timeout_secs=1.5, metrics_interval_secs=0.3,
-            memory_mib=16384, dom0_memory_mib=1024, cpus=4)
-
-
-@pytest.fixture(scope="module")
-def srv():
-    d = new_state_dir()
-    s = Server(d, write_sim_config(d, **FAST)).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def x(srv):
-    s = XenAPI.Session(srv.url)
-    s.xenapi.login_with_password("root", PASSWORD, "2.21", "lifecycle-tests")
-    yield s.xenapi
-    s.xenapi.session.logout()
 
 
 def new_vm(x, name="lc", **over):

@@ -81,6 +81,11 @@ class Server:
         return self.start()
 
 
+# A simulated host whose guests answer quickly, for the lifecycle and storage tests.
+FAST = dict(guest_shutdown_ms=20, shutdown_timeout_secs=1.5, metrics_interval_secs=0.3,
+            memory_mib=16384, dom0_memory_mib=1024, cpus=4)
+
+
 def write_sim_config(state_dir, **sim_host):
     """A config file with a [sim_host] table; returns the --config arguments."""
     path = os.path.join(state_dir, "xencim.toml")

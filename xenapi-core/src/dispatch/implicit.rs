@@ -164,17 +164,7 @@ pub fn register(d: &mut Dispatcher, class: &'static Class) {
     for name in &class.setters {
         let pos = class.field_pos(name).expect("setter of a field");
         let ty = class.fields[pos].ty.clone();
-        add(d, class, &format!("set_{name}"), vec![self_ref(cname), p("value", ty)], Type::Void, role, false, move |ctx, mut a| {
-            let v = a.pop().unwrap();
-            let r = s(&a, 0).to_string();
-            ctx.xapi.store.write(|tx| {
-                tx.update(cname, &r, |rec| {
-                    rec.fields[pos] = v;
-                    Ok(())
-                })
-            })?;
-            Ok(Value::void())
-        });
+        add(d, class, &format!("set_{name}"), vec![self_ref(cname), p("value", ty)], Type::Void, role, false, field_setter(cname, pos));
     }
     for name in class.map_ops.iter() {
         let pos = class.field_pos(name).expect("map op of a field");
@@ -293,8 +283,12 @@ pub fn plain_setter(class: &'static Class, m: &crate::model::Message) -> Option<
     if this.ty != Type::Ref(class.name.clone()) || value.ty != class.fields[pos].ty {
         return None;
     }
-    let cname: &'static str = &class.name;
-    Some(Handler::Sync(Arc::new(move |ctx: &Ctx, mut a: Vec<Value>| {
+    Some(Handler::Sync(Arc::new(field_setter(&class.name, pos))))
+}
+
+/// `(self, value)` → stores `value` in field `pos` of `self`.
+fn field_setter(cname: &'static str, pos: usize) -> impl Fn(&Ctx, Vec<Value>) -> Result<Value, ApiError> + Send + Sync + 'static {
+    move |ctx, mut a| {
         let v = a.pop().expect("arity checked");
         let r = s(&a, 0).to_string();
         ctx.xapi.store.write(|tx| {
@@ -304,7 +298,7 @@ pub fn plain_setter(class: &'static Class, m: &crate::model::Message) -> Option<
             })
         })?;
         Ok(Value::void())
-    })))
+    }
 }
 
 /// Builds the record of a new object from the struct given to `<class>.create`: constructor
