@@ -483,3 +483,18 @@ def test_single_field_setters_keep_their_rules(x):
     x.VM.set_memory_dynamic_max(vm, str(GiB // 2 + GiB // 4))
     assert x.VM_metrics.get_memory_actual(x.VM.get_metrics(vm)) == str(GiB // 2 + GiB // 4)
     x.VM.hard_shutdown(vm)
+
+
+def test_guest_agent_reports_once_the_guest_runs(x):
+    vm = new_vm(x, "agent", other_config={"sim-os-name": "Debian GNU/Linux 12"})
+    assert x.VM.get_guest_metrics(vm) == "OpaqueRef:NULL"
+    x.VM.start(vm, True, False)
+    assert x.VM.get_guest_metrics(vm) == "OpaqueRef:NULL", "a paused guest has not booted"
+    x.VM.unpause(vm)
+    g = x.VM_guest_metrics.get_record(x.VM.get_guest_metrics(vm))
+    assert g["live"] is True and g["os_version"]["name"] == "Debian GNU/Linux 12"
+    assert g["PV_drivers_detected"] is True and g["can_use_hotplug_vbd"] == "yes"
+    x.VM.clean_shutdown(vm)
+    g = x.VM_guest_metrics.get_record(x.VM.get_guest_metrics(vm))
+    assert g["live"] is False and g["os_version"]["name"] == "Debian GNU/Linux 12"
+    x.VM.destroy(vm)

@@ -2,6 +2,7 @@
 //! for its custom messages.
 
 pub mod event;
+mod guest_agent;
 pub mod host;
 pub mod network;
 pub mod pbd;

@@ -152,6 +152,11 @@ pub fn mark_running(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, domid: DomId, paused
         m.set(mc, "state", Value::Set(vec![Value::str(if paused { "paused" } else { "running" })]));
         m.set(mc, "current_domain_type", Value::str(if domain_type.is_empty() { "unspecified" } else { &domain_type }));
     })?;
+    // A guest boots when its domain first runs (a start, a reboot, or the unpause of a VM that
+    // was started paused); then its agent reports.
+    if !paused && (fresh || !super::guest_agent::is_live(tx, vm)) {
+        super::guest_agent::report_boot(tx, vm)?;
+    }
     set_host_memory_free(tx, xapi)
 }
 
@@ -160,6 +165,7 @@ pub fn mark_running(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, domid: DomId, paused
 pub fn mark_stopped(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, power_state: &str) -> Result<(), ApiError> {
     super::vbd::detach_all(tx, vm)?;
     super::vif::detach_all(tx, vm)?;
+    super::guest_agent::report_gone(tx, vm)?;
     let c = vm_class();
     let metrics = update_vm(tx, vm, |rec| {
         rec.set(c, "power_state", Value::str(power_state));
