@@ -39,6 +39,9 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes [default: 16 MiB].
     #[arg(long)]
     pub max_body_bytes: Option<usize>,
+    /// XenAPI connections served at once, all listeners together [default: 1024].
+    #[arg(long)]
+    pub max_connections: Option<usize>,
     /// Idle sessions expire after this many seconds [default: 86400].
     #[arg(long)]
     pub session_timeout_secs: Option<u64>,
@@ -80,6 +83,7 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub root_password_file: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
     pub session_timeout_secs: Option<u64>,
     pub sessions_per_originator: Option<usize>,
     pub backend: Option<String>,
@@ -161,6 +165,7 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings> {
         tls,
         unix: Some(state_dir.join("xapi.sock")),
         max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(16 << 20),
+        max_connections: args.max_connections.or(file.max_connections).unwrap_or(1024),
     };
     let cim_listen = args.cim_listen.clone().or(file.cim_listen).unwrap_or_else(|| "127.0.0.1:5988".into());
     let cim = if cim_listen == "off" {

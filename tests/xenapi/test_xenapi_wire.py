@@ -98,3 +98,19 @@ def test_unknown_path_and_method(server):
     out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", server.url],
                          capture_output=True, check=True)
     assert out.stdout == b"405"
+
+
+def test_connection_limit_makes_new_clients_wait(make_server):
+    import socket
+    import urllib.request
+    srv = make_server(extra_args=["--max-connections", "2"])
+    held = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+    import time
+    time.sleep(0.3)
+    with pytest.raises(OSError):  # not served while both slots are taken
+        urllib.request.urlopen(srv.url, timeout=1).read()
+    held.pop().close()
+    time.sleep(0.3)
+    assert b"xencim" in urllib.request.urlopen(srv.url, timeout=5).read()
+    for s in held:
+        s.close()

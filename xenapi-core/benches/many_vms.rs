@@ -253,6 +253,7 @@ fn serve_child(dir: &Path) {
             tls: None,
             unix: None,
             max_body_bytes: 16 << 20,
+            max_connections: 1024,
         })
         .await
         .expect("bind");

@@ -46,7 +46,13 @@ pub struct ListenConfig {
     pub unix: Option<PathBuf>,
     /// Larger request bodies are refused with 413 (default 16 MiB).
     pub max_body_bytes: usize,
+    /// Connections served at once (all listeners); beyond it, new ones wait in the kernel's
+    /// backlog until one closes.
+    pub max_connections: usize,
 }
+
+/// How long a client may take to send a request body once its headers are in.
+const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Bound listeners, ready to serve; the addresses are known (port 0 resolved).
 pub struct Bound {
@@ -56,6 +62,7 @@ pub struct Bound {
     pub tcp_addr: Option<SocketAddr>,
     pub tls_addr: Option<SocketAddr>,
     max_body: usize,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Bound {
@@ -91,6 +98,7 @@ impl Bound {
             tls,
             unix,
             max_body: cfg.max_body_bytes,
+            slots: Arc::new(tokio::sync::Semaphore::new(cfg.max_connections.max(1))),
         })
     }
 
@@ -115,13 +123,14 @@ impl Bound {
         let max = self.max_body;
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(l) = self.tcp {
-            let (x, g) = (xapi.clone(), graceful.clone());
+            let (x, g, slots) = (xapi.clone(), graceful.clone(), self.slots.clone());
             tasks.spawn(async move {
                 loop {
                     match l.accept().await {
                         Ok((s, _)) => {
+                            let Ok(slot) = slots.clone().acquire_owned().await else { return };
                             let _ = s.set_nodelay(true);
-                            spawn_conn(s, x.clone(), &g, max)
+                            spawn_conn(s, x.clone(), &g, max, slot)
                         }
                         Err(e) => accept_error(e).await,
                     }
@@ -129,15 +138,16 @@ impl Bound {
             });
         }
         if let Some((l, acceptor)) = self.tls {
-            let (x, g) = (xapi.clone(), graceful.clone());
+            let (x, g, slots) = (xapi.clone(), graceful.clone(), self.slots.clone());
             tasks.spawn(async move {
                 loop {
                     match l.accept().await {
                         Ok((s, peer)) => {
+                            let Ok(slot) = slots.clone().acquire_owned().await else { return };
                             let (x, acceptor, g) = (x.clone(), acceptor.clone(), g.clone());
                             tokio::spawn(async move {
                                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(s)).await {
-                                    Ok(Ok(tls)) => spawn_conn(tls, x, &g, max),
+                                    Ok(Ok(tls)) => spawn_conn(tls, x, &g, max, slot),
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                                 }
@@ -150,11 +160,16 @@ impl Bound {
         }
         let unix_path = self.unix.as_ref().map(|(_, p)| p.clone());
         if let Some((l, _)) = self.unix {
-            let (x, g) = (xapi.clone(), graceful.clone());
+            let (x, g, slots) = (xapi.clone(), graceful.clone(), self.slots.clone());
             tasks.spawn(async move {
                 loop {
                     match l.accept().await {
-                        Ok((s, _)) => spawn_conn(s, x.clone(), &g, max),
+                        Ok((s, _)) => {
+                            // At the limit, the accepted connection waits here, unserved, and
+                            // the listener accepts no more until a slot frees.
+                            let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                            spawn_conn(s, x.clone(), &g, max, slot)
+                        }
                         Err(e) => accept_error(e).await,
                     }
                 }
@@ -183,7 +198,7 @@ async fn accept_error(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-fn spawn_conn<S>(stream: S, xapi: Arc<Xapi>, graceful: &GracefulShutdown, max_body: usize)
+fn spawn_conn<S>(stream: S, xapi: Arc<Xapi>, graceful: &GracefulShutdown, max_body: usize, slot: tokio::sync::OwnedSemaphorePermit)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -201,6 +216,7 @@ where
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "connection ended with an error");
         }
+        drop(slot);
     });
 }
 
@@ -251,12 +267,13 @@ pub async fn handle(xapi: Arc<Xapi>, req: Request<Incoming>, max_body: usize) ->
     if declared.is_some_and(|n| n > max_body as u64) {
         return plain(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body over the limit of {max_body} bytes"));
     }
-    let body = match Limited::new(req.into_body(), max_body).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+    let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(req.into_body(), max_body).collect()).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             return plain(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body over the limit of {max_body} bytes"))
         }
-        Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("cannot read the request body: {e}")),
+        Ok(Err(e)) => return plain(StatusCode::BAD_REQUEST, &format!("cannot read the request body: {e}")),
+        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time"),
     };
     match binding {
         Binding::XmlRpc => {

@@ -92,6 +92,7 @@ impl TestServer {
             tls: Some((loopback, cert.clone(), key)),
             unix: Some(socket.clone()),
             max_body_bytes: 16 << 20,
+            max_connections: 1024,
         })
         .await
         .expect("bind");
