@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(curl python3-venv sblim-wbemcli qemu-utils valgrind)
+apt_packages=(curl python3-venv gcc openssl sblim-wbemcli qemu-utils valgrind)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
