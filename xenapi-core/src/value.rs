@@ -28,6 +28,34 @@ pub enum Value {
     /// A stored record, encoded straight from the store's copy (a struct of every field by
     /// name): `get_record` and `get_all_records` answer without copying a single field.
     Record(RecordRef),
+    /// A value with its XML-RPC encoding made once, for answers many callers share (one event
+    /// delivered to every watcher).
+    Encoded(Arc<Encoded>),
+}
+
+/// A value and its XML-RPC `<value>` fragment.
+pub struct Encoded {
+    pub value: Value,
+    pub xml: String,
+}
+
+impl Encoded {
+    pub fn new(value: Value) -> Arc<Encoded> {
+        let xml = crate::rpc::xmlrpc::value_fragment(&value);
+        Arc::new(Encoded { value, xml })
+    }
+}
+
+impl PartialEq for Encoded {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl std::fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
 }
 
 /// A shared reference to a stored record and its class.
@@ -224,6 +252,7 @@ impl Value {
             Value::Record(r) => Wire::Struct(
                 r.class.fields.iter().zip(&r.rec.fields).map(|(f, v)| (f.name.clone(), v.to_wire())).collect(),
             ),
+            Value::Encoded(e) => e.value.to_wire(),
         }
     }
 }

@@ -14,8 +14,8 @@ use crate::dispatch::{Ctx, Dispatcher, Handler};
 use crate::error::ApiError;
 use crate::model::model;
 use crate::store::{Change, Op};
-use crate::value::Value;
-use std::collections::HashMap;
+use crate::value::{Encoded, Value};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -105,6 +105,25 @@ fn event_record(generation: u64, class: usize, r: &str, op: Op, snapshot: Option
     Value::Struct(fields)
 }
 
+/// The event of a change, encoded once and shared by every watcher that receives it: a write
+/// that wakes a hundred `event.from` polls is encoded once, not a hundred times.
+fn shared_event(xapi: &Xapi, ch: &Change, op: Op) -> Value {
+    let key = (ch.generation, op);
+    let mut cache = xapi.events.encoded.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, v)) = cache.iter().find(|(k, _)| *k == key) {
+        return Value::Encoded(v.clone());
+    }
+    let v = Encoded::new(event_record(ch.generation, ch.class, &ch.obj_ref, op, snapshot_of(xapi, ch, op)));
+    if cache.len() == ENCODED_EVENTS_KEPT {
+        cache.pop_front();
+    }
+    cache.push_back((key, v.clone()));
+    Value::Encoded(v)
+}
+
+/// How many encoded events are kept for watchers that have not yet collected them.
+const ENCODED_EVENTS_KEPT: usize = 256;
+
 /// Changes after `since`, or `EVENTS_LOST` when the feed no longer holds them all.
 fn changes_since(xapi: &Xapi, since: u64) -> Result<(Vec<Change>, u64), ApiError> {
     let feed = xapi.store.feed();
@@ -163,8 +182,7 @@ fn collect(xapi: &Xapi, filters: &[Filter], since: Option<u64>) -> Result<(Vec<V
                 _ if created => Op::Add,
                 _ => Op::Mod,
             };
-            let snapshot = snapshot_of(xapi, &ch, op);
-            event_record(ch.generation, ch.class, &ch.obj_ref, op, snapshot)
+            shared_event(xapi, &ch, op)
         })
         .collect();
     Ok((events, generation))
@@ -231,6 +249,7 @@ async fn event_from(ctx: Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
 #[derive(Default)]
 pub struct Subscriptions {
     subs: Mutex<HashMap<String, (Vec<Filter>, u64)>>,
+    encoded: Mutex<VecDeque<((u64, Op), Arc<Encoded>)>>,
 }
 
 impl Subscriptions {
@@ -276,8 +295,7 @@ async fn event_next(ctx: Ctx) -> Result<Value, ApiError> {
                 break;
             }
             if matches(&filters, ch.class, &ch.obj_ref) {
-                let snapshot = snapshot_of(&xapi, &ch, ch.op);
-                out.push(event_record(ch.generation, ch.class, &ch.obj_ref, ch.op, snapshot));
+                out.push(shared_event(&xapi, &ch, ch.op));
             }
         }
         if let Some(entry) = xapi.events.lock().get_mut(&me) {

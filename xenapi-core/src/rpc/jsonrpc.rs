@@ -83,6 +83,7 @@ pub fn to_json(v: &Value) -> Json {
         Value::Set(items) => Json::Array(items.iter().map(to_json).collect()),
         Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.key_string(), to_json(v))).collect::<Map<_, _>>()),
         Value::Struct(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect::<Map<_, _>>()),
+        Value::Encoded(e) => to_json(&e.value),
         Value::Record(r) => Json::Object(
             r.class.fields.iter().zip(&r.rec.fields).map(|(f, v)| (f.name.clone(), to_json(v))).collect::<Map<_, _>>(),
         ),

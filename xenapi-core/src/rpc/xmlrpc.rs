@@ -346,6 +346,7 @@ pub fn write_value(out: &mut String, v: &Value) {
             }
             out.push_str("</struct></value>");
         }
+        Value::Encoded(e) => out.push_str(&e.xml),
         Value::Record(r) => {
             out.push_str("<value><struct>");
             for (f, v) in r.class.fields.iter().zip(&r.rec.fields) {
@@ -413,6 +414,7 @@ pub fn size_hint(v: &Value) -> usize {
         Value::Map(m) => sampled(m.len(), &mut m.iter().map(|(k, v)| 40 + k.key_string().len() + size_hint(v))),
         Value::Struct(m) => m.iter().map(|(k, v)| 40 + k.len() + size_hint(v)).sum(),
         Value::Record(r) => r.class.fields.iter().zip(&r.rec.fields).map(|(f, v)| 40 + f.name.len() + size_hint(v)).sum(),
+        Value::Encoded(e) => e.xml.len(),
         _ => 32,
     }
 }
