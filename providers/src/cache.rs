@@ -27,7 +27,9 @@ use xenapi_core::model::model;
 use xenapi_core::rpc::Wire;
 
 /// The classes cached (lower case, as `event.from` names them).
-pub const CLASSES: &[&str] = &["vm", "vm_metrics", "vm_guest_metrics", "host", "host_metrics"];
+/// VBD, VDI, VIF, network, SR, PBD and PIF serve the devices, the resource pools and their
+/// associations.
+pub const CLASSES: &[&str] = &["vm", "vm_metrics", "vm_guest_metrics", "host", "host_metrics", "vbd", "vdi", "vif", "network", "sr", "pbd", "pif"];
 
 /// The `event.from` timeout, seconds.
 const POLL_TIMEOUT: f64 = 30.0;
@@ -43,6 +45,11 @@ pub struct Tables {
 impl Tables {
     pub fn get(&self, class: &str, r: &str) -> Option<&ObjectRecord> {
         self.classes.get(class)?.get(r)
+    }
+
+    /// The stored (ref, record) of `r`: the ref borrowed from the tables.
+    pub fn entry(&self, class: &str, r: &str) -> Option<(&String, &ObjectRecord)> {
+        self.classes.get(class)?.get_key_value(r)
     }
 
     /// Every (ref, record) of `class`, in no particular order.

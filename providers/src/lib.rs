@@ -9,21 +9,54 @@
 //! | `Xen_ComputerSystem` | guest VMs | instance, method (`RequestStateChange`) |
 //! | `Xen_HostComputerSystem` | hosts | instance |
 //! | `Xen_ComputerSystemSettingData` | VM settings (VSSD, state only) | instance |
+//! | `Xen_SystemStateChangeJob` | XenAPI tasks of RequestStateChange | instance, method (`KillJob`, `RequestStateChange`, `GetError`) |
+//! | `Xen_VirtualSystemManagementService` | VSMS, one per host | instance, method (`DefineSystem`, `DestroySystem`) |
+//! | `Xen_ProcessorSettingData`, `Xen_MemorySettingData` | VM processor / memory RASDs | instance |
+//! | `Xen_Processor`, `Xen_Memory`, `Xen_Disk`, `Xen_NetworkPort` | VM devices ([`xen_device`]) | instance |
+//! | `Xen_ProcessorPool`, `Xen_MemoryPool`, `Xen_StoragePool`, `Xen_NetworkConnectionPool` | primordial resource pools ([`xen_resource_pool`]) | instance |
+//! | `Xen_RegisteredProfile` | DMTF profiles, root/interop | instance |
+//! | `Xen_HostedComputerSystem`, `Xen_SystemDevice`, `Xen_ComputerSystemSettingsDefineState`, `Xen_ComputerSystemElementSettingData`, `Xen_ElementConformsToProfile`, `Xen_HostedResourcePool`, `Xen_ElementAllocatedFromPool` | associations ([`associations`]) | instance, association |
 //!
 //! The providers are XenAPI clients ([`xenapi_conn`]): one service-account session per process,
 //! and an `event.from`-driven [`cache`] that answers enumerations without XenAPI calls. The XenAPI
 //! client is async; a private tokio runtime ([`backend`]) runs it while CMPI calls wait.
 
+pub mod associations;
 pub mod backend;
 pub mod cache;
+pub mod embedded;
 pub mod util;
 pub mod xen_computer_system;
 pub mod xen_computer_system_setting_data;
+pub mod xen_device;
 pub mod xen_host_computer_system;
+pub mod xen_job;
+pub mod xen_rasd;
+pub mod xen_vsms;
+pub mod xen_registered_profile;
+pub mod xen_resource_pool;
 pub mod xenapi_conn;
 
 /// The provider names this library exports (`<Name>_Create_<Type>MI`), one per class.
-pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSystem", "Xen_ComputerSystemSettingData"];
+pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSystem", "Xen_ComputerSystemSettingData", "Xen_SystemStateChangeJob", "Xen_VirtualSystemManagementService", "Xen_ProcessorSettingData", "Xen_MemorySettingData",
+    // Devices, registered profiles and associations (associations.rs, xen_device.rs, xen_registered_profile.rs).
+    "Xen_Processor",
+    "Xen_Memory",
+    "Xen_Disk",
+    "Xen_NetworkPort",
+    "Xen_RegisteredProfile",
+    "Xen_HostedComputerSystem",
+    "Xen_SystemDevice",
+    "Xen_ComputerSystemSettingsDefineState",
+    "Xen_ComputerSystemElementSettingData",
+    "Xen_ElementConformsToProfile",
+    "Xen_ProcessorPool",
+    "Xen_MemoryPool",
+    "Xen_StoragePool",
+    "Xen_NetworkConnectionPool",
+    "Xen_HostedResourcePool",
+    "Xen_ElementAllocatedFromPool",
+];
 
 use cmpi_shim::provider::{Broker, Context};
 use cmpi_shim::CmpiError;
@@ -38,4 +71,32 @@ cmpi_shim::export_providers! {
     Xen_ComputerSystemSettingData => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> {
         Ok(xen_computer_system_setting_data::SettingDataProvider::new())
     },
+    Xen_SystemStateChangeJob => |_b: Broker, _c: &Context| -> Result<xen_job::JobProvider, CmpiError> {
+        Ok(xen_job::JobProvider::new(xen_job::STATE_CHANGE_JOB))
+    },
+    Xen_VirtualSystemManagementService => |_b: Broker, _c: &Context| -> Result<xen_vsms::VsmsProvider, CmpiError> {
+        Ok(xen_vsms::VsmsProvider::new())
+    },
+    Xen_ProcessorSettingData => |_b: Broker, _c: &Context| -> Result<xen_rasd::RasdProvider, CmpiError> {
+        Ok(xen_rasd::RasdProvider::new(xen_rasd::Kind::Processor))
+    },
+    Xen_MemorySettingData => |_b: Broker, _c: &Context| -> Result<xen_rasd::RasdProvider, CmpiError> {
+        Ok(xen_rasd::RasdProvider::new(xen_rasd::Kind::Memory))
+    },
+    Xen_Processor => |_b: Broker, _c: &Context| -> Result<xen_device::DeviceProvider, CmpiError> { Ok(xen_device::DeviceProvider::new(xen_device::Kind::Processor)) },
+    Xen_Memory => |_b: Broker, _c: &Context| -> Result<xen_device::DeviceProvider, CmpiError> { Ok(xen_device::DeviceProvider::new(xen_device::Kind::Memory)) },
+    Xen_Disk => |_b: Broker, _c: &Context| -> Result<xen_device::DeviceProvider, CmpiError> { Ok(xen_device::DeviceProvider::new(xen_device::Kind::Disk)) },
+    Xen_NetworkPort => |_b: Broker, _c: &Context| -> Result<xen_device::DeviceProvider, CmpiError> { Ok(xen_device::DeviceProvider::new(xen_device::Kind::NetworkPort)) },
+    Xen_RegisteredProfile => |_b: Broker, _c: &Context| -> Result<xen_registered_profile::RegisteredProfileProvider, CmpiError> { Ok(xen_registered_profile::RegisteredProfileProvider) },
+    Xen_HostedComputerSystem => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::HostedComputerSystem)) },
+    Xen_SystemDevice => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::SystemDevice)) },
+    Xen_ComputerSystemSettingsDefineState => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::SettingsDefineState)) },
+    Xen_ComputerSystemElementSettingData => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ElementSettingData)) },
+    Xen_ElementConformsToProfile => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ConformsToProfile)) },
+    Xen_ProcessorPool => |_b: Broker, _c: &Context| -> Result<xen_resource_pool::PoolProvider, CmpiError> { Ok(xen_resource_pool::PoolProvider::new(xen_resource_pool::PoolKind::Processor)) },
+    Xen_MemoryPool => |_b: Broker, _c: &Context| -> Result<xen_resource_pool::PoolProvider, CmpiError> { Ok(xen_resource_pool::PoolProvider::new(xen_resource_pool::PoolKind::Memory)) },
+    Xen_StoragePool => |_b: Broker, _c: &Context| -> Result<xen_resource_pool::PoolProvider, CmpiError> { Ok(xen_resource_pool::PoolProvider::new(xen_resource_pool::PoolKind::Storage)) },
+    Xen_NetworkConnectionPool => |_b: Broker, _c: &Context| -> Result<xen_resource_pool::PoolProvider, CmpiError> { Ok(xen_resource_pool::PoolProvider::new(xen_resource_pool::PoolKind::NetworkConnection)) },
+    Xen_HostedResourcePool => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::HostedResourcePool)) },
+    Xen_ElementAllocatedFromPool => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::AllocatedFromPool)) },
 }

@@ -11,12 +11,16 @@
 //! 5, AvailableRequestedStates lists 2 for paused and suspended VMs (RequestStateChange(2)
 //! unpauses and resumes them), Roles is an array, NameFormat says "UUID".
 //!
-//! `RequestStateChange(RequestedState, TimeoutPeriod)` runs the XenAPI call synchronously and
-//! returns 0 when it completed; invalid transitions return 4097 at once rather than inside a job.
+//! `RequestStateChange(RequestedState, TimeoutPeriod)`: pause and unpause run synchronously and
+//! return 0. The long operations (start, shutdown, reboot, suspend, resume) run as `Async.VM.*`
+//! tasks: one that ends within [`SYNC_GRACE`] is answered at once (0, or its error's code),
+//! else the method returns 4096 and OUT `Job`, a `Xen_SystemStateChangeJob` ([`xen_job`]).
+//! Invalid transitions return 4097 at once rather than inside a job.
 
 use crate::backend::{Backend, BackendRef};
 use crate::cache::Tables;
 use crate::util::*;
+use crate::xen_job;
 use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
@@ -116,7 +120,11 @@ pub mod rc {
     pub const INVALID_STATE_TRANSITION: u32 = 4097;
     pub const TIMEOUT_NOT_SUPPORTED: u32 = 4098;
     pub const BUSY: u32 = 4099;
+    pub const JOB_STARTED: u32 = 4096;
 }
+
+/// How long RequestStateChange waits for a long operation before it answers 4096 with a job.
+pub const SYNC_GRACE: Duration = Duration::from_secs(1);
 
 /// A XenAPI power operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +163,12 @@ impl Action {
             Action::Start | Action::Resume => vec![Value::Bool(false), Value::Bool(false)],
             _ => vec![],
         }
+    }
+
+    /// True for the operations that may take long (the guest's or the disk's time): they run
+    /// as `Async.VM.*` tasks, reported as `Xen_SystemStateChangeJob`s.
+    pub fn is_long(self) -> bool {
+        !matches!(self, Action::Pause | Action::Unpause)
     }
 
     /// The power state the VM is in once the call returned.
@@ -349,6 +363,9 @@ impl ComputerSystemProvider {
         };
         let mut call_args = vec![Value::str(vm_ref.as_str())];
         call_args.extend(action.extra_args());
+        if action.is_long() {
+            return self.run_as_job(&b, op, &vm_ref, &uuid, requested, action, call_args);
+        }
         match b.call(&format!("VM.{}", action.message()), call_args) {
             Ok(_) => {}
             Err(e) => match e.code() {
@@ -358,10 +375,54 @@ impl ComputerSystemProvider {
             },
         }
         b.set_requested(&uuid, requested);
-        // Read-your-writes: the next enumeration shows the new state once the cache has it.
-        let want = action.result_state().wire_name();
-        b.cache.wait_until(Duration::from_secs(5), |t| t.get("vm", &vm_ref).map(|v| v.str("power_state") == want).unwrap_or(true));
+        Self::await_state(&b, &vm_ref, action);
         done(rc::COMPLETED)
+    }
+
+    /// Read-your-writes: the next enumeration shows the new state once the cache has it.
+    fn await_state(b: &Backend, vm_ref: &str, action: Action) {
+        let want = action.result_state().wire_name();
+        b.cache.wait_until(Duration::from_secs(5), |t| t.get("vm", vm_ref).map(|v| v.str("power_state") == want).unwrap_or(true));
+    }
+
+    /// Runs `Async.VM.<action>` as a `Xen_SystemStateChangeJob`. A task that ends within
+    /// [`SYNC_GRACE`] is answered at once (0, or the return code of its error) and removed;
+    /// otherwise 4096 with OUT Job naming it.
+    #[allow(clippy::too_many_arguments)]
+    fn run_as_job(&self, b: &Backend, op: &ObjectPath, vm_ref: &str, uuid: &str, requested: u16, action: Action, args: Vec<Value>) -> Result<MethodResult, CmpiError> {
+        let done = |code: u32, out_args: Args| Ok(MethodResult { return_value: Some(CimValue::Uint32(code)), out_args });
+        let task = match b.call(&format!("Async.VM.{}", action.message()), args) {
+            Ok(xenapi_core::rpc::Wire::Str(t)) => t,
+            Ok(other) => return Err(CmpiError::failed(format!("Async.VM.{}: not a task ref: {other:?}", action.message()))),
+            Err(e) => match e.code() {
+                Some("HANDLE_INVALID") => return Err(CmpiError::not_found(format!("VM {uuid} is gone: {e}"))),
+                Some(code) => return done(return_code_for(code), vec![]),
+                None => return Err(CmpiError::failed(e.to_string())),
+            },
+        };
+        let fail = |e: crate::xenapi_conn::XenError| CmpiError::failed(e.to_string());
+        xen_job::tag_task(b, &task, xen_job::STATE_CHANGE_JOB, uuid).map_err(fail)?;
+        let rec = xen_job::wait_task(b, &task, SYNC_GRACE).map_err(fail)?;
+        let status = rec.str("status").to_string();
+        if !xen_job::is_finished(&status) {
+            b.set_requested(uuid, requested);
+            let job = xen_job::path(&namespace_of(op), xen_job::STATE_CHANGE_JOB, rec.str("uuid"));
+            return done(rc::JOB_STARTED, vec![("Job".to_string(), CimValue::Reference(job))]);
+        }
+        // Answered synchronously: no job reference was handed out, so the task goes.
+        let errors = string_set(&rec, "error_info");
+        let _ = b.call("task.destroy", vec![Value::str(task.as_str())]);
+        match status.as_str() {
+            "success" => {
+                b.set_requested(uuid, requested);
+                Self::await_state(b, vm_ref, action);
+                done(rc::COMPLETED, vec![])
+            }
+            _ => match errors.first().map(String::as_str) {
+                Some("HANDLE_INVALID") => Err(CmpiError::not_found(format!("VM {uuid} is gone: XenError:{}", errors.join(":")))),
+                code => done(return_code_for(code.unwrap_or("")), vec![]),
+            },
+        }
     }
 }
 
@@ -503,6 +564,8 @@ mod tests {
         assert_eq!(Action::Start.extra_args(), vec![Value::Bool(false), Value::Bool(false)]);
         assert_eq!(Action::Resume.extra_args().len(), 2);
         assert!(Action::CleanShutdown.extra_args().is_empty());
+        assert!(Action::Start.is_long() && Action::CleanReboot.is_long() && Action::Suspend.is_long());
+        assert!(!Action::Pause.is_long() && !Action::Unpause.is_long());
         assert_eq!(Action::CleanShutdown.result_state(), PowerState::Halted);
         assert_eq!(Action::Suspend.result_state(), PowerState::Suspended);
         assert_eq!(Action::HardReboot.result_state(), PowerState::Running);

@@ -30,6 +30,8 @@ fn schema_file() -> PathBuf {
 fn repository() -> Repository {
     let mut r = Repository::new();
     xencim_broker::mof::compile_file(&mut r, "root/cimv2", &schema_file()).expect("the DMTF schema compiles");
+    // As `xencim serve` does: the schema in root/interop too (Xen_RegisteredProfile lives there).
+    r.copy_schema("root/cimv2", "root/interop");
     xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles");
     r
 }
@@ -159,7 +161,13 @@ fn registrations_name_exported_providers_of_compiled_classes() {
     assert_eq!(registered, exported, "one registration per exported provider");
     for g in &regs {
         assert_eq!(g.location, "xen_cim_providers", "{}", g.class);
-        assert_eq!(g.namespaces, vec!["root/cimv2".to_string()], "{}", g.class);
+        let interop = ["Xen_RegisteredProfile", "Xen_ElementConformsToProfile"].contains(&g.class.as_str());
+        if !interop {
+            assert_eq!(g.namespaces, vec!["root/cimv2".to_string()], "{}", g.class);
+        }
+        for ns in &g.namespaces {
+            assert!(r.namespace(ns).and_then(|n| n.class(&g.class)).is_some(), "{} is not compiled into {ns}", g.class);
+        }
         assert_eq!(g.provider, g.class, "provider names are the class names");
         class(&r, &g.class);
         assert!(g.has_type("instance"), "{}", g.class);

@@ -161,8 +161,11 @@ impl Broker {
                     }
                 }
                 let Some(Value::Reference(far)) = &pv.value else { continue };
+                // The far end may live in another namespace (ElementConformsToProfile links a
+                // profile in root/interop to a system in root/cimv2): judge it there.
+                let far_ns = far.namespace.as_deref().map(crate::repo::normalize_ns).unwrap_or_else(|| ns.clone());
                 if let Some(rc) = result_class {
-                    let ok = self.with_ns(&ns, |n| Ok(n.is_subclass_of(&far.class_name, rc)))?;
+                    let ok = self.with_ns(&far_ns, |n| Ok(n.is_subclass_of(&far.class_name, rc))).unwrap_or(false);
                     if !ok {
                         continue;
                     }

@@ -202,10 +202,14 @@ impl Broker {
         Ok(out)
     }
 
+    /// Gets an instance from the provider of its class, in the namespace its path names (the
+    /// request's when the path names none).
     pub(crate) fn get_instance_routed(&self, ctx: &Context, path: &ObjectPath) -> CimResult<(Arc<Class>, Instance)> {
-        let class = self.class(&ctx.namespace, &path.class_name)?;
-        let p = self.provider_for(&ctx.namespace, &class);
-        let inst = guarded("GetInstance", || p.get_instance(ctx, &class, path))?;
+        let ns = path.namespace.as_deref().map(crate::repo::normalize_ns).unwrap_or_else(|| ctx.namespace.clone());
+        let here = Context { namespace: ns, principal: ctx.principal.clone() };
+        let class = self.class(&here.namespace, &path.class_name)?;
+        let p = self.provider_for(&here.namespace, &class);
+        let inst = guarded("GetInstance", || p.get_instance(&here, &class, path))?;
         Ok((class, inst))
     }
 

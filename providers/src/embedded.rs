@@ -1,0 +1,428 @@
+//! Embedded instances as method parameters (`[EmbeddedInstance]` strings of DSP1042 methods):
+//! either an instance the broker already decoded from CIM-XML (`CimValue::Instance`), or MOF
+//! text or CIM-XML `<INSTANCE>` text (as the broker passes an `EmbeddedObject` string), parsed
+//! here in memory:
+//!
+//! ```text
+//! instance of Xen_ProcessorSettingData { ResourceType = 3; VirtualQuantity = 2; };
+//! instance of Xen_ComputerSystemSettingData { ElementName = "web"; Platform = {"a=b", "c=d"}; };
+//! ```
+//!
+//! Either way the result is an [`Embedded`]: a class name and properties looked up
+//! case-insensitively, with values read leniently (a number may come as a string).
+
+use cmpi_shim::{CimValue, Instance};
+
+/// An embedded instance: its class name and properties (names as given).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embedded {
+    pub class: String,
+    pub props: Vec<(String, Prop)>,
+}
+
+/// A property value as far as the providers need it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prop {
+    Null,
+    Scalar(String),
+    List(Vec<String>),
+}
+
+impl Embedded {
+    fn prop(&self, name: &str) -> Option<&Prop> {
+        self.props.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// The scalar `name`, `None` when absent or NULL.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        match self.prop(name) {
+            Some(Prop::Scalar(s)) => Some(s.as_str()),
+            Some(Prop::List(l)) if l.len() == 1 => Some(l[0].as_str()),
+            _ => None,
+        }
+    }
+
+    /// The array `name` (a scalar counts as one element); empty when absent.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        match self.prop(name) {
+            Some(Prop::Scalar(s)) => vec![s.clone()],
+            Some(Prop::List(l)) => l.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The unsigned integer `name`: `Ok(None)` when absent, an error message when not a number.
+    pub fn uint(&self, name: &str) -> Result<Option<u64>, String> {
+        match self.str(name) {
+            None => Ok(None),
+            Some(s) => s.trim().parse::<u64>().map(Some).map_err(|_| format!("{}.{name} = {s:?} is not an unsigned integer", self.class)),
+        }
+    }
+
+    /// From an instance the broker decoded.
+    pub fn from_instance(i: &Instance) -> Embedded {
+        let props = i.properties.iter().map(|(n, v)| (n.clone(), prop_of(v))).collect();
+        Embedded { class: i.classname().to_string(), props }
+    }
+
+    /// From a parameter value: an instance, or a string of MOF.
+    pub fn from_value(v: &CimValue) -> Result<Embedded, String> {
+        match v {
+            CimValue::Instance(i) => Ok(Embedded::from_instance(i)),
+            CimValue::String(s) if s.trim_start().starts_with('<') => parse_cimxml(s),
+            CimValue::String(s) => parse_mof(s),
+            other => Err(format!("expected an embedded instance, got {other:?}")),
+        }
+    }
+
+    /// Every element of a parameter: an array, or a single instance or string.
+    pub fn list_from_value(v: &CimValue) -> Result<Vec<Embedded>, String> {
+        match v {
+            CimValue::Null { .. } => Ok(Vec::new()),
+            CimValue::Array(_, items) => items.iter().filter(|i| !i.is_null()).map(Embedded::from_value).collect(),
+            single => Ok(vec![Embedded::from_value(single)?]),
+        }
+    }
+}
+
+fn scalar_text(v: &CimValue) -> Option<String> {
+    Some(match v {
+        CimValue::Boolean(b) => b.to_string(),
+        CimValue::Char16(c) => char::from_u32(*c as u32).map(String::from).unwrap_or_default(),
+        CimValue::Uint8(x) => x.to_string(),
+        CimValue::Uint16(x) => x.to_string(),
+        CimValue::Uint32(x) => x.to_string(),
+        CimValue::Uint64(x) => x.to_string(),
+        CimValue::Sint8(x) => x.to_string(),
+        CimValue::Sint16(x) => x.to_string(),
+        CimValue::Sint32(x) => x.to_string(),
+        CimValue::Sint64(x) => x.to_string(),
+        CimValue::Real32(x) => x.to_string(),
+        CimValue::Real64(x) => x.to_string(),
+        CimValue::String(s) => s.clone(),
+        CimValue::DateTime(d) => d.as_str().to_string(),
+        CimValue::Reference(p) => p.to_string(),
+        CimValue::Instance(_) | CimValue::Array(..) | CimValue::Null { .. } => return None,
+    })
+}
+
+fn prop_of(v: &CimValue) -> Prop {
+    match v {
+        CimValue::Null { .. } => Prop::Null,
+        CimValue::Array(_, items) => Prop::List(items.iter().filter_map(scalar_text).collect()),
+        other => scalar_text(other).map(Prop::Scalar).unwrap_or(Prop::Null),
+    }
+}
+
+/// Parses one `instance of <Class> { <Name> = <value>; ... };` (qualifiers in `[...]` before it
+/// and `//` comments are skipped). Values: strings (C escapes, adjacent strings joined),
+/// numbers, `true`/`false`, `NULL`, and `{ v, v, ... }` arrays of those.
+pub fn parse_mof(text: &str) -> Result<Embedded, String> {
+    let mut p = Lexer { chars: text.chars().collect(), pos: 0 };
+    let err = |m: &str| format!("embedded instance: {m} in {text:?}");
+    p.skip_ws();
+    if p.peek() == Some('[') {
+        p.skip_bracketed();
+    }
+    if !p.word().eq_ignore_ascii_case("instance") || !p.word().eq_ignore_ascii_case("of") {
+        return Err(err("expected `instance of`"));
+    }
+    let class = p.word();
+    if class.is_empty() {
+        return Err(err("expected a class name"));
+    }
+    if !p.eat('{') {
+        return Err(err("expected `{`"));
+    }
+    let mut props = Vec::new();
+    loop {
+        p.skip_ws();
+        if p.eat('}') {
+            break;
+        }
+        let name = p.word();
+        if name.is_empty() || !p.eat('=') {
+            return Err(err("expected `Name = value;`"));
+        }
+        let value = if p.eat('{') {
+            let mut items = Vec::new();
+            loop {
+                if p.eat('}') {
+                    break;
+                }
+                match p.value().ok_or_else(|| err("bad array element"))? {
+                    Prop::Scalar(s) => items.push(s),
+                    Prop::Null => {}
+                    Prop::List(_) => return Err(err("nested array")),
+                }
+                if !p.eat(',') && p.peek_non_ws() != Some('}') {
+                    return Err(err("expected `,` or `}` in an array"));
+                }
+            }
+            Prop::List(items)
+        } else {
+            p.value().ok_or_else(|| err(&format!("bad value of {name}")))?
+        };
+        if !p.eat(';') {
+            return Err(err(&format!("expected `;` after {name}")));
+        }
+        props.push((name, value));
+    }
+    p.eat(';');
+    p.skip_ws();
+    if p.pos < p.chars.len() {
+        return Err(err("text after the instance"));
+    }
+    Ok(Embedded { class, props })
+}
+
+/// Parses one CIM-XML `<INSTANCE CLASSNAME="..">` with `PROPERTY` / `PROPERTY.ARRAY` children
+/// (DSP0201); a property without `VALUE` is NULL.
+pub fn parse_cimxml(text: &str) -> Result<Embedded, String> {
+    let err = |m: &str| format!("embedded instance: {m} in {text:?}");
+    let start = text.find("<INSTANCE").ok_or_else(|| err("expected <INSTANCE>"))?;
+    let head_end = text[start..].find('>').map(|i| start + i).ok_or_else(|| err("unterminated <INSTANCE"))?;
+    let class = attr(&text[start..head_end], "CLASSNAME").ok_or_else(|| err("no CLASSNAME"))?;
+    let mut props = Vec::new();
+    let mut rest = &text[head_end..];
+    while let Some(i) = rest.find("<PROPERTY") {
+        rest = &rest[i..];
+        let tag_end = rest.find('>').ok_or_else(|| err("unterminated <PROPERTY"))?;
+        let tag = &rest[..tag_end];
+        let name = attr(tag, "NAME").ok_or_else(|| err("a PROPERTY without NAME"))?;
+        let is_array = tag.starts_with("<PROPERTY.ARRAY");
+        if tag.ends_with('/') {
+            props.push((name, Prop::Null));
+            rest = &rest[tag_end + 1..];
+            continue;
+        }
+        let close = rest.find("</PROPERTY").ok_or_else(|| err("unterminated PROPERTY"))?;
+        let mut body = &rest[tag_end + 1..close];
+        let mut values = Vec::new();
+        while let Some(v) = body.find("<VALUE>") {
+            let after = &body[v + "<VALUE>".len()..];
+            let end = after.find("</VALUE>").ok_or_else(|| err("unterminated VALUE"))?;
+            values.push(unescape(&after[..end]));
+            body = &after[end..];
+        }
+        let value = match (is_array, values.len()) {
+            (true, _) => Prop::List(values),
+            (false, 0) => Prop::Null,
+            (false, _) => Prop::Scalar(values.remove(0)),
+        };
+        props.push((name, value));
+        rest = &rest[close..];
+    }
+    Ok(Embedded { class, props })
+}
+
+/// The value of attribute `name` in a start tag.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let pat = format!("{name}=\"");
+    let i = tag.find(&pat)? + pat.len();
+    let end = tag[i..].find('"')?;
+    Some(unescape(&tag[i..i + end]))
+}
+
+/// XML character and entity references.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let ch = match entity {
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match ch {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+struct Lexer {
+    chars: Vec<char>,
+    pos: usize,
+}
+
+impl Lexer {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+    fn peek_non_ws(&mut self) -> Option<char> {
+        self.skip_ws();
+        self.peek()
+    }
+    fn skip_ws(&mut self) {
+        loop {
+            while self.peek().is_some_and(char::is_whitespace) {
+                self.pos += 1;
+            }
+            if self.chars.get(self.pos..self.pos + 2) == Some(&['/', '/']) {
+                while self.peek().is_some_and(|c| c != '\n') {
+                    self.pos += 1;
+                }
+            } else {
+                return;
+            }
+        }
+    }
+    fn skip_bracketed(&mut self) {
+        let mut depth = 0;
+        let mut in_str = false;
+        while let Some(c) = self.peek() {
+            self.pos += 1;
+            match c {
+                '"' => in_str = !in_str,
+                '\\' if in_str => self.pos += 1,
+                '[' if !in_str => depth += 1,
+                ']' if !in_str => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    fn eat(&mut self, c: char) -> bool {
+        self.skip_ws();
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn word(&mut self) -> String {
+        self.skip_ws();
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            self.pos += 1;
+        }
+        self.chars[start..self.pos].iter().collect()
+    }
+    fn string(&mut self) -> Option<String> {
+        let mut out = String::new();
+        // Adjacent literals are one string, as in MOF.
+        while self.eat('"') {
+            loop {
+                let c = self.peek()?;
+                self.pos += 1;
+                match c {
+                    '"' => break,
+                    '\\' => {
+                        let e = self.peek()?;
+                        self.pos += 1;
+                        out.push(match e {
+                            'n' => '\n',
+                            't' => '\t',
+                            'r' => '\r',
+                            other => other,
+                        });
+                    }
+                    c => out.push(c),
+                }
+            }
+        }
+        Some(out)
+    }
+    fn value(&mut self) -> Option<Prop> {
+        match self.peek_non_ws()? {
+            '"' => self.string().map(Prop::Scalar),
+            _ => {
+                let start = self.pos;
+                while self.peek().is_some_and(|c| c.is_alphanumeric() || "+-._".contains(c)) {
+                    self.pos += 1;
+                }
+                let w: String = self.chars[start..self.pos].iter().collect();
+                match w.to_ascii_lowercase().as_str() {
+                    "" => None,
+                    "null" => Some(Prop::Null),
+                    "true" | "false" => Some(Prop::Scalar(w.to_ascii_lowercase())),
+                    _ if w.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') => Some(Prop::Scalar(w)),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cmpi_shim::{CimType, ObjectPath};
+
+    #[test]
+    fn parses_mof_text_with_arrays_comments_and_qualifiers() {
+        let e = parse_mof(
+            "[Description(\"x\")] instance of Xen_ComputerSystemSettingData {\n  // the name\n  elementname = \"web \\\"1\\\"\" \"!\";\n  Platform = {\"a=b\", \"c=d\"};\n  VirtualQuantity = 4;\n  Cap = NULL; B = TRUE;\n};",
+        )
+        .unwrap();
+        assert_eq!(e.class, "Xen_ComputerSystemSettingData");
+        assert_eq!(e.str("ElementName"), Some("web \"1\"!"));
+        assert_eq!(e.list("platform"), vec!["a=b", "c=d"]);
+        assert_eq!(e.uint("VIRTUALQUANTITY"), Ok(Some(4)));
+        assert_eq!(e.str("Cap"), None);
+        assert_eq!(e.str("b"), Some("true"));
+        assert_eq!(e.uint("Missing"), Ok(None));
+        assert!(e.uint("ElementName").is_err());
+        assert_eq!(parse_mof("instance of A { };").unwrap().props, vec![]);
+    }
+
+    #[test]
+    fn parses_cimxml_instances() {
+        let x = "<INSTANCE CLASSNAME=\"Xen_ComputerSystemSettingData\"><PROPERTY NAME=\"ElementName\" TYPE=\"string\"><VALUE>a &lt;b&gt; &amp; &#65;</VALUE></PROPERTY>\
+                 <PROPERTY.ARRAY NAME=\"HVM_Boot_Params\" TYPE=\"string\"><VALUE.ARRAY><VALUE>order=cd</VALUE><VALUE>x=y</VALUE></VALUE.ARRAY></PROPERTY.ARRAY>\
+                 <PROPERTY NAME=\"Description\" TYPE=\"string\"/><PROPERTY NAME=\"Caption\" TYPE=\"string\"></PROPERTY></INSTANCE>";
+        let e = Embedded::from_value(&CimValue::String(x.into())).unwrap();
+        assert_eq!(e.class, "Xen_ComputerSystemSettingData");
+        assert_eq!(e.str("elementname"), Some("a <b> & A"));
+        assert_eq!(e.list("HVM_Boot_Params"), vec!["order=cd", "x=y"]);
+        assert_eq!(e.str("Description"), None);
+        assert_eq!(e.str("Caption"), None);
+        assert!(parse_cimxml("<CLASS NAME=\"x\"/>").is_err());
+        assert!(parse_cimxml("<INSTANCE CLASSNAME=\"A\"><PROPERTY NAME=\"X\"><VALUE>1</VALUE>").is_err());
+    }
+
+    #[test]
+    fn bad_mof_is_an_error() {
+        for bad in ["", "class A {};", "instance of A { X = 1 };", "instance of A { X = ; };", "instance of A { X = 1; } junk", "instance of A { X = \"open; };"] {
+            assert!(parse_mof(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn instances_and_arrays_of_either_are_accepted() {
+        let i = Instance::new(ObjectPath::new("root/cimv2", "Xen_MemorySettingData"))
+            .with("VirtualQuantity", CimValue::Uint64(512))
+            .with("Connection", CimValue::Array(CimType::String, vec!["x".into()]));
+        let e = Embedded::from_value(&CimValue::Instance(Box::new(i.clone()))).unwrap();
+        assert_eq!(e.class, "Xen_MemorySettingData");
+        assert_eq!(e.uint("virtualquantity"), Ok(Some(512)));
+        assert_eq!(e.list("Connection"), vec!["x"]);
+        let arr = CimValue::Array(CimType::String, vec![CimValue::String("instance of A { X = 1; };".into())]);
+        assert_eq!(Embedded::list_from_value(&arr).unwrap()[0].class, "A");
+        assert_eq!(Embedded::list_from_value(&CimValue::Instance(Box::new(i))).unwrap().len(), 1);
+        assert!(Embedded::from_value(&CimValue::Uint8(1)).is_err());
+    }
+}

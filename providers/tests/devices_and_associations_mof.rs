@@ -1,0 +1,194 @@
+//! The device, profile and association classes agree with their MOF, on the DMTF schema 2.41 and
+//! on `mof/base/`: every property a provider sets is declared with its type, paths use exactly
+//! the keys, association instances set exactly the class's references, the interop classes are
+//! in root/interop, and the class lineage the association filters use is the MOF's.
+
+use cmpi_shim::{CimValue, Instance};
+use std::path::{Path, PathBuf};
+use xen_cim_providers::associations::{self as assoc, Assoc};
+use xen_cim_providers::cache::Tables;
+use xen_cim_providers::xen_device::{self as dev, Kind};
+use xen_cim_providers::xen_registered_profile::{self as rp, PROFILES};
+use xen_cim_providers::xen_resource_pool::{self as pool, PoolKind, POOL_KINDS};
+use xen_cim_providers::{xen_computer_system as cs, xen_host_computer_system as host};
+use xenapi_core::client::ObjectRecord;
+use xenapi_core::model::model;
+use xenapi_core::rpc::Wire;
+use xencim_broker::model::Class;
+use xencim_broker::repo::Repository;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn schema_repository() -> Repository {
+    let dir = std::env::var_os("CIM_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/cim-schema/2.41.0"));
+    let mut r = Repository::new();
+    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &dir.join("cim_schema_2.41.0.mof")).expect("the DMTF schema compiles");
+    r.copy_schema("root/cimv2", "root/interop");
+    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles");
+    r
+}
+
+fn base_repository() -> Repository {
+    let mut r = Repository::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("mof/base")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "mof")).collect();
+    files.sort();
+    for f in files {
+        xencim_broker::mof::compile_file(&mut r, "root/cimv2", &f).unwrap_or_else(|e| panic!("{e}"));
+    }
+    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles on mof/base");
+    r
+}
+
+fn class<'a>(r: &'a Repository, ns: &str, name: &str) -> &'a Class {
+    r.namespace(ns).unwrap().class(name).unwrap_or_else(|| panic!("{name} is not defined in {ns}"))
+}
+
+fn check_instance(c: &Class, i: &Instance) {
+    for (name, v) in &i.properties {
+        let p = c.property(name).unwrap_or_else(|| panic!("{}.{name} is set by the provider but not declared", c.name));
+        assert_eq!(p.name, *name, "{}.{name}: spelt {} in the MOF", c.name, p.name);
+        let (ty, array) = v.cim_type();
+        assert_eq!(format!("{ty:?}").to_ascii_lowercase(), p.ty.as_str().to_ascii_lowercase(), "{}.{name} type", c.name);
+        assert_eq!(array, p.is_array, "{}.{name} array-ness", c.name);
+    }
+    let mut keys: Vec<String> = c.key_properties().map(|p| p.name.clone()).collect();
+    let mut got: Vec<String> = i.path.keys.iter().map(|(k, _)| k.clone()).collect();
+    keys.sort();
+    got.sort();
+    assert_eq!(got, keys, "{} keys", c.name);
+    for (k, v) in &i.path.keys {
+        assert_eq!(i.get(k), Some(v), "{}: key {k} is also a property", c.name);
+    }
+    assert_eq!(i.path.classname, c.name);
+}
+
+fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
+    ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
+}
+
+fn s(x: &str) -> Wire {
+    Wire::Str(x.into())
+}
+
+/// A host running a VM with every device kind, every optional field filled in.
+fn tables() -> (Tables, ObjectRecord) {
+    let mut t = Tables::default();
+    t.insert("host", "H", rec("host", vec![("uuid", s("h")), ("metrics", s("HM")), ("PBDs", Wire::Array(vec![s("P")])), ("PIFs", Wire::Array(vec![s("I")])), ("host_CPUs", Wire::Array(vec![s("C")])), ("resident_VMs", Wire::Array(vec![s("V")]))]));
+    t.insert("host_metrics", "HM", rec("host_metrics", vec![("memory_total", s("1000")), ("memory_free", s("10"))]));
+    t.insert("pbd", "P", rec("PBD", vec![("uuid", s("pbd")), ("host", s("H")), ("SR", s("S"))]));
+    t.insert("pif", "I", rec("PIF", vec![("uuid", s("pif")), ("host", s("H")), ("network", s("N"))]));
+    t.insert("sr", "S", rec("SR", vec![("uuid", s("sr")), ("name_label", s("local")), ("name_description", s("d")), ("type", s("file")), ("physical_size", s("9")), ("PBDs", Wire::Array(vec![s("P")])), ("VDIs", Wire::Array(vec![s("D")]))]));
+    t.insert("vdi", "D", rec("VDI", vec![("uuid", s("vdi")), ("name_label", s("root")), ("name_description", s("d")), ("virtual_size", s("100")), ("SR", s("S")), ("VBDs", Wire::Array(vec![s("B")]))]));
+    t.insert("vbd", "B", rec("VBD", vec![("uuid", s("vbd")), ("VM", s("V")), ("type", s("Disk")), ("device", s("xvda")), ("VDI", s("D")), ("currently_attached", Wire::Bool(true))]));
+    t.insert("network", "N", rec("network", vec![("uuid", s("net")), ("name_label", s("n")), ("name_description", s("d")), ("VIFs", Wire::Array(vec![s("F")])), ("PIFs", Wire::Array(vec![s("I")]))]));
+    t.insert("vif", "F", rec("VIF", vec![("uuid", s("vif")), ("VM", s("V")), ("device", s("0")), ("MAC", s("00:16:3e:00:00:01")), ("MTU", s("1500")), ("network", s("N"))]));
+    t.insert("vm_metrics", "M", rec("VM_metrics", vec![("memory_actual", s("64")), ("VCPUs_utilisation", Wire::Struct(vec![("0".into(), Wire::Float(0.5))]))]));
+    let vm = rec(
+        "VM",
+        vec![
+            ("uuid", s("v")),
+            ("power_state", s("Running")),
+            ("resident_on", s("H")),
+            ("VCPUs_max", s("1")),
+            ("memory_dynamic_max", s("128")),
+            ("metrics", s("M")),
+            ("VBDs", Wire::Array(vec![s("B")])),
+            ("VIFs", Wire::Array(vec![s("F")])),
+        ],
+    );
+    t.insert("vm", "V", vm.clone());
+    (t, vm)
+}
+
+fn check_all(r: &Repository) {
+    let (t, vm) = tables();
+    for kind in dev::KINDS {
+        let devices = dev::devices("root/cimv2", kind, &vm, &t);
+        assert!(!devices.is_empty(), "{kind:?}");
+        for i in &devices {
+            check_instance(class(r, "root/cimv2", kind.class()), i);
+        }
+    }
+    let c = class(r, "root/interop", rp::CLASS);
+    for p in PROFILES {
+        check_instance(c, &p.instance());
+    }
+    for kind in POOL_KINDS {
+        let src = t.iter(kind.source()).next().unwrap().1;
+        check_instance(class(r, "root/cimv2", kind.class()), &pool::instance("root/cimv2", kind, src, &t));
+    }
+    let mut sources = vec![cs::path("root/cimv2", "v"), host::path("root/cimv2", "h"), rp::VIRTUAL_SYSTEM.path(), rp::SYSTEM_VIRTUALIZATION.path()];
+    sources.extend([(PoolKind::Processor, "h"), (PoolKind::Memory, "h"), (PoolKind::Storage, "sr"), (PoolKind::NetworkConnection, "net")].map(|(k, u)| pool::path("root/cimv2", k, u)));
+    for a in assoc::ASSOCS {
+        let mut n = 0;
+        for src in &sources {
+            for h in assoc::hops(a, &t, src, None, None, None) {
+                let ns = if a == Assoc::ConformsToProfile { "root/interop" } else { "root/cimv2" };
+                let c = class(r, ns, a.class());
+                assert!(c.is_association(), "{}", c.name);
+                check_instance(c, &h.link);
+                // Each reference points at an instance of the class the MOF allows.
+                for (name, v) in &h.link.properties {
+                    let CimValue::Reference(p) = v else { continue };
+                    let want = c.property(name).unwrap().reference_class.clone().unwrap();
+                    let far_ns = if p.namespace.is_empty() { "root/cimv2" } else { p.namespace.as_str() };
+                    assert!(r.namespace(far_ns).unwrap().is_subclass_of(&p.classname, &want), "{}.{name}: {} is not a {want}", c.name, p.classname);
+                }
+                n += 1;
+            }
+        }
+        assert!(n > 0, "the sample has a {}", a.class());
+    }
+}
+
+#[test]
+fn pools_link_hosts_and_devices_through_xenapi_references() {
+    let (t, _) = tables();
+    let far = |a: Assoc, src: cmpi_shim::ObjectPath| -> Vec<String> { assoc::hops(a, &t, &src, None, None, None).iter().map(|h| h.far.path().classname.clone()).collect() };
+    assert_eq!(far(Assoc::HostedResourcePool, host::path("root/cimv2", "h")), ["Xen_ProcessorPool", "Xen_MemoryPool", "Xen_StoragePool", "Xen_NetworkConnectionPool"]);
+    assert_eq!(far(Assoc::HostedResourcePool, pool::path("root/cimv2", PoolKind::Storage, "sr")), ["Xen_HostComputerSystem"]);
+    assert_eq!(far(Assoc::AllocatedFromPool, pool::path("root/cimv2", PoolKind::Storage, "sr")), ["Xen_Disk"]);
+    assert_eq!(far(Assoc::AllocatedFromPool, pool::path("root/cimv2", PoolKind::NetworkConnection, "net")), ["Xen_NetworkPort"]);
+    assert_eq!(far(Assoc::AllocatedFromPool, pool::path("root/cimv2", PoolKind::Processor, "h")), ["Xen_Processor"]);
+    assert_eq!(far(Assoc::AllocatedFromPool, pool::path("root/cimv2", PoolKind::Memory, "h")), ["Xen_Memory"]);
+    let disk = dev::path("root/cimv2", Kind::Disk, "v", "Xen:v/vbd");
+    let up = assoc::hops(Assoc::AllocatedFromPool, &t, &disk, Some("Dependent"), Some("Antecedent"), Some("CIM_ResourcePool"));
+    assert_eq!(up.iter().map(|h| h.far.path()).collect::<Vec<_>>(), [pool::path("root/cimv2", PoolKind::Storage, "sr")]);
+    assert!(assoc::hops(Assoc::AllocatedFromPool, &t, &disk, Some("Antecedent"), None, None).is_empty());
+    let port = dev::path("root/cimv2", Kind::NetworkPort, "v", "Xen:v/vif");
+    assert_eq!(far(Assoc::AllocatedFromPool, port), ["Xen_NetworkConnectionPool"]);
+}
+
+#[test]
+fn instances_fit_the_dmtf_schema() {
+    check_all(&schema_repository());
+}
+
+#[test]
+fn instances_fit_the_base_classes() {
+    check_all(&base_repository());
+}
+
+#[test]
+fn association_filters_know_the_mof_lineage() {
+    let r = schema_repository();
+    let n = r.namespace("root/cimv2").unwrap();
+    let mut classes: Vec<&str> = dev::KINDS.iter().map(|k| k.class()).collect();
+    classes.extend([cs::CLASS, host::CLASS, "Xen_ComputerSystemSettingData", rp::CLASS]);
+    classes.extend(POOL_KINDS.iter().map(|k| k.class()));
+    classes.extend(assoc::ASSOCS.iter().map(|a| a.class()));
+    for c in classes {
+        let mut want = vec![c.to_string()];
+        let mut cur = class(&r, "root/cimv2", c);
+        while let Some(p) = &cur.superclass {
+            want.push(p.clone());
+            cur = class(&r, "root/cimv2", p);
+        }
+        let got: Vec<String> = assoc::lineage(c).iter().map(|s| s.to_string()).collect();
+        assert_eq!(got, want, "{c}");
+        assert!(want.iter().all(|w| n.is_subclass_of(c, w)));
+    }
+    assert_eq!(Kind::of_class("XEN_MEMORY"), Some(Kind::Memory));
+}
