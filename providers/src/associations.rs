@@ -504,15 +504,9 @@ impl AssociationProvider for AssocProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xenapi_core::model::model;
+    use crate::util::test_records::{rec, s};
     use xenapi_core::rpc::Wire;
 
-    fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
-        ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
-    }
-    fn s(x: &str) -> Wire {
-        Wire::Str(x.into())
-    }
 
     /// Host H1 runs VM v1 (1 vCPU, one disk, one NIC); v2 is halted; dom0 and a template exist.
     fn tables() -> Tables {

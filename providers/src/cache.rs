@@ -290,10 +290,8 @@ pub async fn run_poller(conn: Arc<Conn>, cache: Arc<Cache>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::test_records::{s};
 
-    fn s(x: &str) -> Wire {
-        Wire::Str(x.into())
-    }
 
     fn vm_snapshot(uuid: &str, power: &str) -> Wire {
         Wire::Struct(vec![("uuid".into(), s(uuid)), ("name_label".into(), s("web")), ("power_state".into(), s(power))])

@@ -118,3 +118,20 @@ mod tests {
         assert_eq!(check_creation_class(&p.with_key("CreationClassName", "Other"), "Xen_ComputerSystem").unwrap_err().rc_name(), "CIM_ERR_NOT_FOUND");
     }
 }
+
+/// Records and wire values for unit tests, as the cache holds them.
+#[cfg(test)]
+pub(crate) mod test_records {
+    use xenapi_core::client::ObjectRecord;
+    use xenapi_core::model::model;
+    use xenapi_core::rpc::Wire;
+
+    /// A record of `class` with the given members (the rest at their defaults).
+    pub fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
+        ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
+    }
+
+    pub fn s(x: &str) -> Wire {
+        Wire::Str(x.into())
+    }
+}

@@ -481,16 +481,10 @@ impl MethodProvider for ComputerSystemProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::test_records::{rec, s};
     use cmpi_shim::{CimDateTime, CimType};
-    use xenapi_core::model::model;
     use xenapi_core::rpc::Wire;
 
-    fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
-        ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
-    }
-    fn s(x: &str) -> Wire {
-        Wire::Str(x.into())
-    }
     fn strs(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
     }

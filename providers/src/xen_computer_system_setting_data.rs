@@ -145,14 +145,11 @@ impl InstanceProvider for SettingDataProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xenapi_core::model::model;
+    use crate::util::test_records::{rec, s};
     use xenapi_core::rpc::Wire;
 
     fn vm(members: Vec<(&str, Wire)>) -> ObjectRecord {
-        ObjectRecord::from_wire(model().class("VM").unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
-    }
-    fn s(x: &str) -> Wire {
-        Wire::Str(x.into())
+        rec("VM", members)
     }
 
     #[test]

@@ -243,15 +243,9 @@ impl InstanceProvider for DeviceProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xenapi_core::model::model;
+    use crate::util::test_records::{rec, s};
     use xenapi_core::rpc::Wire;
 
-    fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
-        ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
-    }
-    fn s(x: &str) -> Wire {
-        Wire::Str(x.into())
-    }
 
     /// A running VM with 2 vCPUs, a disk, a CD drive, a floppy (left out) and a NIC.
     pub(crate) fn sample() -> (Tables, ObjectRecord) {

@@ -361,12 +361,10 @@ impl MethodProvider for JobProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::test_records::{s};
 
     fn task(members: Vec<(&str, Wire)>) -> ObjectRecord {
         task_record(Wire::Struct(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())).unwrap()
-    }
-    fn s(x: &str) -> Wire {
-        Wire::Str(x.into())
     }
 
     #[test]

@@ -159,15 +159,9 @@ impl InstanceProvider for RasdProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xenapi_core::model::model;
+    use crate::util::test_records::{rec, s};
     use xenapi_core::rpc::Wire;
 
-    fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
-        ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
-    }
-    fn s(x: &str) -> Wire {
-        Wire::Str(x.into())
-    }
 
     #[test]
     fn instance_ids_round_trip() {

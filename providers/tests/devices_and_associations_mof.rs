@@ -3,8 +3,10 @@
 //! the keys, association instances set exactly the class's references, the interop classes are
 //! in root/interop, and the class lineage the association filters use is the MOF's.
 
-use cmpi_shim::{CimValue, Instance};
-use std::path::{Path, PathBuf};
+mod mof_check;
+use mof_check::*;
+use cmpi_shim::CimValue;
+use std::path::PathBuf;
 use xen_cim_providers::associations::{self as assoc, Assoc};
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::xen_device::{self as dev, Kind};
@@ -12,14 +14,10 @@ use xen_cim_providers::xen_registered_profile::{self as rp, PROFILES};
 use xen_cim_providers::xen_resource_pool::{self as pool, PoolKind, POOL_KINDS};
 use xen_cim_providers::{xen_computer_system as cs, xen_host_computer_system as host};
 use xenapi_core::client::ObjectRecord;
-use xenapi_core::model::model;
 use xenapi_core::rpc::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
 
 fn schema_repository() -> Repository {
     let dir = std::env::var_os("CIM_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/cim-schema/2.41.0"));
@@ -45,32 +43,8 @@ fn class<'a>(r: &'a Repository, ns: &str, name: &str) -> &'a Class {
     r.namespace(ns).unwrap().class(name).unwrap_or_else(|| panic!("{name} is not defined in {ns}"))
 }
 
-fn check_instance(c: &Class, i: &Instance) {
-    for (name, v) in &i.properties {
-        let p = c.property(name).unwrap_or_else(|| panic!("{}.{name} is set by the provider but not declared", c.name));
-        assert_eq!(p.name, *name, "{}.{name}: spelt {} in the MOF", c.name, p.name);
-        let (ty, array) = v.cim_type();
-        assert_eq!(format!("{ty:?}").to_ascii_lowercase(), p.ty.as_str().to_ascii_lowercase(), "{}.{name} type", c.name);
-        assert_eq!(array, p.is_array, "{}.{name} array-ness", c.name);
-    }
-    let mut keys: Vec<String> = c.key_properties().map(|p| p.name.clone()).collect();
-    let mut got: Vec<String> = i.path.keys.iter().map(|(k, _)| k.clone()).collect();
-    keys.sort();
-    got.sort();
-    assert_eq!(got, keys, "{} keys", c.name);
-    for (k, v) in &i.path.keys {
-        assert_eq!(i.get(k), Some(v), "{}: key {k} is also a property", c.name);
-    }
-    assert_eq!(i.path.classname, c.name);
-}
 
-fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
-    ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
-}
 
-fn s(x: &str) -> Wire {
-    Wire::Str(x.into())
-}
 
 /// A host running a VM with every device kind, every optional field filled in.
 fn tables() -> (Tables, ObjectRecord) {

@@ -3,8 +3,9 @@
 //! with the same type, paths use exactly the class keys, and the methods take the parameters
 //! the providers read.
 
-use cmpi_shim::Instance;
-use std::path::{Path, PathBuf};
+mod mof_check;
+use mof_check::*;
+use std::path::PathBuf;
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::{xen_job as job, xen_rasd as rasd, xen_vsms as vsms};
 use xenapi_core::client::ObjectRecord;
@@ -13,9 +14,6 @@ use xenapi_core::rpc::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
 
 /// The class files of this slice, after their Xen parents.
 const FILES: &[&str] = &["Xen_ComputerSystem.mof", "Xen_VirtualSystemSettingData.mof", "Xen_Job.mof", "Xen_VirtualSystemManagementService.mof", "Xen_ResourceAllocationSettingData.mof"];
@@ -45,21 +43,6 @@ fn class<'a>(r: &'a Repository, name: &str) -> &'a Class {
     r.namespace("root/cimv2").unwrap().class(name).unwrap_or_else(|| panic!("{name} is not defined"))
 }
 
-fn check_instance(c: &Class, i: &Instance) {
-    for (name, v) in &i.properties {
-        let p = c.property(name).unwrap_or_else(|| panic!("{}.{name} is set by the provider but not declared", c.name));
-        assert_eq!(p.name, *name, "{}.{name}: spelt {} in the MOF", c.name, p.name);
-        let (ty, array) = v.cim_type();
-        assert_eq!(format!("{ty:?}").to_ascii_lowercase(), p.ty.as_str().to_ascii_lowercase(), "{}.{name} type", c.name);
-        assert_eq!(array, p.is_array, "{}.{name} array-ness", c.name);
-    }
-    let mut keys: Vec<String> = c.key_properties().map(|p| p.name.clone()).collect();
-    let mut got: Vec<String> = i.path.keys.iter().map(|(k, _)| k.clone()).collect();
-    keys.sort();
-    got.sort();
-    assert_eq!(got, keys, "{} keys", c.name);
-    assert_eq!(i.path.classname, c.name);
-}
 
 fn failed_task() -> ObjectRecord {
     let s = |x: &str| Wire::Str(x.into());

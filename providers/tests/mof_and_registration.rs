@@ -6,19 +6,17 @@
 //! The schema is read from `$CIM_SCHEMA_DIR`, else `../shared/cim-schema/2.41.0` next to the
 //! workspace (the project must not copy it into its tree).
 
-use cmpi_shim::{CimValue, Instance};
-use std::path::{Path, PathBuf};
+mod mof_check;
+use mof_check::*;
+use cmpi_shim::CimValue;
+use std::path::PathBuf;
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::{xen_computer_system as cs, xen_computer_system_setting_data as vssd, xen_host_computer_system as host};
 use xenapi_core::client::ObjectRecord;
-use xenapi_core::model::model;
 use xenapi_core::rpc::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
 
 fn schema_file() -> PathBuf {
     let dir = std::env::var_os("CIM_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/cim-schema/2.41.0"));
@@ -42,32 +40,8 @@ fn class<'a>(r: &'a Repository, name: &str) -> &'a Class {
 
 /// Every property of `i` is declared by `c` with the same type and array-ness, and the path's
 /// keys are exactly the class's key properties.
-fn check_instance(c: &Class, i: &Instance) {
-    for (name, v) in &i.properties {
-        let p = c.property(name).unwrap_or_else(|| panic!("{}.{name} is set by the provider but not declared", c.name));
-        assert_eq!(p.name, *name, "{}.{name}: spelt {} in the MOF", c.name, p.name);
-        let (ty, array) = v.cim_type();
-        assert_eq!(format!("{ty:?}").to_ascii_lowercase(), p.ty.as_str().to_ascii_lowercase(), "{}.{name} type", c.name);
-        assert_eq!(array, p.is_array, "{}.{name} array-ness", c.name);
-    }
-    let mut keys: Vec<String> = c.key_properties().map(|p| p.name.clone()).collect();
-    let mut got: Vec<String> = i.path.keys.iter().map(|(k, _)| k.clone()).collect();
-    keys.sort();
-    got.sort();
-    assert_eq!(got, keys, "{} keys", c.name);
-    for (k, v) in &i.path.keys {
-        assert_eq!(i.get(k), Some(v), "{}: key {k} is also a property of the same value", c.name);
-    }
-    assert_eq!(i.path.classname, c.name);
-}
 
-fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
-    ObjectRecord::from_wire(model().class(class).unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
-}
 
-fn s(x: &str) -> Wire {
-    Wire::Str(x.into())
-}
 
 fn map(pairs: &[(&str, &str)]) -> Wire {
     Wire::Struct(pairs.iter().map(|(k, v)| (k.to_string(), s(v))).collect())

@@ -1,7 +1,6 @@
 """DSP1033/DSP1057 discovery through `xencim serve`: a CIM client starts from the registered
 profiles in root/interop and follows associations to every VM (made through the XenAPI SDK and
 given a disk and a NIC), its settings (VSSD) and its devices; pywbem and wbemcli both."""
-import shutil
 import subprocess
 
 import pytest
@@ -13,29 +12,6 @@ XenAPI = pytest.importorskip("XenAPI")
 
 INTEROP = "root/interop"
 CIMV2 = "root/cimv2"
-
-
-@pytest.fixture(scope="module")
-def srv():
-    if not cim_env.SCHEMA:
-        pytest.skip("CIM_SCHEMA_DIR is not set: the DMTF CIM schema 2.41.0 is needed for this test")
-    s = cim_env.start_cim_server()
-    yield s
-    s.stop()
-    shutil.rmtree(s.state_dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def x(srv):
-    s = XenAPI.Session(srv.url)
-    s.xenapi.login_with_password("root", cim_env.PASSWORD, "2.21", "cim-discovery-tests")
-    yield s.xenapi
-    s.xenapi.session.logout()
-
-
-@pytest.fixture(scope="module")
-def cim(srv):
-    return pywbem.WBEMConnection(srv.cim_url, ("root", cim_env.PASSWORD), default_namespace=CIMV2, timeout=60)
 
 
 def storage_sr(x):

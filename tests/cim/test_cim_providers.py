@@ -1,7 +1,6 @@
 """A XenAPI client (the official Python SDK) and CIM clients (pywbem, wbemcli) see and drive the
 same VMs through `xencim serve`: the embedded broker loads libxen_cim_providers.so from the SFCB
 registrations in registration/ and the MOF in mof/."""
-import shutil
 import subprocess
 import time
 
@@ -11,29 +10,6 @@ import cim_env
 
 pywbem = pytest.importorskip("pywbem")
 XenAPI = pytest.importorskip("XenAPI")
-
-
-@pytest.fixture(scope="module")
-def srv():
-    if not cim_env.SCHEMA:
-        pytest.skip("CIM_SCHEMA_DIR is not set: the DMTF CIM schema 2.41.0 is needed for this test")
-    s = cim_env.start_cim_server()
-    yield s
-    s.stop()
-    shutil.rmtree(s.state_dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def x(srv):
-    s = XenAPI.Session(srv.url)
-    s.xenapi.login_with_password("root", cim_env.PASSWORD, "2.21", "cim-tests")
-    yield s.xenapi
-    s.xenapi.session.logout()
-
-
-@pytest.fixture(scope="module")
-def cim(srv):
-    return pywbem.WBEMConnection(srv.cim_url, ("root", cim_env.PASSWORD), default_namespace="root/cimv2", timeout=60)
 
 
 def by_name(instances, uuid):

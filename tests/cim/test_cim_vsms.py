@@ -1,6 +1,5 @@
 """DefineSystem / DestroySystem through Xen_VirtualSystemManagementService, and
 Xen_SystemStateChangeJob driven to its end, checked with the XenAPI SDK."""
-import shutil
 import time
 
 import pytest
@@ -11,29 +10,6 @@ pywbem = pytest.importorskip("pywbem")
 XenAPI = pytest.importorskip("XenAPI")
 
 NS = "root/cimv2"
-
-
-@pytest.fixture(scope="module")
-def srv():
-    if not cim_env.SCHEMA:
-        pytest.skip("CIM_SCHEMA_DIR is not set: the DMTF CIM schema 2.41.0 is needed for this test")
-    s = cim_env.start_cim_server()
-    yield s
-    s.stop()
-    shutil.rmtree(s.state_dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def x(srv):
-    s = XenAPI.Session(srv.url)
-    s.xenapi.login_with_password("root", cim_env.PASSWORD, "2.21", "cim-vsms-tests")
-    yield s.xenapi
-    s.xenapi.session.logout()
-
-
-@pytest.fixture(scope="module")
-def cim(srv):
-    return pywbem.WBEMConnection(srv.cim_url, ("root", cim_env.PASSWORD), default_namespace=NS, timeout=60)
 
 
 @pytest.fixture(scope="module")
