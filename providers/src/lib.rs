@@ -21,6 +21,7 @@
 //! and an `event.from`-driven [`cache`] that answers enumerations without XenAPI calls. The XenAPI
 //! client is async; a private tokio runtime ([`backend`]) runs it while CMPI calls wait.
 
+pub mod access;
 pub mod associations;
 pub mod backend;
 pub mod cache;

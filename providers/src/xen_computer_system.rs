@@ -469,12 +469,12 @@ impl InstanceProvider for ComputerSystemProvider {
 }
 
 impl MethodProvider for ComputerSystemProvider {
-    fn invoke_method(&self, _ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
-        if method.eq_ignore_ascii_case("RequestStateChange") {
-            self.request_state_change(op, in_args)
-        } else {
-            Err(CmpiError::new(CMPI_RC_ERR_METHOD_NOT_FOUND, format!("{CLASS} has no method {method}")))
+    fn invoke_method(&self, ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+        if !method.eq_ignore_ascii_case("RequestStateChange") {
+            return Err(CmpiError::new(CMPI_RC_ERR_METHOD_NOT_FOUND, format!("{CLASS} has no method {method}")));
         }
+        let b = self.backend.get().map_err(CmpiError::failed)?;
+        crate::access::acting_for(ctx, b.conn.config(), || self.request_state_change(op, in_args))
     }
 }
 

@@ -446,6 +446,7 @@ impl VsmsProvider {
     }
 
     fn define_system(&self, op: &ObjectPath, args: &Args) -> Result<MethodResult, CmpiError> {
+        crate::access::require(&["VM.create", "VM.clone", "VM.destroy", "VDI.create", "VBD.create", "VIF.create"])?;
         let bad = |m: String| CmpiError::invalid_parameter(m);
         let vssd = match arg(args, "SystemSettings") {
             None | Some(CimValue::Null { .. }) => return Err(bad("DefineSystem: SystemSettings (an embedded VSSD) is required".into())),
@@ -614,6 +615,7 @@ impl VsmsProvider {
     }
 
     fn destroy_system(&self, args: &Args) -> Result<MethodResult, CmpiError> {
+        crate::access::require(&["VM.hard_shutdown", "VBD.destroy", "VDI.destroy", "VM.destroy"])?;
         let uuid = affected_uuid(arg(args, "AffectedSystem")).map_err(|e| CmpiError::invalid_parameter(format!("DestroySystem: {e}")))?;
         let b = self.backend()?;
         let tables = b.tables().map_err(CmpiError::failed)?;
@@ -696,7 +698,14 @@ impl InstanceProvider for VsmsProvider {
 }
 
 impl MethodProvider for VsmsProvider {
-    fn invoke_method(&self, _ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+    fn invoke_method(&self, ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+        let b = self.backend()?;
+        crate::access::acting_for(ctx, b.conn.config(), || self.run_method(op, method, in_args))
+    }
+}
+
+impl VsmsProvider {
+    fn run_method(&self, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
         if method.eq_ignore_ascii_case("DefineSystem") {
             self.define_system(op, in_args)
         } else if method.eq_ignore_ascii_case("DestroySystem") {
