@@ -114,3 +114,13 @@ def test_wbemcli_as_read_only_user_is_denied_the_method(srv, x, halted_vm):
     assert out.returncode != 0
     assert "CIM_ERR_ACCESS_DENIED" in out.stdout + out.stderr
     assert x.VM.get_power_state(x.VM.get_by_uuid(halted_vm)) == "Halted"
+
+
+def test_only_pool_operators_may_take_the_host_into_maintenance(srv, x):
+    host_ref = x.host.get_all()[0]
+    path = pywbem.CIMInstanceName("Xen_HostComputerSystem", namespace=NS, keybindings={
+        "CreationClassName": "Xen_HostComputerSystem", "Name": x.host.get_uuid(host_ref)})
+    with pytest.raises(pywbem.CIMError) as e:
+        conn(srv, "operator").InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(3))
+    assert e.value.status_code == pywbem.CIM_ERR_ACCESS_DENIED and "pool-operator" in e.value.status_description
+    assert x.host.get_enabled(host_ref) is True
