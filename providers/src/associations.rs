@@ -323,6 +323,13 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         (Assoc::ConformsToProfile, Object::Profile(p)) if *p == rp::VIRTUAL_SYSTEM => (true, vms().into_iter().map(Object::Vm).collect()),
         (Assoc::ConformsToProfile, Object::Host(..)) => (false, vec![Object::Profile(rp::SYSTEM_VIRTUALIZATION)]),
         (Assoc::ConformsToProfile, Object::Vm(_)) => (false, vec![Object::Profile(rp::VIRTUAL_SYSTEM)]),
+        (Assoc::ConformsToProfile, Object::Profile(p)) if p.dsp == rp::ALLOCATION_CAPABILITIES_DSP => {
+            let all = caps::allocation_kinds().flat_map(|k| caps::sources(t, k).into_iter().map(move |(r, rec)| Object::Caps(k, r, rec)));
+            (true, all.collect())
+        }
+        (Assoc::ConformsToProfile, Object::Caps(CapKind::Allocation(_), ..)) => {
+            (false, rp::PROFILES.into_iter().filter(|p| p.dsp == rp::ALLOCATION_CAPABILITIES_DSP).map(Object::Profile).collect())
+        }
         (Assoc::ConformsToProfile, Object::Profile(p)) => {
             let mut pools = Vec::new();
             for kind in pool::POOL_KINDS.into_iter().filter(|k| rp::pool_profiles(*k).contains(&p.dsp)) {
@@ -832,7 +839,10 @@ mod tests {
         assert_eq!(far_paths(&back), [rp::VIRTUAL_SYSTEM.path().to_string()]);
         assert_eq!(back[0].link.get("ConformantStandard"), Some(&CimValue::Reference(rp::VIRTUAL_SYSTEM.path())));
         let other = Profile::by_instance_id("Xen:DSP1043").unwrap();
-        assert!(hops(Assoc::ConformsToProfile, &t, &other.path(), None, None, None).is_empty(), "no allocation capabilities yet");
+        let alloc = hops(Assoc::ConformsToProfile, &t, &other.path(), None, None, None);
+        assert_eq!(alloc.len(), 4, "processor and memory allocation capabilities of 2 hosts");
+        let back = hops(Assoc::ConformsToProfile, &t, &alloc[0].far.path(), None, None, None);
+        assert_eq!(far_paths(&back), [other.path().to_string()]);
         let memory = Profile::by_instance_id("Xen:DSP1045").unwrap();
         let pools = hops(Assoc::ConformsToProfile, &t, &memory.path(), None, None, None);
         assert_eq!(far_paths(&pools), [pool::path(NAMESPACE, PoolKind::Memory, "h1").to_string(), pool::path(NAMESPACE, PoolKind::Memory, "h2").to_string()]);
@@ -847,8 +857,9 @@ mod tests {
         // v1: vCPU, memory, disk, NIC; v2: vCPU, memory; each host: its memory.
         assert_eq!(all_links(Assoc::SystemDevice, &t, "root/cimv2").len(), 4 + 2 + 2);
         assert_eq!(all_links(Assoc::HostedComputerSystem, &t, "root/cimv2").len(), 1);
-        // 2 hosts, 2 VMs, and for 2 hosts: DSP1041 and DSP1044 (processor) and DSP1045 (memory) pools.
-        assert_eq!(all_links(Assoc::ConformsToProfile, &t, "root/interop").len(), 2 + 2 + 4 + 2 + 2);
+        // 2 hosts, 2 VMs, for 2 hosts: DSP1041 and DSP1044 (processor) and DSP1045 (memory) pools,
+        // and DSP1043 for their 4 allocation capabilities.
+        assert_eq!(all_links(Assoc::ConformsToProfile, &t, "root/interop").len(), 2 + 2 + 4 + 2 + 2 + 4);
         assert_eq!(all_links(Assoc::SettingsDefineState, &t, "root/cimv2").len(), 2);
         // VM, host, VSMS and pool capabilities: 2 VMs, 2 × (host + VSMS), 2 × 2 host pools.
         assert_eq!(all_links(Assoc::ElementCapabilities, &t, "root/cimv2").len(), 2 + 4 + 4);

@@ -136,6 +136,8 @@ def test_each_pool_has_its_allocation_capabilities(cim, x, pool_class, caps_clas
         gets_back(cim, c)
         [back] = cim.AssociatorNames(c.path, AssocClass="CIM_ElementCapabilities")
         assert back["InstanceID"] == pool["InstanceID"]
+        [profile] = cim.AssociatorNames(c.path, AssocClass="CIM_ElementConformsToProfile")
+        assert (profile.namespace, profile["InstanceID"]) == (INTEROP, "Xen:DSP1043")
     assert sorted(c["InstanceID"].split("/")[0][len("Xen:"):] for c in caps) == uuids
 
 
@@ -164,6 +166,11 @@ def test_dsp1042_references_the_component_profiles(cim):
     assert all(r.path.namespace == INTEROP for r in refs)
     vs = profiles["Virtual System Profile"]
     assert [p["InstanceID"] for p in cim.AssociatorNames(vs.path, AssocClass="CIM_ReferencedProfile")] == [sv["InstanceID"]]
+    dsp1043 = profiles["Allocation Capabilities"]
+    central = cim.AssociatorNames(dsp1043.path, AssocClass="CIM_ElementConformsToProfile")
+    kinds = ("Processor", "Memory", "Storage", "NetworkConnection")
+    assert sorted(p.classname for p in central) == sorted(
+        p.classname for k in kinds for p in cim.EnumerateInstanceNames(f"Xen_{k}AllocationCapabilities"))
     every = cim.EnumerateInstances("Xen_ReferencedProfile", namespace=INTEROP)
     assert len(every) == len(profiles) - 1
     assert cim.GetInstance(every[0].path)["Dependent"]["InstanceID"] == sv["InstanceID"]
