@@ -197,8 +197,9 @@ pub enum Object<'t> {
     HostDevice(HostKind, &'t String, &'t ObjectRecord, Instance),
     /// A disk image: the VDI, and the ref and record of its SR.
     DiskImage(&'t ObjectRecord, &'t String, &'t ObjectRecord),
-    /// Capabilities, with their source's ref and record (host, VM, SR or network).
-    Caps(CapKind, &'t String, &'t ObjectRecord),
+    /// Capabilities, with their source's ref and record (host, VM, SR or network). The ref of a
+    /// VM is not kept (nothing needs it, and finding it from the uuid would scan every VM): "".
+    Caps(CapKind, &'t str, &'t ObjectRecord),
     /// The VSMS of a host (its ref and record).
     Vsms(&'t String, &'t ObjectRecord),
     HostPool(&'t ObjectRecord),
@@ -228,7 +229,7 @@ pub fn resolve<'t>(t: &'t Tables, op: &ObjectPath) -> Option<Object<'t>> {
         return pool::find(t, kind, op).map(|(r, rec)| Object::Pool(kind, r.as_str(), rec));
     }
     if let Some(kind) = CapKind::of_class(class) {
-        return caps::find(t, kind, op).map(|(r, rec)| Object::Caps(kind, r, rec));
+        return caps::find(t, kind, op).map(|(r, rec)| Object::Caps(kind, r.as_str(), rec));
     }
     if let Some(kind) = HostKind::of_class(class) {
         if !ccn_ok(kind.class()) {
@@ -324,7 +325,7 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         (Assoc::ConformsToProfile, Object::Host(..)) => (false, vec![Object::Profile(rp::SYSTEM_VIRTUALIZATION)]),
         (Assoc::ConformsToProfile, Object::Vm(_)) => (false, vec![Object::Profile(rp::VIRTUAL_SYSTEM)]),
         (Assoc::ConformsToProfile, Object::Profile(p)) if p.dsp == rp::ALLOCATION_CAPABILITIES_DSP => {
-            let all = caps::allocation_kinds().flat_map(|k| caps::sources(t, k).into_iter().map(move |(r, rec)| Object::Caps(k, r, rec)));
+            let all = caps::allocation_kinds().flat_map(|k| caps::sources(t, k).into_iter().map(move |(r, rec)| Object::Caps(k, r.as_str(), rec)));
             (true, all.collect())
         }
         (Assoc::ConformsToProfile, Object::Caps(CapKind::Allocation(_), ..)) => {
@@ -351,17 +352,16 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
             (true, devices.collect())
         }
         (Assoc::SystemDevice, Object::HostDevice(_, r, h, _)) => (false, vec![Object::Host(r, h)]),
-        (Assoc::ElementCapabilities, Object::Vm(v)) => {
-            (true, t.by_uuid("vm", v.str("uuid")).map(|(r, v)| Object::Caps(CapKind::ComputerSystem, r, v)).into_iter().collect())
-        }
-        (Assoc::ElementCapabilities, Object::Host(r, h) | Object::Vsms(r, h)) => (true, vec![Object::Caps(CapKind::Vsms, r, h)]),
-        (Assoc::ElementCapabilities, Object::Pool(kind, r, rec)) => {
-            (true, t.entry(kind.source(), r).map(|(r, _)| Object::Caps(CapKind::Allocation(*kind), r, rec)).into_iter().collect())
-        }
+        (Assoc::ElementCapabilities, Object::Vm(v)) => (true, vec![Object::Caps(CapKind::ComputerSystem, "", v)]),
+        (Assoc::ElementCapabilities, Object::Host(r, h) | Object::Vsms(r, h)) => (true, vec![Object::Caps(CapKind::Vsms, r.as_str(), h)]),
+        (Assoc::ElementCapabilities, Object::Pool(kind, r, rec)) => (true, vec![Object::Caps(CapKind::Allocation(*kind), r, rec)]),
         (Assoc::ElementCapabilities, Object::Caps(kind, r, rec)) => match kind {
             CapKind::ComputerSystem => (false, vec![Object::Vm(rec)]),
-            CapKind::Vsms => (false, vec![Object::Host(r, rec), Object::Vsms(r, rec)]),
-            CapKind::Allocation(pk) => (false, vec![Object::Pool(*pk, r.as_str(), rec)]),
+            CapKind::Vsms => match t.entry("host", r) {
+                Some((r, h)) => (false, vec![Object::Host(r, h), Object::Vsms(r, h)]),
+                None => (false, vec![]),
+            },
+            CapKind::Allocation(pk) => (false, vec![Object::Pool(*pk, r, rec)]),
         },
         (Assoc::HostedService, Object::Host(r, h)) => (true, vec![Object::Vsms(r, h)]),
         (Assoc::HostedService, Object::Vsms(r, h)) => (false, vec![Object::Host(r, h)]),
@@ -524,10 +524,10 @@ fn pool_components<'t>(t: &'t Tables, kind: PoolKind, r: &'t str, rec: &'t Objec
 }
 
 /// The pool a host device is a member of (its network's, for a PIF).
-fn host_device_pool<'t>(t: &'t Tables, kind: HostKind, r: &'t String, h: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
+fn host_device_pool<'t>(t: &'t Tables, kind: HostKind, r: &'t str, h: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
     match kind {
-        HostKind::Processor => Some(Object::Pool(PoolKind::Processor, r.as_str(), h)),
-        HostKind::Memory => Some(Object::Pool(PoolKind::Memory, r.as_str(), h)),
+        HostKind::Processor => Some(Object::Pool(PoolKind::Processor, r, h)),
+        HostKind::Memory => Some(Object::Pool(PoolKind::Memory, r, h)),
         HostKind::NetworkPort => {
             let suffix = i.get("DeviceID").and_then(|d| d.as_str()).and_then(|d| d.rsplit_once('/')).map(|(_, s)| s.to_string())?;
             let (_, pif) = hdev::host_pifs(t, h).into_iter().find(|(_, p)| p.str("uuid") == suffix)?;
@@ -613,8 +613,9 @@ pub fn all_links(assoc: Assoc, t: &Tables, ns: &str) -> Vec<Instance> {
         }
         Assoc::ElementCapabilities => {
             // From each element that has capabilities: VMs, hosts, VSMSs, pools.
-            let mut v: Vec<ObjectPath> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| cs::path(NAMESPACE, v.str("uuid"))).collect();
-            v.sort_unstable_by(|a, b| a.to_string().cmp(&b.to_string()));
+            let mut uuids: Vec<&str> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| v.str("uuid")).collect();
+            uuids.sort_unstable();
+            let mut v: Vec<ObjectPath> = uuids.into_iter().map(|u| cs::path(NAMESPACE, u)).collect();
             for (_, h) in hosts(t) {
                 v.push(host::path(NAMESPACE, h.str("uuid")));
                 v.push(vsms::path(NAMESPACE, h.str("uuid")));
@@ -875,7 +876,7 @@ mod tests {
         assert_eq!(caps_of(cs::path("root/cimv2", "v1")), [caps::path(NAMESPACE, CapKind::ComputerSystem, "v1").to_string()]);
         assert!(caps_of(cs::path("root/cimv2", "tpl")).is_empty());
         let vsmc = caps::path(NAMESPACE, CapKind::Vsms, "h1").to_string();
-        assert_eq!(caps_of(host::path("root/cimv2", "h1")), [vsmc.clone()]);
+        assert_eq!(caps_of(host::path("root/cimv2", "h1")), caps_of(vsms::path("root/cimv2", "h1")));
         assert_eq!(caps_of(vsms::path("root/cimv2", "h1")), [vsmc]);
         assert_eq!(caps_of(pool::path("root/cimv2", PoolKind::Memory, "h2")), [caps::path(NAMESPACE, CapKind::Allocation(PoolKind::Memory), "h2").to_string()]);
         let back = caps_of(caps::path("root/cimv2", CapKind::Vsms, "h2"));
