@@ -105,3 +105,25 @@ def test_request_state_change_is_accepted_exactly_when_advertised(cim, x, vm, st
     else:
         assert rc == NEVER.get(requested, 4097), f"{state} -> {requested}: not listed, yet answered {rc}"
         assert x.VM.get_power_state(ref) == state, "a refused request changes nothing"
+
+
+def test_a_blocked_operation_is_neither_advertised_nor_accepted(cim, x):
+    ref = x.VM.create(cim_env.vm_record("cim-state-blocked"))
+    uuid = x.VM.get_uuid(ref)
+    try:
+        x.VM.start(ref, False, False)
+        x.VM.add_to_blocked_operations(ref, "clean_shutdown", "kept running by the test")
+        supported = sorted(cim.GetInstance(caps_path(uuid))["RequestedStatesSupported"])
+        assert supported == [6, 9, 10, 11, 32768, 32769], "no clean shutdown: neither 3 nor 4"
+        rc, _ = cim.InvokeMethod("RequestStateChange", vm_path(uuid), RequestedState=pywbem.Uint16(4))
+        assert rc == 4097
+        assert x.VM.get_power_state(ref) == "Running"
+        x.VM.remove_from_blocked_operations(ref, "clean_shutdown")
+        assert 4 in cim.GetInstance(caps_path(uuid))["RequestedStatesSupported"]
+        rc, _ = cim.InvokeMethod("RequestStateChange", vm_path(uuid), RequestedState=pywbem.Uint16(4))
+        assert rc in (0, 4096)
+        assert wait_power(x, ref, "Halted") == "Halted"
+    finally:
+        if x.VM.get_power_state(ref) != "Halted":
+            x.VM.hard_shutdown(ref)
+        x.VM.destroy(ref)
