@@ -28,8 +28,8 @@ use xenapi_core::rpc::Wire;
 
 /// The classes cached (lower case, as `event.from` names them).
 /// VBD, VDI, VIF, network, SR, PBD and PIF serve the devices, the resource pools and their
-/// associations.
-pub const CLASSES: &[&str] = &["vm", "vm_metrics", "vm_guest_metrics", "host", "host_metrics", "vbd", "vdi", "vif", "network", "sr", "pbd", "pif"];
+/// associations; host_cpu, PIF_metrics and pool the host devices and Xen_HostPool.
+pub const CLASSES: &[&str] = &["vm", "vm_metrics", "vm_guest_metrics", "host", "host_metrics", "vbd", "vdi", "vif", "network", "sr", "pbd", "pif", "host_cpu", "pif_metrics", "pool"];
 
 /// The `event.from` timeout, seconds.
 const POLL_TIMEOUT: f64 = 30.0;

@@ -16,6 +16,12 @@
 //! | `Xen_ProcessorPool`, `Xen_MemoryPool`, `Xen_StoragePool`, `Xen_NetworkConnectionPool` | primordial resource pools ([`xen_resource_pool`]) | instance |
 //! | `Xen_RegisteredProfile` | DMTF profiles, root/interop | instance |
 //! | `Xen_HostedComputerSystem`, `Xen_SystemDevice`, `Xen_ComputerSystemSettingsDefineState`, `Xen_ComputerSystemElementSettingData`, `Xen_ElementConformsToProfile`, `Xen_HostedResourcePool`, `Xen_ElementAllocatedFromPool` | associations ([`associations`]) | instance, association |
+//! | `Xen_VirtualSystemManagementCapabilities`, `Xen_ComputerSystemCapabilities`, `Xen_{Processor,Memory,Storage,NetworkConnection}AllocationCapabilities` | capabilities ([`xen_capabilities`]) | instance |
+//! | `Xen_HostPool` | the XenAPI pool ([`xen_host_pool`]) | instance |
+//! | `Xen_DiskDrive` | VM CD drives ([`xen_device`]) | instance |
+//! | `Xen_DiskImage` | VDIs ([`xen_disk_image`]) | instance |
+//! | `Xen_HostProcessor`, `Xen_HostMemory`, `Xen_HostNetworkPort` | host devices ([`xen_host_device`]) | instance |
+//! | `Xen_ElementCapabilities`, `Xen_HostedService`, `Xen_ServiceAffectsElement`, `Xen_MemberOfCollection`, `Xen_ReferencedProfile` (root/interop), `Xen_ConcreteComponent`, `Xen_BasedOn` | associations ([`associations`]) | instance, association |
 //!
 //! The providers are XenAPI clients ([`xenapi_conn`]): one service-account session per process,
 //! and an `event.from`-driven [`cache`] that answers enumerations without XenAPI calls. The XenAPI
@@ -37,6 +43,10 @@ pub mod xen_vsms;
 pub mod xen_registered_profile;
 pub mod xen_resource_pool;
 pub mod xenapi_conn;
+pub mod xen_capabilities;
+pub mod xen_disk_image;
+pub mod xen_host_device;
+pub mod xen_host_pool;
 
 /// The provider names this library exports (`<Name>_Create_<Type>MI`), one per class.
 pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSystem", "Xen_ComputerSystemSettingData", "Xen_SystemStateChangeJob", "Xen_VirtualSystemManagementService", "Xen_ProcessorSettingData", "Xen_MemorySettingData",
@@ -57,6 +67,26 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_NetworkConnectionPool",
     "Xen_HostedResourcePool",
     "Xen_ElementAllocatedFromPool",
+    // Capabilities, host pool, CD drives, disk images, host devices and their associations.
+    "Xen_VirtualSystemManagementCapabilities",
+    "Xen_ComputerSystemCapabilities",
+    "Xen_ProcessorAllocationCapabilities",
+    "Xen_MemoryAllocationCapabilities",
+    "Xen_StorageAllocationCapabilities",
+    "Xen_NetworkConnectionAllocationCapabilities",
+    "Xen_HostPool",
+    "Xen_DiskDrive",
+    "Xen_DiskImage",
+    "Xen_HostProcessor",
+    "Xen_HostMemory",
+    "Xen_HostNetworkPort",
+    "Xen_ElementCapabilities",
+    "Xen_HostedService",
+    "Xen_ServiceAffectsElement",
+    "Xen_MemberOfCollection",
+    "Xen_ReferencedProfile",
+    "Xen_ConcreteComponent",
+    "Xen_BasedOn",
 ];
 
 use cmpi_shim::provider::{Broker, Context};
@@ -100,4 +130,23 @@ cmpi_shim::export_providers! {
     Xen_NetworkConnectionPool => |_b: Broker, _c: &Context| -> Result<xen_resource_pool::PoolProvider, CmpiError> { Ok(xen_resource_pool::PoolProvider::new(xen_resource_pool::PoolKind::NetworkConnection)) },
     Xen_HostedResourcePool => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::HostedResourcePool)) },
     Xen_ElementAllocatedFromPool => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::AllocatedFromPool)) },
+    Xen_VirtualSystemManagementCapabilities => |_b: Broker, _c: &Context| -> Result<xen_capabilities::CapabilitiesProvider, CmpiError> { Ok(xen_capabilities::CapabilitiesProvider::new(xen_capabilities::CapKind::Vsms)) },
+    Xen_ComputerSystemCapabilities => |_b: Broker, _c: &Context| -> Result<xen_capabilities::CapabilitiesProvider, CmpiError> { Ok(xen_capabilities::CapabilitiesProvider::new(xen_capabilities::CapKind::ComputerSystem)) },
+    Xen_ProcessorAllocationCapabilities => |_b: Broker, _c: &Context| -> Result<xen_capabilities::CapabilitiesProvider, CmpiError> { Ok(xen_capabilities::CapabilitiesProvider::new(xen_capabilities::CapKind::Allocation(xen_resource_pool::PoolKind::Processor))) },
+    Xen_MemoryAllocationCapabilities => |_b: Broker, _c: &Context| -> Result<xen_capabilities::CapabilitiesProvider, CmpiError> { Ok(xen_capabilities::CapabilitiesProvider::new(xen_capabilities::CapKind::Allocation(xen_resource_pool::PoolKind::Memory))) },
+    Xen_StorageAllocationCapabilities => |_b: Broker, _c: &Context| -> Result<xen_capabilities::CapabilitiesProvider, CmpiError> { Ok(xen_capabilities::CapabilitiesProvider::new(xen_capabilities::CapKind::Allocation(xen_resource_pool::PoolKind::Storage))) },
+    Xen_NetworkConnectionAllocationCapabilities => |_b: Broker, _c: &Context| -> Result<xen_capabilities::CapabilitiesProvider, CmpiError> { Ok(xen_capabilities::CapabilitiesProvider::new(xen_capabilities::CapKind::Allocation(xen_resource_pool::PoolKind::NetworkConnection))) },
+    Xen_HostPool => |_b: Broker, _c: &Context| -> Result<xen_host_pool::HostPoolProvider, CmpiError> { Ok(xen_host_pool::HostPoolProvider::new()) },
+    Xen_DiskDrive => |_b: Broker, _c: &Context| -> Result<xen_device::DeviceProvider, CmpiError> { Ok(xen_device::DeviceProvider::new(xen_device::Kind::DiskDrive)) },
+    Xen_DiskImage => |_b: Broker, _c: &Context| -> Result<xen_disk_image::DiskImageProvider, CmpiError> { Ok(xen_disk_image::DiskImageProvider::new()) },
+    Xen_HostProcessor => |_b: Broker, _c: &Context| -> Result<xen_host_device::HostDeviceProvider, CmpiError> { Ok(xen_host_device::HostDeviceProvider::new(xen_host_device::HostKind::Processor)) },
+    Xen_HostMemory => |_b: Broker, _c: &Context| -> Result<xen_host_device::HostDeviceProvider, CmpiError> { Ok(xen_host_device::HostDeviceProvider::new(xen_host_device::HostKind::Memory)) },
+    Xen_HostNetworkPort => |_b: Broker, _c: &Context| -> Result<xen_host_device::HostDeviceProvider, CmpiError> { Ok(xen_host_device::HostDeviceProvider::new(xen_host_device::HostKind::NetworkPort)) },
+    Xen_ElementCapabilities => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ElementCapabilities)) },
+    Xen_HostedService => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::HostedService)) },
+    Xen_ServiceAffectsElement => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ServiceAffectsElement)) },
+    Xen_MemberOfCollection => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::MemberOfCollection)) },
+    Xen_ReferencedProfile => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ReferencedProfile)) },
+    Xen_ConcreteComponent => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ConcreteComponent)) },
+    Xen_BasedOn => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::BasedOn)) },
 }

@@ -135,7 +135,7 @@ fn registrations_name_exported_providers_of_compiled_classes() {
     assert_eq!(registered, exported, "one registration per exported provider");
     for g in &regs {
         assert_eq!(g.location, "xen_cim_providers", "{}", g.class);
-        let interop = ["Xen_RegisteredProfile", "Xen_ElementConformsToProfile"].contains(&g.class.as_str());
+        let interop = ["Xen_RegisteredProfile", "Xen_ElementConformsToProfile", "Xen_ReferencedProfile"].contains(&g.class.as_str());
         if !interop {
             assert_eq!(g.namespaces, vec!["root/cimv2".to_string()], "{}", g.class);
         }
