@@ -10,7 +10,7 @@
 //! | `Xen_HostComputerSystem` | hosts | instance |
 //! | `Xen_ComputerSystemSettingData` | VM settings (VSSD, state only) | instance |
 //! | `Xen_SystemStateChangeJob` | XenAPI tasks of RequestStateChange | instance, method (`KillJob`, `RequestStateChange`, `GetError`) |
-//! | `Xen_VirtualSystemManagementService` | VSMS, one per host | instance, method (`DefineSystem`, `DestroySystem`) |
+//! | `Xen_VirtualSystemManagementService` | VSMS, one per host | instance, method (`DefineSystem`, `DestroySystem`, `AddResourceSettings`, `ModifyResourceSettings`, `RemoveResourceSettings`, `ModifySystemSettings`, `CopySystem`) |
 //! | `Xen_ProcessorSettingData`, `Xen_MemorySettingData` | VM processor / memory RASDs | instance |
 //! | `Xen_DiskSettingData`, `Xen_NetworkPortSettingData` | VBD / VIF RASDs of every VM record ([`xen_device_rasd`]) | instance |
 //! | `Xen_VirtualSystemSettingDataComponent`, `Xen_DeviceSettingsDefineState`, `Xen_DeviceElementSettingData`, `Xen_ResourceAllocationFromPool` | RASD associations ([`associations`]) | instance, association |

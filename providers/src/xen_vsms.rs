@@ -1,5 +1,5 @@
-//! `Xen_VirtualSystemManagementService` (DSP1042): one instance per host, with DefineSystem and
-//! DestroySystem.
+//! `Xen_VirtualSystemManagementService` (DSP1042): one instance per host, with DefineSystem,
+//! DestroySystem, Add/Modify/RemoveResourceSettings, ModifySystemSettings and CopySystem.
 //!
 //! ```text
 //! Xen_VirtualSystemManagementService.CreationClassName="Xen_VirtualSystemManagementService",
@@ -16,6 +16,12 @@
 //!
 //! `DestroySystem(AffectedSystem)`: a VM that is not halted is hard-shut-down first; its VBDs go,
 //! with the VDIs only it used (neither read-only nor sharable), then `VM.destroy`. 0.
+//!
+//! The other methods, one module each: `resources` (AddResourceSettings,
+//! ModifyResourceSettings, RemoveResourceSettings) and `system` (ModifySystemSettings,
+//! CopySystem). They check all their input against the cache before any XenAPI call, change only
+//! what differs from the current settings, and take back what they did when a XenAPI call fails
+//! (`undo`). All complete synchronously: 0 and their OUT parameters, never a Job.
 
 use crate::backend::{Backend, BackendRef};
 use crate::embedded::Embedded;

@@ -431,6 +431,15 @@ def test_bad_add_is_refused_and_changes_nothing(cim, vsms, x, sr, net, victim, r
     assert state(x, ref) == before
 
 
+def test_define_system_checks_the_mac_too(cim, vsms, x, net):
+    vssd = 'instance of Xen_ComputerSystemSettingData { ElementName = "res-bad-mac"; VirtualSystemType = "DMTF:Xen:PV"; };'
+    with pytest.raises(pywbem.CIMError) as e:
+        cim.InvokeMethod("DefineSystem", vsms, SystemSettings=vssd,
+                         ResourceSettings=[f'instance of Xen_NetworkPortSettingData {{ PoolID = "{net}"; Address = "zz:00:00:00:00:01"; }};'])
+    assert e.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER and "not a MAC address" in e.value.status_description
+    assert not [r for r in x.VM.get_all_records().values() if r["name_label"] == "res-bad-mac"]
+
+
 def test_add_without_or_with_an_unknown_configuration(cim, vsms, x, net, victim):
     ref = victim[0]
     before = state(x, ref)
