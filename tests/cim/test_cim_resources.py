@@ -504,3 +504,18 @@ def test_bad_remove_and_system_settings_change_nothing(cim, vsms, x, victim):
     assert e.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER and "no-such-sr" in e.value.status_description
     assert not [r for r in x.VM.get_all_records().values() if r["name_label"] == "res-bad-copy"]
     assert state(x, ref) == before
+
+
+def test_a_failed_copy_leaves_nothing_behind(cim, vsms, x, sr):
+    ref, uuid = make_vm(x, "res-copy-fail-source", sr)
+    vdis_before = sorted(r["uuid"] for r in x.VDI.get_all_records().values())
+    # The clone has a disk at userdevice 0 already: XenAPI refuses a second one there, after the
+    # clone and the new VDI were made.
+    clash = f'instance of Xen_DiskSettingData {{ PoolID = "{sr}"; VirtualQuantity = 1; AllocationUnits = "MiB"; AddressOnParent = "0"; }};'
+    with pytest.raises(pywbem.CIMError) as e:
+        cim.InvokeMethod("CopySystem", vsms, SourceSystem=vm_path(uuid), ResourceSettings=[clash],
+                         SystemSettings='instance of Xen_ComputerSystemSettingData { ElementName = "res-copy-fail"; };')
+    assert e.value.status_code == pywbem.CIM_ERR_FAILED
+    assert "XenError:" in e.value.status_description
+    assert not [r for r in x.VM.get_all_records().values() if r["name_label"] == "res-copy-fail"]
+    assert sorted(r["uuid"] for r in x.VDI.get_all_records().values()) == vdis_before, "the clone's disk and the new one are gone"

@@ -14,7 +14,7 @@
 
 use super::resources::{add_devices, bad, device_spec, done, map_value, memory_steps, processor_steps, string_pairs, xen_failed};
 use super::undo::{Step, Undo};
-use super::{arg, kv_pairs, rasd_kind, str_of, Device, RasdKind, VsmsProvider};
+use super::{arg, kv_pairs, rasd_kind, str_of, Device, RasdKind};
 use crate::backend::Backend;
 use crate::cache::Tables;
 use crate::embedded::Embedded;
@@ -216,22 +216,47 @@ pub fn copy(b: &Backend, op: &ObjectPath, args: &Args) -> Result<MethodResult, C
         Some(sr) => b.call("VM.copy", vec![Value::str(src_ref.as_str()), Value::str(name.as_str()), Value::str(sr.as_str())]),
     };
     let vm = str_of(made.map_err(|e| xen_failed(M, e, String::new()))?).map_err(|e| xen_failed(M, e, String::new()))?;
-    // From here on, a failure destroys the copy with the disks made for it.
+    // From here on, a failure destroys the copy with the disks made for it: those of the clone
+    // or copy, and the new ones of ResourceSettings (never a VDI that existed before).
     let mut new_vdis = Vec::new();
-    let applied = apply_to_copy(b, &vm, src, &plan, &mut new_vdis);
+    let applied = disk_vdis(b, &vm).and_then(|cloned| {
+        new_vdis.extend(cloned);
+        apply_to_copy(b, &vm, src, &plan, &mut new_vdis)
+    });
     match applied {
         Ok(uuid) => Ok(done(vec![("ResultingSystem".into(), CimValue::Reference(cs::path(&namespace_of(op), &uuid)))])),
         Err(e) => {
-            let cleanup = match VsmsProvider::destroy_halted(b, &vm) {
-                Ok(()) => String::new(),
-                Err(d) => format!(" (and destroying the copy failed: {d})"),
-            };
+            // VM.destroy takes the VBDs and VIFs along.
+            let mut failed: Vec<String> = b.call("VM.destroy", vec![Value::str(vm.as_str())]).err().map(|d| format!("VM.destroy: {d}")).into_iter().collect();
             for vdi in &new_vdis {
-                let _ = b.call("VDI.destroy", vec![Value::str(vdi.as_str())]);
+                if let Err(d) = b.call("VDI.destroy", vec![Value::str(vdi.as_str())]) {
+                    failed.push(format!("VDI.destroy: {d}"));
+                }
             }
+            let cleanup = if failed.is_empty() { String::new() } else { format!(" (and removing the copy failed: {})", failed.join("; ")) };
             Err(xen_failed(M, e, cleanup))
         }
     }
+}
+
+/// The VDIs of the Disk VBDs of `vm` (a fresh clone or copy: its own).
+fn disk_vdis(b: &Backend, vm: &str) -> Result<Vec<String>, crate::xenapi_conn::XenError> {
+    let refs = |w: xenapi_core::rpc::Wire| -> Vec<String> {
+        match w {
+            xenapi_core::rpc::Wire::Array(items) => items.into_iter().filter_map(|i| str_of(i).ok()).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    for vbd in refs(b.call("VM.get_VBDs", vec![Value::str(vm)])?) {
+        if str_of(b.call("VBD.get_type", vec![Value::str(vbd.as_str())])?)? == "Disk" {
+            let vdi = str_of(b.call("VBD.get_VDI", vec![Value::str(vbd.as_str())])?)?;
+            if !is_null_ref(&vdi) {
+                out.push(vdi);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn apply_to_copy(b: &Backend, vm: &str, src: &ObjectRecord, plan: &CopyPlan, new_vdis: &mut Vec<String>) -> Result<String, crate::xenapi_conn::XenError> {
