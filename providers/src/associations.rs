@@ -9,6 +9,9 @@
 //! | `Xen_ComputerSystemElementSettingData` | ManagedElement → VM | SettingData → its VSSD | the VM uuid |
 //! | `Xen_HostedResourcePool` | GroupComponent → host | PartComponent → its pools | the host uuid, `host.PBDs` → SR, `host.PIFs` → network |
 //! | `Xen_ElementAllocatedFromPool` | Antecedent → pool | Dependent → device | `resident_on` / `resident_VMs`, VBD → VDI → SR, VIF → network |
+//! | `Xen_VirtualSystemSettingDataComponent` | GroupComponent → VSSD | PartComponent → its RASDs | the VM uuid, `VM.VBDs`, `VM.VIFs` |
+//! | `Xen_DeviceSettingsDefineState`, `Xen_DeviceElementSettingData` | ManagedElement → device | SettingData → its RASD | the device's DeviceID = the RASD's InstanceID (every vCPU → the processor RASD) |
+//! | `Xen_ResourceAllocationFromPool` | Antecedent → pool | Dependent → RASD | as `Xen_ElementAllocatedFromPool` |
 //! | `Xen_ElementConformsToProfile` | ConformantStandard → profile (root/interop) | ManagedElement → host (DSP1042), VM (DSP1057), pool (DSP1041 and its resource's profile) (root/cimv2) | |
 //! | `Xen_SystemDevice` (hosts) | GroupComponent → host | PartComponent → its processors, memory, PIFs | `host.host_CPUs`, `metrics`, `PIFs` |
 //! | `Xen_ElementCapabilities` | ManagedElement → VM, VSMS, host, pool | Capabilities → its capabilities | the source's uuid |
@@ -38,6 +41,7 @@ use crate::xen_device::{self as dev, Kind};
 use crate::xen_host_computer_system as host;
 use crate::xen_registered_profile::{self as rp, Profile};
 use crate::xen_resource_pool::{self as pool, PoolKind};
+use crate::{xen_device_rasd as drasd, xen_rasd};
 use cmpi_shim::provider::{AssociationProvider, Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
 use std::sync::Arc;
@@ -60,6 +64,10 @@ pub enum Assoc {
     ReferencedProfile,
     ConcreteComponent,
     BasedOn,
+    VssdComponent,
+    DeviceSettingsDefineState,
+    DeviceElementSettingData,
+    ResourceAllocationFromPool,
 }
 
 pub const ASSOCS: [Assoc; 14] = [
@@ -96,6 +104,10 @@ impl Assoc {
             Assoc::ReferencedProfile => "Xen_ReferencedProfile",
             Assoc::ConcreteComponent => "Xen_ConcreteComponent",
             Assoc::BasedOn => "Xen_BasedOn",
+            Assoc::VssdComponent => "Xen_VirtualSystemSettingDataComponent",
+            Assoc::DeviceSettingsDefineState => "Xen_DeviceSettingsDefineState",
+            Assoc::DeviceElementSettingData => "Xen_DeviceElementSettingData",
+            Assoc::ResourceAllocationFromPool => "Xen_ResourceAllocationFromPool",
         }
     }
 
@@ -103,9 +115,9 @@ impl Assoc {
     pub fn roles(self) -> (&'static str, &'static str) {
         match self {
             Assoc::HostedComputerSystem => ("Antecedent", "Dependent"),
-            Assoc::SystemDevice | Assoc::HostedResourcePool => ("GroupComponent", "PartComponent"),
-            Assoc::AllocatedFromPool => ("Antecedent", "Dependent"),
-            Assoc::SettingsDefineState | Assoc::ElementSettingData => ("ManagedElement", "SettingData"),
+            Assoc::SystemDevice | Assoc::HostedResourcePool | Assoc::VssdComponent => ("GroupComponent", "PartComponent"),
+            Assoc::AllocatedFromPool | Assoc::ResourceAllocationFromPool => ("Antecedent", "Dependent"),
+            Assoc::SettingsDefineState | Assoc::ElementSettingData | Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData => ("ManagedElement", "SettingData"),
             Assoc::ConformsToProfile => ("ConformantStandard", "ManagedElement"),
             Assoc::ElementCapabilities => ("ManagedElement", "Capabilities"),
             Assoc::HostedService | Assoc::BasedOn => ("Antecedent", "Dependent"),
@@ -118,11 +130,15 @@ impl Assoc {
     }
 }
 
+/// The associations of the RASDs (kept apart from [`ASSOCS`], whose test sample has no RASD).
+pub const RASD_ASSOCS: [Assoc; 4] = [Assoc::VssdComponent, Assoc::DeviceSettingsDefineState, Assoc::DeviceElementSettingData, Assoc::ResourceAllocationFromPool];
+
 /// The class itself and its parents, for the ResultClass and AssocClass filters.
 pub fn lineage(class: &str) -> Vec<&'static str> {
     const SYSTEM: &[&str] = &["CIM_ComputerSystem", "CIM_System", "CIM_EnabledLogicalElement", "CIM_LogicalElement", "CIM_ManagedSystemElement", "CIM_ManagedElement"];
     const DEVICE: &[&str] = &["CIM_LogicalDevice", "CIM_EnabledLogicalElement", "CIM_LogicalElement", "CIM_ManagedSystemElement", "CIM_ManagedElement"];
     const NONE: &[&str] = &[];
+    const RASD: &[&str] = &["CIM_ResourceAllocationSettingData", "CIM_SettingData", "CIM_ManagedElement"];
     let (own, parents): (&[&str], &[&str]) = match class.to_ascii_lowercase().as_str() {
         "xen_computersystem" => (&["Xen_ComputerSystem"], SYSTEM),
         "xen_hostcomputersystem" => (&["Xen_HostComputerSystem"], SYSTEM),
@@ -173,6 +189,14 @@ pub fn lineage(class: &str) -> Vec<&'static str> {
         "xen_referencedprofile" => (&["Xen_ReferencedProfile", "CIM_ReferencedProfile", "CIM_ReferencedSpecification", "CIM_Dependency"], NONE),
         "xen_concretecomponent" => (&["Xen_ConcreteComponent", "CIM_ConcreteComponent", "CIM_Component"], NONE),
         "xen_basedon" => (&["Xen_BasedOn", "CIM_BasedOn", "CIM_Dependency"], NONE),
+        "xen_processorsettingdata" => (&["Xen_ProcessorSettingData"], RASD),
+        "xen_memorysettingdata" => (&["Xen_MemorySettingData"], RASD),
+        "xen_disksettingdata" => (&["Xen_DiskSettingData", "CIM_StorageAllocationSettingData"], RASD),
+        "xen_networkportsettingdata" => (&["Xen_NetworkPortSettingData", "CIM_EthernetPortAllocationSettingData"], RASD),
+        "xen_virtualsystemsettingdatacomponent" => (&["Xen_VirtualSystemSettingDataComponent", "CIM_VirtualSystemSettingDataComponent", "CIM_Component"], NONE),
+        "xen_devicesettingsdefinestate" => (&["Xen_DeviceSettingsDefineState", "CIM_SettingsDefineState"], NONE),
+        "xen_deviceelementsettingdata" => (&["Xen_DeviceElementSettingData", "CIM_ElementSettingData"], NONE),
+        "xen_resourceallocationfrompool" => (&["Xen_ResourceAllocationFromPool", "CIM_ResourceAllocationFromPool", "CIM_Dependency"], NONE),
         _ => (NONE, NONE),
     };
     own.iter().chain(parents).copied().collect()
@@ -203,6 +227,8 @@ pub enum Object<'t> {
     /// The VSMS of a host (its ref and record).
     Vsms(&'t String, &'t ObjectRecord),
     HostPool(&'t ObjectRecord),
+    /// A RASD: its VM record and instance.
+    Rasd(&'t ObjectRecord, Instance),
 }
 
 /// The object `op` names, if it exists.
@@ -224,6 +250,9 @@ pub fn resolve<'t>(t: &'t Tables, op: &ObjectPath) -> Option<Object<'t>> {
     }
     if eq(rp::CLASS) {
         return Profile::by_instance_id(&key("InstanceID")?).map(Object::Profile);
+    }
+    if let Some(r) = resolve_rasd(t, class, op) {
+        return r;
     }
     if let Some(kind) = PoolKind::of_class(class) {
         return pool::find(t, kind, op).map(|(r, rec)| Object::Pool(kind, r.as_str(), rec));
@@ -276,6 +305,7 @@ impl Object<'_> {
             Object::Caps(k, _, r) => caps::path(NAMESPACE, *k, r.str("uuid")),
             Object::Vsms(_, h) => vsms::path(NAMESPACE, h.str("uuid")),
             Object::HostPool(p) => hpool::path(NAMESPACE, p.str("uuid")),
+            Object::Rasd(_, i) => i.path.clone(),
         }
     }
 
@@ -292,6 +322,7 @@ impl Object<'_> {
             Object::Caps(k, _, r) => caps::instance(NAMESPACE, *k, r),
             Object::Vsms(_, h) => vsms::instance(NAMESPACE, h.str("uuid")),
             Object::HostPool(p) => hpool::instance(NAMESPACE, p, t),
+            Object::Rasd(_, i) => i.clone(),
         }
     }
 }
@@ -387,6 +418,12 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
             (true, disks)
         }
         (Assoc::BasedOn, Object::Device(Kind::Disk, vm, i)) => (false, device_image(t, vm, i).into_iter().collect()),
+        (Assoc::VssdComponent, Object::Vssd(vm)) => (true, vm_rasds(t, vm)),
+        (Assoc::VssdComponent, Object::Rasd(vm, _)) => (false, Some(*vm).filter(|v| is_virtual_system(v)).map(Object::Vssd).into_iter().collect()),
+        (Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData, Object::Device(kind, vm, i)) => (true, device_rasd(t, *kind, vm, i).into_iter().collect()),
+        (Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData, Object::Rasd(vm, i)) => (false, rasd_devices(t, vm, i)),
+        (Assoc::ResourceAllocationFromPool, Object::Pool(kind, r, rec)) => (true, pool_rasds(t, *kind, r, rec)),
+        (Assoc::ResourceAllocationFromPool, Object::Rasd(vm, i)) => (false, rasd_pool(t, vm, i).into_iter().collect()),
         _ => (false, vec![]),
     }
 }
@@ -523,6 +560,123 @@ fn pool_components<'t>(t: &'t Tables, kind: PoolKind, r: &'t str, rec: &'t Objec
     }
 }
 
+/// The RASD `op` names (a processor, memory, disk or NIC RASD), if it exists.
+fn resolve_rasd<'t>(t: &'t Tables, class: &str, op: &ObjectPath) -> Option<Option<Object<'t>>> {
+    let cpu_mem = [xen_rasd::Kind::Processor, xen_rasd::Kind::Memory].into_iter().find(|k| k.class().eq_ignore_ascii_case(class));
+    let device = drasd::Kind::of_class(class);
+    if cpu_mem.is_none() && device.is_none() {
+        return None;
+    }
+    let Ok(id) = string_key(op, "InstanceID") else { return Some(None) };
+    Some(match (cpu_mem, device) {
+        (Some(k), _) => xen_rasd::vm_uuid_of(k, &id)
+            .and_then(|u| t.by_uuid("vm", u))
+            .map(|(_, vm)| vm)
+            .filter(|vm| is_virtual_system(vm))
+            .map(|vm| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))),
+        (None, Some(k)) => drasd::find(t, k, &id).and_then(|(_, vm, _, d)| {
+            let i = match k {
+                drasd::Kind::Disk => drasd::disk(NAMESPACE, vm, d, t)?,
+                drasd::Kind::Nic => drasd::nic(NAMESPACE, vm, d, t),
+            };
+            Some(Object::Rasd(vm, i))
+        }),
+        (None, None) => None,
+    })
+}
+
+/// Every RASD of a VM: processor, memory, disks and CD drives, NICs.
+fn vm_rasds<'t>(t: &'t Tables, vm: &'t ObjectRecord) -> Vec<Object<'t>> {
+    let mut out = Vec::new();
+    if is_virtual_system(vm) {
+        out.extend([xen_rasd::Kind::Processor, xen_rasd::Kind::Memory].map(|k| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))));
+    }
+    for k in drasd::KINDS {
+        out.extend(drasd::of_vm(NAMESPACE, k, vm, t).into_iter().map(|i| Object::Rasd(vm, i)));
+    }
+    out
+}
+
+fn id_of(i: &Instance, key: &str) -> String {
+    i.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string()
+}
+
+/// The RASD of a device: every vCPU has the VM's processor RASD; memory, disks and NICs the RASD
+/// whose InstanceID is their DeviceID.
+fn device_rasd<'t>(t: &'t Tables, kind: Kind, vm: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
+    let id = id_of(i, "DeviceID");
+    let rasd = match kind {
+        Kind::Processor => xen_rasd::instance(NAMESPACE, xen_rasd::Kind::Processor, vm, t),
+        Kind::Memory => xen_rasd::instance(NAMESPACE, xen_rasd::Kind::Memory, vm, t),
+        Kind::Disk | Kind::DiskDrive => drasd::get(NAMESPACE, drasd::Kind::Disk, &id, t)?,
+        Kind::NetworkPort => drasd::get(NAMESPACE, drasd::Kind::Nic, &id, t)?,
+    };
+    Some(Object::Rasd(vm, rasd))
+}
+
+/// The devices a RASD defines (none for a template's or a snapshot's).
+fn rasd_devices<'t>(t: &'t Tables, vm: &'t ObjectRecord, i: &Instance) -> Vec<Object<'t>> {
+    if !is_virtual_system(vm) {
+        return vec![];
+    }
+    let class = i.path.classname.as_str();
+    let id = id_of(i, "InstanceID");
+    let kind = if class.eq_ignore_ascii_case(xen_rasd::Kind::Processor.class()) {
+        Kind::Processor
+    } else if class.eq_ignore_ascii_case(xen_rasd::Kind::Memory.class()) {
+        Kind::Memory
+    } else if class.eq_ignore_ascii_case(drasd::Kind::Disk.class()) {
+        // a CD's RASD (ResourceType 16) defines a Xen_DiskDrive, a disk's a Xen_Disk
+        if i.get("ResourceType") == Some(&CimValue::Uint16(16)) {
+            Kind::DiskDrive
+        } else {
+            Kind::Disk
+        }
+    } else {
+        Kind::NetworkPort
+    };
+    dev::devices(NAMESPACE, kind, vm, t)
+        .into_iter()
+        .filter(|d| kind == Kind::Processor || id_of(d, "DeviceID") == id)
+        .map(|d| Object::Device(kind, vm, d))
+        .collect()
+}
+
+/// The RASDs allocated from a pool: the processor and memory RASDs of the VMs resident on the
+/// host, the disk RASDs of the SR's VDIs' VBDs, the NIC RASDs of the network's VIFs.
+fn pool_rasds<'t>(t: &'t Tables, kind: PoolKind, r: &'t str, rec: &'t ObjectRecord) -> Vec<Object<'t>> {
+    let vm_of = |x: &'t ObjectRecord| t.get("vm", x.str("VM")).filter(|v| drasd::is_rasd_owner(v));
+    match kind {
+        PoolKind::Processor | PoolKind::Memory => {
+            let k = if kind == PoolKind::Processor { xen_rasd::Kind::Processor } else { xen_rasd::Kind::Memory };
+            resident_vms(t, r, rec).into_iter().map(|vm| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))).collect()
+        }
+        PoolKind::Storage => {
+            let mut v: Vec<Object<'t>> = deref_set(t, rec, "VDIs", "vdi")
+                .into_iter()
+                .flat_map(|(_, vdi)| deref_set(t, vdi, "VBDs", "vbd"))
+                .filter_map(|(_, vbd)| {
+                    let vm = vm_of(vbd)?;
+                    Some(Object::Rasd(vm, drasd::disk(NAMESPACE, vm, vbd, t)?))
+                })
+                .collect();
+            v.sort_by_key(|o| o.path().to_string());
+            v
+        }
+        PoolKind::NetworkConnection => {
+            let mut v: Vec<Object<'t>> = deref_set(t, rec, "VIFs", "vif")
+                .into_iter()
+                .filter_map(|(_, vif)| {
+                    let vm = vm_of(vif)?;
+                    Some(Object::Rasd(vm, drasd::nic(NAMESPACE, vm, vif, t)))
+                })
+                .collect();
+            v.sort_by_key(|o| o.path().to_string());
+            v
+        }
+    }
+}
+
 /// The pool a host device is a member of (its network's, for a PIF).
 fn host_device_pool<'t>(t: &'t Tables, kind: HostKind, r: &'t str, h: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
     match kind {
@@ -533,6 +687,29 @@ fn host_device_pool<'t>(t: &'t Tables, kind: HostKind, r: &'t str, h: &'t Object
             let (_, pif) = hdev::host_pifs(t, h).into_iter().find(|(_, p)| p.str("uuid") == suffix)?;
             let (nr, net) = deref_one(t, pif, "network", "network")?;
             Some(Object::Pool(PoolKind::NetworkConnection, nr, net))
+        }
+    }
+}
+
+/// The pool a RASD allocates from: the resident host's processor or memory pool (none when the
+/// VM is not running), the SR of a disk's VDI, the network of a NIC.
+fn rasd_pool<'t>(t: &'t Tables, vm: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
+    let class = i.path.classname.as_str();
+    if let Some(k) = [xen_rasd::Kind::Processor, xen_rasd::Kind::Memory].into_iter().find(|k| k.class().eq_ignore_ascii_case(class)) {
+        let (r, h) = deref_one(t, vm, "resident_on", "host")?;
+        return Some(Object::Pool(if k == xen_rasd::Kind::Processor { PoolKind::Processor } else { PoolKind::Memory }, r, h));
+    }
+    let kind = drasd::Kind::of_class(class)?;
+    let (_, _, _, d) = drasd::find(t, kind, &id_of(i, "InstanceID"))?;
+    match kind {
+        drasd::Kind::Disk => {
+            let (_, vdi) = deref_one(t, d, "VDI", "vdi")?;
+            let (r, sr) = deref_one(t, vdi, "SR", "sr")?;
+            Some(Object::Pool(PoolKind::Storage, r, sr))
+        }
+        drasd::Kind::Nic => {
+            let (r, net) = deref_one(t, d, "network", "network")?;
+            Some(Object::Pool(PoolKind::NetworkConnection, r, net))
         }
     }
 }
@@ -551,7 +728,7 @@ pub fn link(assoc: Assoc, ns: &str, first: ObjectPath, second: ObjectPath) -> In
     let (r1, r2) = assoc.roles();
     let path = ObjectPath::new(ns, assoc.class()).with_key(r1, first.clone()).with_key(r2, second.clone());
     let mut i = Instance::new(path).with(r1, first).with(r2, second);
-    if assoc == Assoc::ElementSettingData {
+    if matches!(assoc, Assoc::ElementSettingData | Assoc::DeviceElementSettingData) {
         i.set("IsDefault", CimValue::Uint16(1));
         i.set("IsCurrent", CimValue::Uint16(1));
     }
@@ -624,6 +801,17 @@ pub fn all_links(assoc: Assoc, t: &Tables, ns: &str) -> Vec<Instance> {
             v
         }
         Assoc::AllocatedFromPool | Assoc::ConcreteComponent => pool_paths(t),
+        Assoc::VssdComponent => {
+            let mut v: Vec<&str> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| v.str("uuid")).collect();
+            v.sort_unstable();
+            v.into_iter().map(|u| vssd::path(NAMESPACE, u)).collect()
+        }
+        Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData => {
+            let mut v: Vec<&ObjectRecord> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).collect();
+            v.sort_unstable_by_key(|v| v.str("uuid"));
+            v.into_iter().flat_map(|vm| dev::KINDS.into_iter().flat_map(move |k| dev::devices(NAMESPACE, k, vm, t)).map(|i| i.path)).collect()
+        }
+        Assoc::ResourceAllocationFromPool => pool_paths(t),
         _ => {
             let mut v: Vec<&str> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| v.str("uuid")).collect();
             v.sort_unstable();
@@ -896,5 +1084,70 @@ mod tests {
         let up = hops(Assoc::ReferencedProfile, &t, &rp::VIRTUAL_SYSTEM.path(), None, None, None);
         assert_eq!(far_paths(&up), [rp::SYSTEM_VIRTUALIZATION.path().to_string()]);
         assert_eq!(up[0].link.get("Dependent"), Some(&CimValue::Reference(rp::SYSTEM_VIRTUALIZATION.path())));
+    }
+
+    /// Running VM v on host h with disk vbd on VDI vdi in SR sr, and NIC vif on network net; a
+    /// template tpl with a disk on the same VDI.
+    fn rasd_tables() -> Tables {
+        let mut t = Tables::default();
+        t.insert("host", "H", rec("host", vec![("uuid", s("h")), ("resident_VMs", Wire::Array(vec![s("V")]))]));
+        t.insert("sr", "S", rec("SR", vec![("uuid", s("sr")), ("VDIs", Wire::Array(vec![s("D")]))]));
+        t.insert("vdi", "D", rec("VDI", vec![("uuid", s("vdi")), ("SR", s("S")), ("virtual_size", s("100")), ("VBDs", Wire::Array(vec![s("B"), s("TB")]))]));
+        t.insert("vbd", "B", rec("VBD", vec![("uuid", s("vbd")), ("VM", s("V")), ("VDI", s("D")), ("type", s("Disk"))]));
+        t.insert("vbd", "TB", rec("VBD", vec![("uuid", s("tvbd")), ("VM", s("T")), ("VDI", s("D")), ("type", s("Disk"))]));
+        t.insert("network", "N", rec("network", vec![("uuid", s("net")), ("VIFs", Wire::Array(vec![s("F")]))]));
+        t.insert("vif", "F", rec("VIF", vec![("uuid", s("vif")), ("VM", s("V")), ("network", s("N")), ("device", s("0"))]));
+        t.insert("vm", "V", rec("VM", vec![("uuid", s("v")), ("power_state", s("Running")), ("resident_on", s("H")), ("VCPUs_max", s("2")), ("VBDs", Wire::Array(vec![s("B")])), ("VIFs", Wire::Array(vec![s("F")]))]));
+        t.insert("vm", "T", rec("VM", vec![("uuid", s("tpl")), ("is_a_template", Wire::Bool(true)), ("VBDs", Wire::Array(vec![s("TB")]))]));
+        t
+    }
+
+    fn rasd(class: &str, id: &str) -> ObjectPath {
+        ObjectPath::new("root/cimv2", class).with_key("InstanceID", id)
+    }
+
+    #[test]
+    fn vssd_component_reaches_every_rasd_of_the_vm() {
+        let t = rasd_tables();
+        let h = hops(Assoc::VssdComponent, &t, &vssd::path("root/cimv2", "v"), None, None, None);
+        let ids: Vec<String> = h.iter().map(|h| h.far.path().to_string()).collect();
+        assert_eq!(
+            ids,
+            [rasd("Xen_ProcessorSettingData", "Xen:v/Processor"), rasd("Xen_MemorySettingData", "Xen:v/Memory"), rasd("Xen_DiskSettingData", "Xen:v/vbd"), rasd("Xen_NetworkPortSettingData", "Xen:v/vif")]
+                .map(|p| p.to_string())
+        );
+        assert_eq!(hops(Assoc::VssdComponent, &t, &vssd::path("root/cimv2", "v"), None, None, Some("CIM_StorageAllocationSettingData")).len(), 1);
+        let back = hops(Assoc::VssdComponent, &t, &rasd("Xen_NetworkPortSettingData", "Xen:v/vif"), None, None, None);
+        assert_eq!(far_paths(&back), [vssd::path(NAMESPACE, "v").to_string()]);
+        assert!(hops(Assoc::VssdComponent, &t, &rasd("Xen_DiskSettingData", "Xen:tpl/vbd"), None, None, None).is_empty(), "not the template's VBD");
+        assert!(hops(Assoc::VssdComponent, &t, &rasd("Xen_DiskSettingData", "Xen:tpl/tvbd"), None, None, None).is_empty(), "a template has no Xen_ComputerSystemSettingData");
+        assert_eq!(all_links(Assoc::VssdComponent, &t, "root/cimv2").len(), 4);
+    }
+
+    #[test]
+    fn devices_and_their_rasds() {
+        let t = rasd_tables();
+        let disk = dev::path("root/cimv2", Kind::Disk, "v", "Xen:v/vbd");
+        let h = hops(Assoc::DeviceSettingsDefineState, &t, &disk, None, None, None);
+        assert_eq!(far_paths(&h), [rasd("Xen_DiskSettingData", "Xen:v/vbd").to_string()]);
+        let cpu = rasd("Xen_ProcessorSettingData", "Xen:v/Processor");
+        let h = hops(Assoc::DeviceElementSettingData, &t, &cpu, Some("SettingData"), None, None);
+        assert_eq!(far_paths(&h), [dev::path(NAMESPACE, Kind::Processor, "v", "Xen:v/VCPU0").to_string(), dev::path(NAMESPACE, Kind::Processor, "v", "Xen:v/VCPU1").to_string()]);
+        assert_eq!(h[0].link.get("IsCurrent"), Some(&CimValue::Uint16(1)));
+        assert_eq!(all_links(Assoc::DeviceSettingsDefineState, &t, "root/cimv2").len(), 2 + 1 + 1 + 1);
+    }
+
+    #[test]
+    fn rasds_are_allocated_from_pools() {
+        let t = rasd_tables();
+        let sr = pool::path("root/cimv2", PoolKind::Storage, "sr");
+        let h = hops(Assoc::ResourceAllocationFromPool, &t, &sr, None, None, None);
+        assert_eq!(far_paths(&h), [rasd("Xen_DiskSettingData", "Xen:tpl/tvbd").to_string(), rasd("Xen_DiskSettingData", "Xen:v/vbd").to_string()], "a template's disk too");
+        let up = hops(Assoc::ResourceAllocationFromPool, &t, &rasd("Xen_NetworkPortSettingData", "Xen:v/vif"), None, Some("Antecedent"), None);
+        assert_eq!(far_paths(&up), [pool::path(NAMESPACE, PoolKind::NetworkConnection, "net").to_string()]);
+        let up = hops(Assoc::ResourceAllocationFromPool, &t, &rasd("Xen_MemorySettingData", "Xen:v/Memory"), None, None, None);
+        assert_eq!(far_paths(&up), [pool::path(NAMESPACE, PoolKind::Memory, "h").to_string()]);
+        let cpu = hops(Assoc::ResourceAllocationFromPool, &t, &pool::path("root/cimv2", PoolKind::Processor, "h"), None, None, None);
+        assert_eq!(far_paths(&cpu), [rasd("Xen_ProcessorSettingData", "Xen:v/Processor").to_string()]);
     }
 }

@@ -10,8 +10,10 @@
 //! | `Xen_HostComputerSystem` | hosts | instance |
 //! | `Xen_ComputerSystemSettingData` | VM settings (VSSD, state only) | instance |
 //! | `Xen_SystemStateChangeJob` | XenAPI tasks of RequestStateChange | instance, method (`KillJob`, `RequestStateChange`, `GetError`) |
-//! | `Xen_VirtualSystemManagementService` | VSMS, one per host | instance, method (`DefineSystem`, `DestroySystem`) |
+//! | `Xen_VirtualSystemManagementService` | VSMS, one per host | instance, method (`DefineSystem`, `DestroySystem`, `AddResourceSettings`, `ModifyResourceSettings`, `RemoveResourceSettings`, `ModifySystemSettings`, `CopySystem`) |
 //! | `Xen_ProcessorSettingData`, `Xen_MemorySettingData` | VM processor / memory RASDs | instance |
+//! | `Xen_DiskSettingData`, `Xen_NetworkPortSettingData` | VBD / VIF RASDs of every VM record ([`xen_device_rasd`]) | instance |
+//! | `Xen_VirtualSystemSettingDataComponent`, `Xen_DeviceSettingsDefineState`, `Xen_DeviceElementSettingData`, `Xen_ResourceAllocationFromPool` | RASD associations ([`associations`]) | instance, association |
 //! | `Xen_Processor`, `Xen_Memory`, `Xen_Disk`, `Xen_NetworkPort` | VM devices ([`xen_device`]) | instance |
 //! | `Xen_ProcessorPool`, `Xen_MemoryPool`, `Xen_StoragePool`, `Xen_NetworkConnectionPool` | primordial resource pools ([`xen_resource_pool`]) | instance |
 //! | `Xen_RegisteredProfile` | DMTF profiles, root/interop | instance |
@@ -36,6 +38,7 @@ pub mod util;
 pub mod xen_computer_system;
 pub mod xen_computer_system_setting_data;
 pub mod xen_device;
+pub mod xen_device_rasd;
 pub mod xen_host_computer_system;
 pub mod xen_job;
 pub mod xen_rasd;
@@ -87,6 +90,13 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_ReferencedProfile",
     "Xen_ConcreteComponent",
     "Xen_BasedOn",
+    // Disk and NIC RASDs and their associations (xen_device_rasd.rs, associations.rs).
+    "Xen_DiskSettingData",
+    "Xen_NetworkPortSettingData",
+    "Xen_VirtualSystemSettingDataComponent",
+    "Xen_DeviceSettingsDefineState",
+    "Xen_DeviceElementSettingData",
+    "Xen_ResourceAllocationFromPool",
 ];
 
 use cmpi_shim::provider::{Broker, Context};
@@ -149,4 +159,10 @@ cmpi_shim::export_providers! {
     Xen_ReferencedProfile => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ReferencedProfile)) },
     Xen_ConcreteComponent => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ConcreteComponent)) },
     Xen_BasedOn => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::BasedOn)) },
+    Xen_DiskSettingData => |_b: Broker, _c: &Context| -> Result<xen_device_rasd::DeviceRasdProvider, CmpiError> { Ok(xen_device_rasd::DeviceRasdProvider::new(xen_device_rasd::Kind::Disk)) },
+    Xen_NetworkPortSettingData => |_b: Broker, _c: &Context| -> Result<xen_device_rasd::DeviceRasdProvider, CmpiError> { Ok(xen_device_rasd::DeviceRasdProvider::new(xen_device_rasd::Kind::Nic)) },
+    Xen_VirtualSystemSettingDataComponent => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::VssdComponent)) },
+    Xen_DeviceSettingsDefineState => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::DeviceSettingsDefineState)) },
+    Xen_DeviceElementSettingData => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::DeviceElementSettingData)) },
+    Xen_ResourceAllocationFromPool => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ResourceAllocationFromPool)) },
 }
