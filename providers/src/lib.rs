@@ -15,6 +15,7 @@
 //! | `Xen_Processor`, `Xen_Memory`, `Xen_Disk`, `Xen_NetworkPort` | VM devices ([`xen_device`]) | instance |
 //! | `Xen_ProcessorPool`, `Xen_MemoryPool`, `Xen_StoragePool`, `Xen_NetworkConnectionPool` | primordial resource pools ([`xen_resource_pool`]) | instance |
 //! | `Xen_RegisteredProfile` | DMTF profiles, root/interop | instance |
+//! | `Xen_ComputerSystemCreation`, `Xen_ComputerSystemDeletion`, `Xen_ComputerSystemModification` | lifecycle indications of the VMs ([`xen_computer_system_indication`]) | indication |
 //! | `Xen_HostedComputerSystem`, `Xen_SystemDevice`, `Xen_ComputerSystemSettingsDefineState`, `Xen_ComputerSystemElementSettingData`, `Xen_ElementConformsToProfile`, `Xen_HostedResourcePool`, `Xen_ElementAllocatedFromPool` | associations ([`associations`]) | instance, association |
 //!
 //! The providers are XenAPI clients ([`xenapi_conn`]): one service-account session per process,
@@ -27,6 +28,7 @@ pub mod cache;
 pub mod embedded;
 pub mod util;
 pub mod xen_computer_system;
+pub mod xen_computer_system_indication;
 pub mod xen_computer_system_setting_data;
 pub mod xen_device;
 pub mod xen_host_computer_system;
@@ -56,6 +58,10 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_NetworkConnectionPool",
     "Xen_HostedResourcePool",
     "Xen_ElementAllocatedFromPool",
+    // Lifecycle indications of the VMs (xen_computer_system_indication.rs).
+    "Xen_ComputerSystemCreation",
+    "Xen_ComputerSystemDeletion",
+    "Xen_ComputerSystemModification",
 ];
 
 use cmpi_shim::provider::{Broker, Context};
@@ -99,4 +105,7 @@ cmpi_shim::export_providers! {
     Xen_NetworkConnectionPool => |_b: Broker, _c: &Context| -> Result<xen_resource_pool::PoolProvider, CmpiError> { Ok(xen_resource_pool::PoolProvider::new(xen_resource_pool::PoolKind::NetworkConnection)) },
     Xen_HostedResourcePool => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::HostedResourcePool)) },
     Xen_ElementAllocatedFromPool => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::AllocatedFromPool)) },
+    Xen_ComputerSystemCreation => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Creation, b)) },
+    Xen_ComputerSystemDeletion => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Deletion, b)) },
+    Xen_ComputerSystemModification => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Modification, b)) },
 }
