@@ -86,6 +86,8 @@ pub fn lineage(class: &str) -> Vec<&'static str> {
         "xen_computersystem" => (&["Xen_ComputerSystem"], SYSTEM),
         "xen_hostcomputersystem" => (&["Xen_HostComputerSystem"], SYSTEM),
         "xen_computersystemsettingdata" => (&["Xen_ComputerSystemSettingData", "Xen_VirtualSystemSettingData", "CIM_VirtualSystemSettingData", "CIM_SettingData", "CIM_ManagedElement"], NONE),
+        "xen_computersystemtemplate" => (&["Xen_ComputerSystemTemplate", "Xen_VirtualSystemSettingData", "CIM_VirtualSystemSettingData", "CIM_SettingData", "CIM_ManagedElement"], NONE),
+        "xen_computersystemsnapshot" => (&["Xen_ComputerSystemSnapshot", "Xen_VirtualSystemSettingData", "CIM_VirtualSystemSettingData", "CIM_SettingData", "CIM_ManagedElement"], NONE),
         "xen_processor" => (&["Xen_Processor", "CIM_Processor"], DEVICE),
         "xen_memory" => (&["Xen_Memory", "CIM_Memory", "CIM_StorageExtent"], DEVICE),
         "xen_disk" => (&["Xen_Disk", "CIM_LogicalDisk", "CIM_StorageExtent"], DEVICE),

@@ -8,7 +8,7 @@
 //! | --- | --- | --- |
 //! | `Xen_ComputerSystem` | guest VMs | instance, method (`RequestStateChange`) |
 //! | `Xen_HostComputerSystem` | hosts | instance |
-//! | `Xen_ComputerSystemSettingData` | VM settings (VSSD, state only) | instance |
+//! | `Xen_ComputerSystemSettingData`, `Xen_ComputerSystemTemplate`, `Xen_ComputerSystemSnapshot` | VSSDs of guest VMs, templates and snapshots | instance |
 //! | `Xen_SystemStateChangeJob` | XenAPI tasks of RequestStateChange | instance, method (`KillJob`, `RequestStateChange`, `GetError`) |
 //! | `Xen_VirtualSystemManagementService` | VSMS, one per host | instance, method (`DefineSystem`, `DestroySystem`) |
 //! | `Xen_ProcessorSettingData`, `Xen_MemorySettingData` | VM processor / memory RASDs | instance |
@@ -58,6 +58,9 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_NetworkConnectionPool",
     "Xen_HostedResourcePool",
     "Xen_ElementAllocatedFromPool",
+    // VSSDs of templates and snapshots (xen_computer_system_setting_data.rs).
+    "Xen_ComputerSystemTemplate",
+    "Xen_ComputerSystemSnapshot",
     // Lifecycle indications of the VMs (xen_computer_system_indication.rs).
     "Xen_ComputerSystemCreation",
     "Xen_ComputerSystemDeletion",
@@ -75,7 +78,7 @@ cmpi_shim::export_providers! {
         Ok(xen_host_computer_system::HostComputerSystemProvider::new())
     },
     Xen_ComputerSystemSettingData => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> {
-        Ok(xen_computer_system_setting_data::SettingDataProvider::new())
+        Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::System))
     },
     Xen_SystemStateChangeJob => |_b: Broker, _c: &Context| -> Result<xen_job::JobProvider, CmpiError> {
         Ok(xen_job::JobProvider::new(xen_job::STATE_CHANGE_JOB))
@@ -108,4 +111,6 @@ cmpi_shim::export_providers! {
     Xen_ComputerSystemCreation => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Creation, b)) },
     Xen_ComputerSystemDeletion => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Deletion, b)) },
     Xen_ComputerSystemModification => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Modification, b)) },
+    Xen_ComputerSystemTemplate => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Template)) },
+    Xen_ComputerSystemSnapshot => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Snapshot)) },
 }
