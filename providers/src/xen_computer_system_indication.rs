@@ -211,12 +211,13 @@ fn watcher() -> std::sync::MutexGuard<'static, Watcher> {
 
 /// What the watcher thread starts from: the systems as they were when the first filter was
 /// activated (taken in the activating call, so a change made right after the subscription was
-/// created is seen as a change).
+/// created is seen as a change). `None` when the XenAPI could not be reached then (a broker
+/// starting with saved subscriptions): the first tables the watcher sees are the baseline.
 struct Start {
     backend: Arc<Backend>,
     backend_ref: BackendRef,
     ns: String,
-    known: BTreeMap<String, Instance>,
+    known: Option<BTreeMap<String, Instance>>,
     generation: u64,
     stop: Arc<AtomicBool>,
     context: ThreadContext,
@@ -230,8 +231,8 @@ fn run(start: Start) {
         let Some((tables, g)) = backend.cache.wait_newer(generation, STOP_CHECK) else { continue };
         generation = g;
         let now_systems = systems(&ns, &tables, |u| backend.last_requested(u));
-        let changes = diff(&known, &now_systems);
-        known = now_systems;
+        let Some(before) = known.replace(now_systems) else { continue };
+        let changes = diff(&before, known.as_ref().expect("just set"));
         let wanted: Vec<&Change> = changes.iter().filter(|c| ACTIVE[c.kind().index()].load(Ordering::Acquire) > 0).collect();
         if wanted.is_empty() {
             continue;
@@ -265,9 +266,8 @@ fn activate(kind: Kind, broker: Broker, ctx: &Context, ns: &str) -> Result<(), C
         }
         let backend_ref = BackendRef::acquire();
         let backend = backend_ref.get().map_err(CmpiError::failed)?;
-        let tables = backend.tables().map_err(CmpiError::failed)?;
+        let known = backend.tables().ok().map(|t| systems(ns, &t, |u| backend.last_requested(u)));
         let generation = backend.cache.generation();
-        let known = systems(ns, &tables, |u| backend.last_requested(u));
         let stop = Arc::new(AtomicBool::new(false));
         let context = broker.prepare_attach_thread(ctx)?;
         let start = Start { backend, backend_ref, ns: ns.to_string(), known, generation, stop: Arc::clone(&stop), context };

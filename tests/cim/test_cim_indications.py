@@ -199,3 +199,21 @@ def test_cim_parent_class_isa_filter_and_unsubscribe(x, cim, listen):
     x.VM.destroy(snap)
     time.sleep(QUIET)
     assert lst.got[n:] == [], "nothing after the subscription is deleted"
+
+
+def test_saved_subscription_is_active_after_a_restart(srv, cim, listen):
+    """The broker keeps subscriptions in its state directory; when `xencim serve` starts again,
+    it activates them on the providers before any client asks for anything."""
+    lst = listen("SELECT * FROM Xen_ComputerSystemCreation WHERE SourceInstance.ElementName = 'ind-restart'")
+    srv.restart()
+    cim_env.wait_for_port(srv.cim_port)
+    s = XenAPI.Session(srv.url)
+    s.xenapi.login_with_password("root", cim_env.PASSWORD, "2.21", "ind-restart")
+    try:
+        vm = s.xenapi.VM.create(cim_env.vm_record("ind-restart"))
+        uuid = s.xenapi.VM.get_uuid(vm)
+        created = lst.wait(lambda i: src(i, "Name") == uuid)
+        assert created is not None and created.classname == "Xen_ComputerSystemCreation"
+        s.xenapi.VM.destroy(vm)
+    finally:
+        s.xenapi.session.logout()
