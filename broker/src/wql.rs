@@ -6,13 +6,15 @@
 //!       | operand op operand          op: = <> != < > <= >=
 //!       | prop IS [NOT] NULL | prop ISA Class
 //! operand := property name | 'string' | "string" | number | TRUE | FALSE | NULL
-//! prop    := Name | Class.Name | EmbeddedProp.Name[.Name...]
+//! prop    := Name | Class.Name | EmbeddedProp.Name[.Name...]   (any Name may be Class::Name)
 //! ```
 //!
 //! A dotted property name reaches into an embedded instance, as DSP1054 filters on lifecycle
 //! indications do: `SourceInstance.EnabledState <> PreviousInstance.EnabledState`,
 //! `SourceInstance ISA Xen_ComputerSystem`. When the first part is not a property of the
-//! instance but its class (or a superclass), it only qualifies the name (`Class.Prop`).
+//! instance but its class (or a superclass), it only qualifies the name (`Class.Prop`). CQL's
+//! `SourceInstance.CIM_ComputerSystem::EnabledState` names the property of the embedded
+//! instance only when that instance is a `CIM_ComputerSystem` (NULL otherwise).
 //!
 //! Written by hand: no maintained Rust crate parses WQL.
 
@@ -78,8 +80,14 @@ fn lex(q: &str) -> Result<Vec<Tok>, String> {
             i += 1;
         } else if ch.is_alphabetic() || ch == '_' {
             let s = i;
-            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || c[i] == '.') {
-                i += 1;
+            loop {
+                if i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || c[i] == '.') {
+                    i += 1;
+                } else if c.get(i) == Some(&':') && c.get(i + 1) == Some(&':') && c.get(i + 2).is_some_and(|x| x.is_alphabetic() || *x == '_') {
+                    i += 2; // CQL's Class::Prop
+                } else {
+                    break;
+                }
             }
             out.push(Tok::Word(c[s..i].iter().collect()));
         } else if ch.is_ascii_digit() || ((ch == '-' || ch == '+') && c.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
@@ -329,15 +337,24 @@ pub fn embedded_instance(v: &Value) -> Option<Instance> {
 
 /// The value a (possibly dotted) property name of a condition names in `inst`.
 fn lookup(inst: &Instance, name: &str, isa: &dyn Fn(&str, &str) -> bool) -> Option<Value> {
-    let Some((head, rest)) = name.split_once('.') else { return inst.get_value(name).cloned() };
-    if inst.get(head).is_some() {
+    let Some((head, rest)) = name.split_once('.') else { return own(inst, name, isa) };
+    if inst.get(head.rsplit("::").next().unwrap_or(head)).is_some() {
         // `Embedded.Prop`: a property of the instance the property holds (NULL when it holds none)
-        return lookup(&embedded_instance(inst.get_value(head)?)?, rest, isa);
+        return lookup(&embedded_instance(&own(inst, head, isa)?)?, rest, isa);
     }
     if head.eq_ignore_ascii_case(&inst.class_name) || isa(&inst.class_name, head) {
         return lookup(inst, rest, isa);
     }
     None
+}
+
+/// The property `name` of `inst` itself; `Class::Prop` only when `inst` is a `Class`.
+fn own(inst: &Instance, name: &str, isa: &dyn Fn(&str, &str) -> bool) -> Option<Value> {
+    match name.split_once("::") {
+        Some((class, prop)) if class.eq_ignore_ascii_case(&inst.class_name) || isa(&inst.class_name, class) => inst.get_value(prop).cloned(),
+        Some(_) => None,
+        None => inst.get_value(name).cloned(),
+    }
 }
 
 /// Evaluates a condition on an instance. `isa(class, ancestor)` answers
@@ -459,6 +476,12 @@ mod tests {
         assert!(matches("SELECT * FROM A WHERE X_Modification.SourceInstance.EnabledState = 2", &started));
         assert!(matches("SELECT * FROM A WHERE CIM_InstModification.SourceInstance.EnabledState = 2", &started));
         assert!(!matches("SELECT * FROM A WHERE Other_Class.SourceInstance.EnabledState = 2", &started));
+        // CQL's Class::Prop on the embedded instance.
+        assert!(matches("SELECT * FROM A WHERE SourceInstance.CIM_ComputerSystem::EnabledState = 2", &started));
+        assert!(matches("SELECT * FROM A WHERE SourceInstance.X_ComputerSystem::EnabledState <> PreviousInstance.X_ComputerSystem::EnabledState", &started));
+        assert!(!matches("SELECT * FROM A WHERE SourceInstance.CIM_Job::EnabledState = 2", &started), "not a CIM_Job");
+        assert!(matches("SELECT * FROM A WHERE X_Modification::SourceInstance.EnabledState = 2", &started));
+        assert!(parse("SELECT * FROM A WHERE X: = 1").is_err() && parse("SELECT * FROM A WHERE X::1 = 1").is_err());
     }
 
     #[test]
