@@ -143,6 +143,8 @@ pub fn lineage(class: &str) -> Vec<&'static str> {
         "xen_computersystem" => (&["Xen_ComputerSystem"], SYSTEM),
         "xen_hostcomputersystem" => (&["Xen_HostComputerSystem"], SYSTEM),
         "xen_computersystemsettingdata" => (&["Xen_ComputerSystemSettingData", "Xen_VirtualSystemSettingData", "CIM_VirtualSystemSettingData", "CIM_SettingData", "CIM_ManagedElement"], NONE),
+        "xen_computersystemtemplate" => (&["Xen_ComputerSystemTemplate", "Xen_VirtualSystemSettingData", "CIM_VirtualSystemSettingData", "CIM_SettingData", "CIM_ManagedElement"], NONE),
+        "xen_computersystemsnapshot" => (&["Xen_ComputerSystemSnapshot", "Xen_VirtualSystemSettingData", "CIM_VirtualSystemSettingData", "CIM_SettingData", "CIM_ManagedElement"], NONE),
         "xen_processor" => (&["Xen_Processor", "CIM_Processor"], DEVICE),
         "xen_memory" => (&["Xen_Memory", "CIM_Memory", "CIM_StorageExtent"], DEVICE),
         "xen_disk" => (&["Xen_Disk", "CIM_LogicalDisk", "CIM_StorageExtent"], DEVICE),
@@ -243,10 +245,11 @@ pub fn resolve<'t>(t: &'t Tables, op: &ObjectPath) -> Option<Object<'t>> {
     if eq(host::CLASS) && ccn_ok(host::CLASS) {
         return t.by_uuid("host", &key("Name")?).map(|(r, h)| Object::Host(r, h));
     }
-    if eq(vssd::CLASS) {
+    if let Some(kind) = vssd::VssdKind::of_class(class) {
+        // a VSSD is in the class of its record's kind only (guest VM, template, snapshot)
         let id = key("InstanceID")?;
         let uuid = vssd::uuid_of_instance_id(&id)?;
-        return t.by_uuid("vm", uuid).map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(Object::Vssd);
+        return t.by_uuid("vm", uuid).map(|(_, v)| v).filter(|v| vssd::VssdKind::of(v) == Some(kind)).map(Object::Vssd);
     }
     if eq(rp::CLASS) {
         return Profile::by_instance_id(&key("InstanceID")?).map(Object::Profile);
@@ -296,7 +299,7 @@ impl Object<'_> {
         match self {
             Object::Vm(v) => cs::path(NAMESPACE, v.str("uuid")),
             Object::Host(_, h) => host::path(NAMESPACE, h.str("uuid")),
-            Object::Vssd(v) => vssd::path(NAMESPACE, v.str("uuid")),
+            Object::Vssd(v) => vssd::path_for(NAMESPACE, v).expect("control domains have no VSSD object"),
             Object::Device(_, _, i) => i.path.clone(),
             Object::Profile(p) => p.path(),
             Object::Pool(k, _, r) => pool::path(NAMESPACE, *k, r.str("uuid")),
@@ -346,7 +349,7 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         }
         (Assoc::SystemDevice, Object::Device(_, vm, _)) => (false, vec![Object::Vm(vm)]),
         (Assoc::SettingsDefineState | Assoc::ElementSettingData, Object::Vm(v)) => (true, vec![Object::Vssd(v)]),
-        (Assoc::SettingsDefineState | Assoc::ElementSettingData, Object::Vssd(v)) => (false, vec![Object::Vm(v)]),
+        (Assoc::SettingsDefineState | Assoc::ElementSettingData, Object::Vssd(v)) => (false, Some(*v).filter(|v| is_virtual_system(v)).map(Object::Vm).into_iter().collect()),
         (Assoc::ConformsToProfile, Object::Profile(p)) if *p == rp::SYSTEM_VIRTUALIZATION => {
             let mut h: Vec<(&String, &ObjectRecord)> = t.iter("host").collect();
             h.sort_unstable_by_key(|(_, h)| h.str("uuid"));
@@ -419,7 +422,7 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         }
         (Assoc::BasedOn, Object::Device(Kind::Disk, vm, i)) => (false, device_image(t, vm, i).into_iter().collect()),
         (Assoc::VssdComponent, Object::Vssd(vm)) => (true, vm_rasds(t, vm)),
-        (Assoc::VssdComponent, Object::Rasd(vm, _)) => (false, Some(*vm).filter(|v| is_virtual_system(v)).map(Object::Vssd).into_iter().collect()),
+        (Assoc::VssdComponent, Object::Rasd(vm, _)) => (false, vec![Object::Vssd(vm)]),
         (Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData, Object::Device(kind, vm, i)) => (true, device_rasd(t, *kind, vm, i).into_iter().collect()),
         (Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData, Object::Rasd(vm, i)) => (false, rasd_devices(t, vm, i)),
         (Assoc::ResourceAllocationFromPool, Object::Pool(kind, r, rec)) => (true, pool_rasds(t, *kind, r, rec)),
@@ -572,7 +575,7 @@ fn resolve_rasd<'t>(t: &'t Tables, class: &str, op: &ObjectPath) -> Option<Optio
         (Some(k), _) => xen_rasd::vm_uuid_of(k, &id)
             .and_then(|u| t.by_uuid("vm", u))
             .map(|(_, vm)| vm)
-            .filter(|vm| is_virtual_system(vm))
+            .filter(|vm| drasd::is_rasd_owner(vm))
             .map(|vm| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))),
         (None, Some(k)) => drasd::find(t, k, &id).and_then(|(_, vm, _, d)| {
             let i = match k {
@@ -588,7 +591,7 @@ fn resolve_rasd<'t>(t: &'t Tables, class: &str, op: &ObjectPath) -> Option<Optio
 /// Every RASD of a VM: processor, memory, disks and CD drives, NICs.
 fn vm_rasds<'t>(t: &'t Tables, vm: &'t ObjectRecord) -> Vec<Object<'t>> {
     let mut out = Vec::new();
-    if is_virtual_system(vm) {
+    if drasd::is_rasd_owner(vm) {
         out.extend([xen_rasd::Kind::Processor, xen_rasd::Kind::Memory].map(|k| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))));
     }
     for k in drasd::KINDS {
@@ -802,9 +805,9 @@ pub fn all_links(assoc: Assoc, t: &Tables, ns: &str) -> Vec<Instance> {
         }
         Assoc::AllocatedFromPool | Assoc::ConcreteComponent => pool_paths(t),
         Assoc::VssdComponent => {
-            let mut v: Vec<&str> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| v.str("uuid")).collect();
-            v.sort_unstable();
-            v.into_iter().map(|u| vssd::path(NAMESPACE, u)).collect()
+            let mut v: Vec<&ObjectRecord> = t.iter("vm").map(|(_, v)| v).filter(|v| drasd::is_rasd_owner(v)).collect();
+            v.sort_unstable_by_key(|v| v.str("uuid"));
+            v.into_iter().filter_map(|v| vssd::path_for(NAMESPACE, v)).collect()
         }
         Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData => {
             let mut v: Vec<&ObjectRecord> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).collect();
@@ -1120,8 +1123,13 @@ mod tests {
         let back = hops(Assoc::VssdComponent, &t, &rasd("Xen_NetworkPortSettingData", "Xen:v/vif"), None, None, None);
         assert_eq!(far_paths(&back), [vssd::path(NAMESPACE, "v").to_string()]);
         assert!(hops(Assoc::VssdComponent, &t, &rasd("Xen_DiskSettingData", "Xen:tpl/vbd"), None, None, None).is_empty(), "not the template's VBD");
-        assert!(hops(Assoc::VssdComponent, &t, &rasd("Xen_DiskSettingData", "Xen:tpl/tvbd"), None, None, None).is_empty(), "a template has no Xen_ComputerSystemSettingData");
-        assert_eq!(all_links(Assoc::VssdComponent, &t, "root/cimv2").len(), 4);
+        // a template's RASDs are parts of its Xen_ComputerSystemTemplate
+        let tpl = hops(Assoc::VssdComponent, &t, &rasd("Xen_DiskSettingData", "Xen:tpl/tvbd"), None, None, None);
+        assert_eq!(far_paths(&tpl), [vssd::path_of(NAMESPACE, vssd::VssdKind::Template, "tpl").to_string()]);
+        assert!(hops(Assoc::VssdComponent, &t, &vssd::path("root/cimv2", "tpl"), None, None, None).is_empty(), "not as a guest VM's VSSD");
+        let parts = hops(Assoc::VssdComponent, &t, &vssd::path_of("root/cimv2", vssd::VssdKind::Template, "tpl"), None, None, None);
+        assert_eq!(parts.len(), 3, "processor, memory and the disk of the template");
+        assert_eq!(all_links(Assoc::VssdComponent, &t, "root/cimv2").len(), 7);
     }
 
     #[test]

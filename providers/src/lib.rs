@@ -7,8 +7,8 @@
 //! | provider name | class | MI types |
 //! | --- | --- | --- |
 //! | `Xen_ComputerSystem` | guest VMs | instance, method (`RequestStateChange`) |
-//! | `Xen_HostComputerSystem` | hosts | instance |
-//! | `Xen_ComputerSystemSettingData` | VM settings (VSSD, state only) | instance |
+//! | `Xen_HostComputerSystem` | hosts | instance, method (`RequestStateChange`: maintenance) |
+//! | `Xen_ComputerSystemSettingData`, `Xen_ComputerSystemTemplate`, `Xen_ComputerSystemSnapshot` | VSSDs of guest VMs, templates and snapshots | instance |
 //! | `Xen_SystemStateChangeJob` | XenAPI tasks of RequestStateChange | instance, method (`KillJob`, `RequestStateChange`, `GetError`) |
 //! | `Xen_VirtualSystemManagementService` | VSMS, one per host | instance, method (`DefineSystem`, `DestroySystem`, `AddResourceSettings`, `ModifyResourceSettings`, `RemoveResourceSettings`, `ModifySystemSettings`, `CopySystem`) |
 //! | `Xen_ProcessorSettingData`, `Xen_MemorySettingData` | VM processor / memory RASDs | instance |
@@ -17,6 +17,7 @@
 //! | `Xen_Processor`, `Xen_Memory`, `Xen_Disk`, `Xen_NetworkPort` | VM devices ([`xen_device`]) | instance |
 //! | `Xen_ProcessorPool`, `Xen_MemoryPool`, `Xen_StoragePool`, `Xen_NetworkConnectionPool` | primordial resource pools ([`xen_resource_pool`]) | instance |
 //! | `Xen_RegisteredProfile` | DMTF profiles, root/interop | instance |
+//! | `Xen_ComputerSystemCreation`, `Xen_ComputerSystemDeletion`, `Xen_ComputerSystemModification` | lifecycle indications of the VMs ([`xen_computer_system_indication`]) | indication |
 //! | `Xen_HostedComputerSystem`, `Xen_SystemDevice`, `Xen_ComputerSystemSettingsDefineState`, `Xen_ComputerSystemElementSettingData`, `Xen_ElementConformsToProfile`, `Xen_HostedResourcePool`, `Xen_ElementAllocatedFromPool` | associations ([`associations`]) | instance, association |
 //! | `Xen_VirtualSystemManagementCapabilities`, `Xen_ComputerSystemCapabilities`, `Xen_{Processor,Memory,Storage,NetworkConnection}AllocationCapabilities` | capabilities ([`xen_capabilities`]) | instance |
 //! | `Xen_HostPool` | the XenAPI pool ([`xen_host_pool`]) | instance |
@@ -36,6 +37,7 @@ pub mod cache;
 pub mod embedded;
 pub mod util;
 pub mod xen_computer_system;
+pub mod xen_computer_system_indication;
 pub mod xen_computer_system_setting_data;
 pub mod xen_device;
 pub mod xen_device_rasd;
@@ -97,6 +99,13 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_DeviceSettingsDefineState",
     "Xen_DeviceElementSettingData",
     "Xen_ResourceAllocationFromPool",
+    // VSSDs of templates and snapshots (xen_computer_system_setting_data.rs).
+    "Xen_ComputerSystemTemplate",
+    "Xen_ComputerSystemSnapshot",
+    // Lifecycle indications of the VMs (xen_computer_system_indication.rs).
+    "Xen_ComputerSystemCreation",
+    "Xen_ComputerSystemDeletion",
+    "Xen_ComputerSystemModification",
 ];
 
 use cmpi_shim::provider::{Broker, Context};
@@ -110,7 +119,7 @@ cmpi_shim::export_providers! {
         Ok(xen_host_computer_system::HostComputerSystemProvider::new())
     },
     Xen_ComputerSystemSettingData => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> {
-        Ok(xen_computer_system_setting_data::SettingDataProvider::new())
+        Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::System))
     },
     Xen_SystemStateChangeJob => |_b: Broker, _c: &Context| -> Result<xen_job::JobProvider, CmpiError> {
         Ok(xen_job::JobProvider::new(xen_job::STATE_CHANGE_JOB))
@@ -165,4 +174,9 @@ cmpi_shim::export_providers! {
     Xen_DeviceSettingsDefineState => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::DeviceSettingsDefineState)) },
     Xen_DeviceElementSettingData => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::DeviceElementSettingData)) },
     Xen_ResourceAllocationFromPool => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ResourceAllocationFromPool)) },
+    Xen_ComputerSystemCreation => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Creation, b)) },
+    Xen_ComputerSystemDeletion => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Deletion, b)) },
+    Xen_ComputerSystemModification => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Modification, b)) },
+    Xen_ComputerSystemTemplate => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Template)) },
+    Xen_ComputerSystemSnapshot => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Snapshot)) },
 }
