@@ -201,7 +201,8 @@ fn valid_ref_counts(xapi: &Xapi) -> Value {
     )
 }
 
-/// Waits until something commits or `deadline` passes; false on timeout.
+/// Waits until something commits, `deadline` passes or the server stops; false unless
+/// something committed.
 async fn wait_for_commit(xapi: &Xapi, deadline: tokio::time::Instant, check: impl Fn() -> bool) -> bool {
     let notified = xapi.store.committed.notified();
     tokio::pin!(notified);
@@ -212,6 +213,7 @@ async fn wait_for_commit(xapi: &Xapi, deadline: tokio::time::Instant, check: imp
     tokio::select! {
         _ = notified => true,
         _ = tokio::time::sleep_until(deadline) => false,
+        _ = xapi.stopping.wait() => false,
     }
 }
 
@@ -230,7 +232,7 @@ async fn event_from(ctx: Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(timeout);
     loop {
         let (events, generation) = collect(&xapi, &filters, since)?;
-        if !events.is_empty() || since.is_none() || tokio::time::Instant::now() >= deadline {
+        if !events.is_empty() || since.is_none() || tokio::time::Instant::now() >= deadline || xapi.stopping.is_set() {
             return Ok(Value::Struct(vec![
                 ("events".into(), Value::Set(events)),
                 ("valid_ref_counts".into(), valid_ref_counts(&xapi)),
@@ -301,7 +303,7 @@ async fn event_next(ctx: Ctx) -> Result<Value, ApiError> {
         if let Some(entry) = xapi.events.lock().get_mut(&me) {
             entry.1 = entry.1.max(upto);
         }
-        if !out.is_empty() {
+        if !out.is_empty() || xapi.stopping.is_set() {
             return Ok(Value::Set(out));
         }
         let far = tokio::time::Instant::now() + Duration::from_secs(3600);

@@ -38,7 +38,41 @@ pub struct Xapi {
     dispatcher: OnceLock<Dispatcher>,
     /// The host this server is (`session.get_this_host`).
     pub this_host: String,
+    /// Set when the server stops.
+    pub stopping: Stopping,
     pub pool: String,
+}
+
+/// Whether the server is stopping. Long polls (`event.from`, `event.next`) answer at once when it
+/// is, rather than holding their connections open through the graceful shutdown, which would
+/// make every stop wait out its 10 s grace while a watcher (such as the CIM providers) is
+/// connected.
+#[derive(Default)]
+pub struct Stopping {
+    set: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stopping {
+    pub fn stop(&self) {
+        self.set.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.set.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once [`Stopping::stop`] was called.
+    pub async fn wait(&self) {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_set() {
+            return;
+        }
+        notified.await
+    }
 }
 
 impl Xapi {
@@ -59,6 +93,7 @@ impl Xapi {
             events: event::Subscriptions::default(),
             dispatcher: OnceLock::new(),
             this_host: boot.host,
+            stopping: Stopping::default(),
             pool: boot.pool,
         });
         let mut d = Dispatcher::from_model();

@@ -176,6 +176,7 @@ impl Bound {
             });
         }
         shutdown.await;
+        xapi.stopping.stop();
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
         if let Some(p) = unix_path {
