@@ -75,9 +75,10 @@ def scenario(x, cim):
     x.VM.create(template)
     x.VM.snapshot(running, "every-snapshot")
     # A state-change job: a guest that takes its time to shut down makes RequestStateChange
-    # answer 4096 and a Xen_SystemStateChangeJob; it is left to finish so its state is stable.
+    # answer 4096 and a Xen_SystemStateChangeJob (it outlasts the provider's 1 s SYNC_GRACE);
+    # it is left to finish so that its state is stable.
     slow = cim_env.vm_record("every-slow")
-    slow["other_config"] = {"sim-shutdown-delay-ms": "1000"}
+    slow["other_config"] = {"sim-shutdown-delay-ms": "2500"}
     slow = x.VM.create(slow)
     x.VM.start(slow, False, False)
     path = pywbem.CIMInstanceName("Xen_ComputerSystem", namespace="root/cimv2",
