@@ -111,14 +111,24 @@ mof_files() {
     done
 }
 
+# The classes a MOF file defines.
+classes_in() {
+    sed -n 's/^[ \t]*class[ \t][ \t]*\([A-Za-z0-9_]*\).*/\1/p' "$1"
+}
+
 # One MOF text per namespace: root/cimv2 gets every class of mof/Xen.mof; another namespace
-# (root/interop) the classes registered in it, in the same order.
+# (root/interop) the files that define a class registered in it, in the same order.
 namespace_mof() {
     ns=$1
+    registered=$(reg_namespaces | awk -v ns="$ns" '$2 == ns { print $1 }')
     echo "// xencim classes for $ns, from mof/Xen.mof (written by registration/install.sh)"
     for f in $(mof_files); do
-        cls=${f%.mof}
-        if [ "$ns" = "root/cimv2" ] || reg_namespaces | grep -qx "$cls $ns"; then
+        wanted=0
+        [ "$ns" = "root/cimv2" ] && wanted=1
+        for cls in $(classes_in "$src/mof/$f"); do
+            echo "$registered" | grep -qx "$cls" && wanted=1
+        done
+        if [ "$wanted" = 1 ]; then
             echo
             echo "// ---- $f"
             cat "$src/mof/$f"
