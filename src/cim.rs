@@ -26,9 +26,10 @@ const AUTH_CACHE: Duration = Duration::from_secs(60);
 /// Basic authentication against the XenAPI user list.
 pub struct XenapiAuthenticator {
     xapi: Arc<Xapi>,
-    /// user → (keyed digest of the password, when checked). The digest key is random per process,
-    /// so nothing here is usable outside it; the password itself is never kept.
-    cache: Mutex<HashMap<String, (u64, Instant)>>,
+    /// user → (keyed digest of the password, when checked, the user's XenAPI role). The digest
+    /// key is random per process, so nothing here is usable outside it; the password itself is
+    /// never kept.
+    cache: Mutex<HashMap<String, (u64, Instant, String)>>,
     hasher: RandomState,
 }
 
@@ -48,26 +49,37 @@ impl Authenticator for XenapiAuthenticator {
             let digest = self.digest(password);
             {
                 let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some((d, at)) = cache.get(user) {
+                if let Some((d, at, _)) = cache.get(user) {
                     if *d == digest && at.elapsed() < AUTH_CACHE {
                         return true;
                     }
                 }
             }
             let (xapi, u, p) = (self.xapi.clone(), user.to_string(), password.to_string());
-            let ok = tokio::task::spawn_blocking(move || {
-                xenapi_core::api::session::verify_credentials(&xapi.store, &u, &p).is_ok()
+            let role = tokio::task::spawn_blocking(move || {
+                xenapi_core::api::session::verify_credentials(&xapi.store, &u, &p).ok().map(|c| c.role)
             })
             .await
-            .unwrap_or(false);
+            .ok()
+            .flatten();
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if ok {
-                cache.insert(user.to_string(), (digest, Instant::now()));
-            } else {
-                cache.remove(user);
+            match role {
+                Some(role) => {
+                    cache.insert(user.to_string(), (digest, Instant::now(), role));
+                    true
+                }
+                None => {
+                    cache.remove(user);
+                    false
+                }
             }
-            ok
         })
+    }
+
+    /// The role recorded when the user's password was last checked (just before, for a request).
+    fn role_of(&self, user: &str) -> Option<String> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.get(user).map(|(_, _, role)| role.clone())
     }
 }
 

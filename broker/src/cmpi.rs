@@ -64,7 +64,7 @@ impl BrokerUpcalls {
         } else {
             ctx.namespace.clone().unwrap_or_else(|| "root/cimv2".to_string())
         };
-        Context { namespace: crate::repo::normalize_ns(&ns), principal: ctx.principal.clone() }
+        Context { namespace: crate::repo::normalize_ns(&ns), principal: ctx.principal.clone(), role: ctx.role.clone() }
     }
 
     fn out(b: &Broker, ns: &str, i: &Instance) -> Result<cmpi_shim::Instance, CmpiError> {
@@ -188,7 +188,7 @@ fn cim_err(e: CmpiError) -> CimError {
 }
 
 fn call_ctx(ctx: &Context) -> CallContext {
-    CallContext { namespace: Some(ctx.namespace.clone()), principal: ctx.principal.clone(), ..Default::default() }
+    CallContext { namespace: Some(ctx.namespace.clone()), principal: ctx.principal.clone(), role: ctx.role.clone(), ..Default::default() }
 }
 
 fn to_ct(t: CimType) -> CT {

@@ -129,7 +129,7 @@ impl IndicationHub {
         }
         drop(repo);
         if class.name.eq_ignore_ascii_case(SUBSCRIPTION_CLASS) || broker.repo.read().unwrap().namespace(&self.interop_ns).map(|n| n.is_subclass_of(&class.name, SUBSCRIPTION_CLASS)).unwrap_or(false) {
-            let ctx = Context { namespace: self.interop_ns.clone(), principal: principal.map(str::to_string) };
+            let ctx = Context { namespace: self.interop_ns.clone(), principal: principal.map(str::to_string), ..Context::default() };
             let mut filter = None;
             for role in ["Filter", "Handler"] {
                 match inst.get_value(role) {
@@ -148,7 +148,7 @@ impl IndicationHub {
                 let lang = f.get_value("QueryLanguage").and_then(Value::as_str).unwrap_or("WQL").to_string();
                 let source_ns = crate::repo::normalize_ns(f.get_value("SourceNamespace").and_then(Value::as_str).unwrap_or("root/cimv2"));
                 if let Ok(q) = crate::wql::parse(&text) {
-                    let pctx = Context { namespace: source_ns.clone(), principal: principal.map(str::to_string) };
+                    let pctx = Context { namespace: source_ns.clone(), principal: principal.map(str::to_string), ..Context::default() };
                     for (cls, p) in broker.providers.read().unwrap().indication_providers(&source_ns) {
                         let covers = broker.repo.read().unwrap().namespace(&source_ns)
                             .map(|n| n.is_subclass_of(&cls, &q.class) || n.is_subclass_of(&q.class, &cls))
@@ -166,7 +166,7 @@ impl IndicationHub {
     /// Re-reads subscriptions from the store, activates and deactivates
     /// filters on providers, and persists the interop instances.
     pub fn refresh(&self, broker: &Broker) {
-        let ctx = Context { namespace: self.interop_ns.clone(), principal: None };
+        let ctx = Context { namespace: self.interop_ns.clone(), ..Context::default() };
         let mut subs = Vec::new();
         let insts = broker.instances_of(&ctx, SUBSCRIPTION_CLASS).unwrap_or_default();
         for (_, s) in insts {
@@ -214,7 +214,7 @@ impl IndicationHub {
                     continue;
                 }
                 if let Ok(c) = broker.class_in(&ns, &cls) {
-                    let ctx = Context { namespace: ns.clone(), principal: None };
+                    let ctx = Context { namespace: ns.clone(), ..Context::default() };
                     if let Err(e) = crate::provider::guarded("deactivateFilter", || p.deactivate_filter(&ctx, &c, &q, &lang, still == 0)) {
                         tracing::warn!("deactivateFilter({q}) on {cls}: {e}");
                     }
@@ -238,7 +238,7 @@ impl IndicationHub {
                     continue;
                 }
                 if let Ok(c) = broker.class_in(&s.source_ns, &cls) {
-                    let ctx = Context { namespace: s.source_ns.clone(), principal: None };
+                    let ctx = Context { namespace: s.source_ns.clone(), ..Context::default() };
                     match crate::provider::guarded("activateFilter", || p.activate_filter(&ctx, &c, &s.query_text, &s.language, first)) {
                         Ok(()) => classes.push(cls.clone()),
                         Err(e) => tracing::warn!("activateFilter({}) on {cls}: {e}", s.query_text),
@@ -252,7 +252,7 @@ impl IndicationHub {
     /// Writes the interop subscription instances as MOF.
     fn persist(&self, broker: &Broker) -> anyhow::Result<()> {
         let Some(file) = &self.state_file else { return Ok(()) };
-        let ctx = Context { namespace: self.interop_ns.clone(), principal: None };
+        let ctx = Context { namespace: self.interop_ns.clone(), ..Context::default() };
         let mut out = String::from("// Indication subscriptions, written by the xencim broker; do not edit while it runs.\n");
         out.push_str(&format!("#pragma namespace (\"{}\")\n", self.interop_ns));
         for cls in [FILTER_CLASS, DESTINATION_CLASS, SUBSCRIPTION_CLASS] {

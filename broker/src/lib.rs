@@ -86,6 +86,13 @@ pub use provider::{Provider, ProviderRegistry};
 /// XenAPI login; the accepted user name becomes the operation's principal.
 pub trait Authenticator: Send + Sync {
     fn authenticate<'a>(&'a self, user: &'a str, password: &'a str) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+
+    /// The role of a user that `authenticate` just accepted, passed to providers as the
+    /// `CMPIRole` context entry. None: the authenticator knows no roles.
+    fn role_of(&self, user: &str) -> Option<String> {
+        let _ = user;
+        None
+    }
 }
 
 /// One fixed user: for tests and the standalone binary.

@@ -24,6 +24,27 @@ pub struct Context {
     pub namespace: String,
     /// The authenticated user (the CMPI principal), if any.
     pub principal: Option<String>,
+    /// The principal's role as the authenticator knows it (the CMPIRole entry), if any.
+    pub role: Option<String>,
+}
+
+/// Who sent a request: the authenticated user and the role the authenticator gave it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub principal: String,
+    pub role: Option<String>,
+}
+
+impl Context {
+    /// The context of a request by `caller` (None: nobody authenticated) in `namespace`.
+    pub fn of(namespace: String, caller: Option<&Caller>) -> Context {
+        Context { namespace, principal: caller.map(|c| c.principal.clone()), role: caller.and_then(|c| c.role.clone()) }
+    }
+
+    /// The same caller in another namespace.
+    pub fn with_namespace(&self, namespace: String) -> Context {
+        Context { namespace, ..self.clone() }
+    }
 }
 
 /// A method parameter value (in or out).
@@ -176,11 +197,11 @@ fn key(ctx: &Context, class: &str) -> (String, String) {
 
 impl InstanceStore {
     pub fn insert(&self, namespace: &str, inst: Instance) {
-        let ctx = Context { namespace: namespace.into(), principal: None };
+        let ctx = Context { namespace: namespace.into(), ..Context::default() };
         self.data.write().unwrap().entry(key(&ctx, &inst.class_name)).or_default().push(inst);
     }
     pub fn count(&self, namespace: &str, class: &str) -> usize {
-        let ctx = Context { namespace: namespace.into(), principal: None };
+        let ctx = Context { namespace: namespace.into(), ..Context::default() };
         self.data.read().unwrap().get(&key(&ctx, class)).map(Vec::len).unwrap_or(0)
     }
 }

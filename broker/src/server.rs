@@ -32,6 +32,7 @@ use crate::cimxml::{self, Call, RequestError};
 use crate::error::CimError;
 use crate::ops::Broker;
 use crate::xml::XmlOut;
+use crate::provider::Caller;
 use crate::Authenticator;
 
 /// Responses larger than this are sent chunked, in pieces of this size.
@@ -174,7 +175,7 @@ pub async fn handle(req: Request<Incoming>, broker: Arc<Broker>, opts: HttpOptio
             r.headers_mut().insert("WWW-Authenticate", HeaderValue::from_static("Basic realm=\"xencim\""));
             return Ok(r);
         }
-        principal = creds.map(|c| c.0);
+        principal = creds.map(|(user, _)| Caller { role: auth.role_of(&user), principal: user });
     }
 
     match header("CIMOperation") {
@@ -232,12 +233,12 @@ pub async fn handle(req: Request<Incoming>, broker: Arc<Broker>, opts: HttpOptio
         return Ok(cim_http_error(StatusCode::BAD_REQUEST, "header-mismatch", &prefix, "CIMObject header missing"));
     }
 
-    tracing::debug!("{peer} {} by {:?}", request.call.name(), principal);
+    tracing::debug!("{peer} {} by {:?}", request.call.name(), principal.as_ref().map(|c| &c.principal));
     let id = request.id.clone();
     let b = broker.clone();
     let call_name = request.call.name().to_string();
     let is_intrinsic = matches!(request.call, Call::Intrinsic { .. });
-    let task = tokio::task::spawn_blocking(move || run_call(&b, &request.call, principal.as_deref()));
+    let task = tokio::task::spawn_blocking(move || run_call(&b, &request.call, principal.as_ref()));
     let xml = match tokio::time::timeout(opts.operation_timeout, task).await {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => {
@@ -273,12 +274,12 @@ pub async fn handle(req: Request<Incoming>, broker: Arc<Broker>, opts: HttpOptio
 }
 
 /// Runs a call and renders IMETHODRESPONSE / METHODRESPONSE (with ERROR on failure).
-fn run_call(broker: &Broker, call: &Call, principal: Option<&str>) -> String {
+fn run_call(broker: &Broker, call: &Call, caller: Option<&Caller>) -> String {
     let mut o = XmlOut::new();
     match call {
         Call::Intrinsic { name, namespace, params } => {
             o.open("IMETHODRESPONSE", &[("NAME", name)]);
-            let r = crate::provider::guarded(name, || broker.intrinsic(name, namespace, params, principal));
+            let r = crate::provider::guarded(name, || broker.intrinsic(name, namespace, params, caller));
             match r {
                 Ok(out) => {
                     if let Some(rv) = out.ireturn {
@@ -296,7 +297,7 @@ fn run_call(broker: &Broker, call: &Call, principal: Option<&str>) -> String {
         }
         Call::Extrinsic { name, namespace, target, params, .. } => {
             o.open("METHODRESPONSE", &[("NAME", name)]);
-            match crate::provider::guarded(name, || broker.extrinsic(name, namespace, target, params, principal)) {
+            match crate::provider::guarded(name, || broker.extrinsic(name, namespace, target, params, caller)) {
                 Ok(body) => o.buf.push_str(&body),
                 Err(e) => write_err(&mut o, name, &e),
             }

@@ -6,11 +6,19 @@
 //!       | operand op operand          op: = <> != < > <= >=
 //!       | prop IS [NOT] NULL | prop ISA Class
 //! operand := property name | 'string' | "string" | number | TRUE | FALSE | NULL
+//! prop    := Name | Class.Name | EmbeddedProp.Name[.Name...]   (any Name may be Class::Name)
 //! ```
+//!
+//! A dotted property name reaches into an embedded instance, as DSP1054 filters on lifecycle
+//! indications do: `SourceInstance.EnabledState <> PreviousInstance.EnabledState`,
+//! `SourceInstance ISA Xen_ComputerSystem`. When the first part is not a property of the
+//! instance but its class (or a superclass), it only qualifies the name (`Class.Prop`). CQL's
+//! `SourceInstance.CIM_ComputerSystem::EnabledState` names the property of the embedded
+//! instance only when that instance is a `CIM_ComputerSystem` (NULL otherwise).
 //!
 //! Written by hand: no maintained Rust crate parses WQL.
 
-use crate::model::{Instance, Value};
+use crate::model::{CimType, Instance, PropertyValue, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
@@ -72,8 +80,14 @@ fn lex(q: &str) -> Result<Vec<Tok>, String> {
             i += 1;
         } else if ch.is_alphabetic() || ch == '_' {
             let s = i;
-            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || c[i] == '.') {
-                i += 1;
+            loop {
+                if i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || c[i] == '.') {
+                    i += 1;
+                } else if c.get(i) == Some(&':') && c.get(i + 1) == Some(&':') && c.get(i + 2).is_some_and(|x| x.is_alphabetic() || *x == '_') {
+                    i += 2; // CQL's Class::Prop
+                } else {
+                    break;
+                }
             }
             out.push(Tok::Word(c[s..i].iter().collect()));
         } else if ch.is_ascii_digit() || ((ch == '-' || ch == '+') && c.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
@@ -303,24 +317,61 @@ fn to_lit(v: Option<&Value>) -> Lit {
     }
 }
 
+/// An embedded instance held by a string property as CIM-XML `<INSTANCE>` text (how the broker
+/// keeps `EmbeddedObject` / `EmbeddedInstance` values), typed by the TYPE attributes it carries.
+pub fn embedded_instance(v: &Value) -> Option<Instance> {
+    let Value::String(text) = v else { return None };
+    if !text.trim_start().starts_with('<') {
+        return None;
+    }
+    let el = crate::xml::parse(text.as_bytes()).ok()?;
+    let raw = crate::cimxml::decode_instance(&el).ok()?;
+    let mut out = Instance::new(raw.class_name);
+    for (name, ty, is_array, rv) in raw.properties {
+        let ty = ty.unwrap_or(CimType::String);
+        let value = crate::cimxml::type_raw(&rv, ty, is_array, &name).ok().flatten();
+        out.properties.push(PropertyValue { name, ty, is_array, reference_class: None, value });
+    }
+    Some(out)
+}
+
+/// The value a (possibly dotted) property name of a condition names in `inst`.
+fn lookup(inst: &Instance, name: &str, isa: &dyn Fn(&str, &str) -> bool) -> Option<Value> {
+    let Some((head, rest)) = name.split_once('.') else { return own(inst, name, isa) };
+    if inst.get(head.rsplit("::").next().unwrap_or(head)).is_some() {
+        // `Embedded.Prop`: a property of the instance the property holds (NULL when it holds none)
+        return lookup(&embedded_instance(&own(inst, head, isa)?)?, rest, isa);
+    }
+    if head.eq_ignore_ascii_case(&inst.class_name) || isa(&inst.class_name, head) {
+        return lookup(inst, rest, isa);
+    }
+    None
+}
+
+/// The property `name` of `inst` itself; `Class::Prop` only when `inst` is a `Class`.
+fn own(inst: &Instance, name: &str, isa: &dyn Fn(&str, &str) -> bool) -> Option<Value> {
+    match name.split_once("::") {
+        Some((class, prop)) if class.eq_ignore_ascii_case(&inst.class_name) || isa(&inst.class_name, class) => inst.get_value(prop).cloned(),
+        Some(_) => None,
+        None => inst.get_value(name).cloned(),
+    }
+}
+
 /// Evaluates a condition on an instance. `isa(class, ancestor)` answers
 /// class membership. Comparisons with NULL or of different kinds are false.
 pub fn eval(c: &Cond, inst: &Instance, isa: &dyn Fn(&str, &str) -> bool) -> bool {
     let val = |o: &Operand| match o {
-        Operand::Prop(p) => {
-            // `Class.Prop` qualifies the name; compare on the last part
-            let name = p.rsplit('.').next().unwrap_or(p);
-            to_lit(inst.get_value(name))
-        }
+        Operand::Prop(p) => to_lit(lookup(inst, p, isa).as_ref()),
         Operand::Lit(l) => l.clone(),
     };
     match c {
         Cond::And(a, b) => eval(a, inst, isa) && eval(b, inst, isa),
         Cond::Or(a, b) => eval(a, inst, isa) || eval(b, inst, isa),
         Cond::Not(a) => !eval(a, inst, isa),
-        Cond::IsNull(p, want_null) => inst.get_value(p).is_none() == *want_null,
-        Cond::Isa(p, cls) => match inst.get_value(p) {
+        Cond::IsNull(p, want_null) => lookup(inst, p, isa).is_none() == *want_null,
+        Cond::Isa(p, cls) => match lookup(inst, p, isa) {
             Some(Value::Reference(r)) => isa(&r.class_name, cls),
+            Some(v @ Value::String(_)) => embedded_instance(&v).is_some_and(|e| e.class_name.eq_ignore_ascii_case(cls) || isa(&e.class_name, cls)),
             _ => false,
         },
         Cond::Cmp(l, op, r) => {
@@ -347,7 +398,7 @@ pub fn eval(c: &Cond, inst: &Instance, isa: &dyn Fn(&str, &str) -> bool) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CimType, ObjectPath};
+    use crate::model::ObjectPath;
 
     #[test]
     fn parses_and_evaluates() {
@@ -380,5 +431,64 @@ mod tests {
         assert!(parse("SELECT * FROM A WHERE X = 'open").is_err());
         assert!(parse("DELETE FROM A").is_err());
         assert!(parse("SELECT * FROM A WHERE X = 1 junk").is_err());
+    }
+
+    /// A lifecycle indication carrying `SourceInstance` (and `PreviousInstance`) as CIM-XML.
+    fn lifecycle(class: &str, new_state: u64, old_state: Option<u64>) -> Instance {
+        let embed = |state: u64| {
+            let cs = Instance::new("X_ComputerSystem")
+                .with("Name", CimType::String, Value::String("vm-1".into()))
+                .with("EnabledState", CimType::UInt16, Value::UInt(state))
+                .with("ElementName", CimType::String, Value::String("web".into()));
+            let mut o = crate::xml::XmlOut::new();
+            crate::cimxml::write_instance(&mut o, &cs, None, &Default::default());
+            Value::String(o.buf)
+        };
+        let mut i = Instance::new(class).with("SourceInstance", CimType::String, embed(new_state));
+        if let Some(s) = old_state {
+            i = i.with("PreviousInstance", CimType::String, embed(s));
+        }
+        i
+    }
+
+    #[test]
+    fn dotted_names_reach_into_embedded_instances() {
+        let isa = |c: &str, a: &str| c == a || (c == "X_ComputerSystem" && a == "CIM_ComputerSystem") || (c == "X_Modification" && a == "CIM_InstModification");
+        let matches = |q: &str, i: &Instance| eval(parse(q).unwrap().condition.as_ref().unwrap(), i, &isa);
+        let started = lifecycle("X_Modification", 2, Some(3));
+        let renamed = lifecycle("X_Modification", 3, Some(3));
+        let created = lifecycle("X_Creation", 3, None);
+        let changed = "SELECT * FROM CIM_InstModification WHERE SourceInstance.EnabledState <> PreviousInstance.EnabledState";
+        assert!(matches(changed, &started));
+        assert!(!matches(changed, &renamed));
+        assert!(!matches(changed, &created), "no PreviousInstance: NULL compares false");
+        assert!(matches("SELECT * FROM A WHERE SourceInstance.EnabledState = 3", &renamed));
+        assert!(!matches("SELECT * FROM A WHERE SourceInstance.EnabledState = 3", &started));
+        assert!(matches("SELECT * FROM A WHERE SourceInstance.ElementName = 'web' AND PreviousInstance.EnabledState = 3", &started));
+        assert!(matches("SELECT * FROM A WHERE SourceInstance ISA CIM_ComputerSystem", &started));
+        assert!(matches("SELECT * FROM A WHERE SourceInstance ISA X_ComputerSystem", &created));
+        assert!(!matches("SELECT * FROM A WHERE SourceInstance ISA CIM_Job", &started));
+        assert!(matches("SELECT * FROM A WHERE PreviousInstance IS NULL", &created));
+        assert!(matches("SELECT * FROM A WHERE PreviousInstance IS NOT NULL", &started));
+        assert!(matches("SELECT * FROM A WHERE SourceInstance.Description IS NULL", &started));
+        assert!(!matches("SELECT * FROM A WHERE SourceInstance.NoSuch.Deeper = 1", &started));
+        // A class qualifier stays a qualifier, on the class itself or a superclass.
+        assert!(matches("SELECT * FROM A WHERE X_Modification.SourceInstance.EnabledState = 2", &started));
+        assert!(matches("SELECT * FROM A WHERE CIM_InstModification.SourceInstance.EnabledState = 2", &started));
+        assert!(!matches("SELECT * FROM A WHERE Other_Class.SourceInstance.EnabledState = 2", &started));
+        // CQL's Class::Prop on the embedded instance.
+        assert!(matches("SELECT * FROM A WHERE SourceInstance.CIM_ComputerSystem::EnabledState = 2", &started));
+        assert!(matches("SELECT * FROM A WHERE SourceInstance.X_ComputerSystem::EnabledState <> PreviousInstance.X_ComputerSystem::EnabledState", &started));
+        assert!(!matches("SELECT * FROM A WHERE SourceInstance.CIM_Job::EnabledState = 2", &started), "not a CIM_Job");
+        assert!(matches("SELECT * FROM A WHERE X_Modification::SourceInstance.EnabledState = 2", &started));
+        assert!(parse("SELECT * FROM A WHERE X: = 1").is_err() && parse("SELECT * FROM A WHERE X::1 = 1").is_err());
+    }
+
+    #[test]
+    fn class_qualified_names_still_read_the_instance() {
+        let q = parse("SELECT * FROM X_A WHERE X_A.Name = 'a'").unwrap();
+        let i = Instance::new("X_A").with("Name", CimType::String, Value::String("a".into()));
+        assert!(eval(q.condition.as_ref().unwrap(), &i, &|c, a| c == a));
+        assert!(!eval(q.condition.as_ref().unwrap(), &Instance::new("X_A").with("Name", CimType::String, Value::String("b".into())), &|c, a| c == a));
     }
 }

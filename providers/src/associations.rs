@@ -9,7 +9,18 @@
 //! | `Xen_ComputerSystemElementSettingData` | ManagedElement → VM | SettingData → its VSSD | the VM uuid |
 //! | `Xen_HostedResourcePool` | GroupComponent → host | PartComponent → its pools | the host uuid, `host.PBDs` → SR, `host.PIFs` → network |
 //! | `Xen_ElementAllocatedFromPool` | Antecedent → pool | Dependent → device | `resident_on` / `resident_VMs`, VBD → VDI → SR, VIF → network |
+//! | `Xen_VirtualSystemSettingDataComponent` | GroupComponent → VSSD | PartComponent → its RASDs | the VM uuid, `VM.VBDs`, `VM.VIFs` |
+//! | `Xen_DeviceSettingsDefineState`, `Xen_DeviceElementSettingData` | ManagedElement → device | SettingData → its RASD | the device's DeviceID = the RASD's InstanceID (every vCPU → the processor RASD) |
+//! | `Xen_ResourceAllocationFromPool` | Antecedent → pool | Dependent → RASD | as `Xen_ElementAllocatedFromPool` |
 //! | `Xen_ElementConformsToProfile` | ConformantStandard → profile (root/interop) | ManagedElement → host (DSP1042), VM (DSP1057), pool (DSP1041 and its resource's profile) (root/cimv2) | |
+//! | `Xen_SystemDevice` (hosts) | GroupComponent → host | PartComponent → its processors, memory, PIFs | `host.host_CPUs`, `metrics`, `PIFs` |
+//! | `Xen_ElementCapabilities` | ManagedElement → VM, VSMS, host, pool | Capabilities → its capabilities | the source's uuid |
+//! | `Xen_HostedService` | Antecedent → host | Dependent → its VSMS | the host uuid |
+//! | `Xen_ServiceAffectsElement` | AffectingElement → VSMS | AffectedElement → every VM (any host's VSMS manages the pool's VMs) | |
+//! | `Xen_MemberOfCollection` | Collection → Xen_HostPool | Member → every host (one pool per XenAPI server) | |
+//! | `Xen_ReferencedProfile` | Dependent → DSP1042 | Antecedent → the other profiles (root/interop) | |
+//! | `Xen_ConcreteComponent` | GroupComponent → pool | PartComponent → host processors, memory, PIFs; SR's disk images | `host_CPUs`, `network.PIFs`, `SR.VDIs` |
+//! | `Xen_BasedOn` | Antecedent → disk image | Dependent → the Xen_Disk on it | `VBD.VDI`, `VDI.VBDs` |
 //!
 //! One provider type serves them all: it resolves the source object, lists the far ends, and
 //! applies Role, ResultRole, ResultClass and AssocClass (class filters match the class or any of
@@ -19,12 +30,18 @@
 use crate::backend::{Backend, BackendRef};
 use crate::cache::Tables;
 use crate::util::{namespace_of, string_key, NAMESPACE};
+use crate::xen_capabilities::{self as caps, CapKind};
 use crate::xen_computer_system::{self as cs, is_virtual_system};
+use crate::xen_disk_image as image;
+use crate::xen_host_device::{self as hdev, HostKind};
+use crate::xen_host_pool as hpool;
+use crate::xen_vsms as vsms;
 use crate::xen_computer_system_setting_data as vssd;
 use crate::xen_device::{self as dev, Kind};
 use crate::xen_host_computer_system as host;
 use crate::xen_registered_profile::{self as rp, Profile};
 use crate::xen_resource_pool::{self as pool, PoolKind};
+use crate::{xen_device_rasd as drasd, xen_rasd};
 use cmpi_shim::provider::{AssociationProvider, Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
 use std::sync::Arc;
@@ -40,9 +57,20 @@ pub enum Assoc {
     ConformsToProfile,
     HostedResourcePool,
     AllocatedFromPool,
+    ElementCapabilities,
+    HostedService,
+    ServiceAffectsElement,
+    MemberOfCollection,
+    ReferencedProfile,
+    ConcreteComponent,
+    BasedOn,
+    VssdComponent,
+    DeviceSettingsDefineState,
+    DeviceElementSettingData,
+    ResourceAllocationFromPool,
 }
 
-pub const ASSOCS: [Assoc; 7] = [
+pub const ASSOCS: [Assoc; 14] = [
     Assoc::HostedComputerSystem,
     Assoc::SystemDevice,
     Assoc::SettingsDefineState,
@@ -50,6 +78,13 @@ pub const ASSOCS: [Assoc; 7] = [
     Assoc::ConformsToProfile,
     Assoc::HostedResourcePool,
     Assoc::AllocatedFromPool,
+    Assoc::ElementCapabilities,
+    Assoc::HostedService,
+    Assoc::ServiceAffectsElement,
+    Assoc::MemberOfCollection,
+    Assoc::ReferencedProfile,
+    Assoc::ConcreteComponent,
+    Assoc::BasedOn,
 ];
 
 impl Assoc {
@@ -62,6 +97,17 @@ impl Assoc {
             Assoc::ConformsToProfile => "Xen_ElementConformsToProfile",
             Assoc::HostedResourcePool => "Xen_HostedResourcePool",
             Assoc::AllocatedFromPool => "Xen_ElementAllocatedFromPool",
+            Assoc::ElementCapabilities => "Xen_ElementCapabilities",
+            Assoc::HostedService => "Xen_HostedService",
+            Assoc::ServiceAffectsElement => "Xen_ServiceAffectsElement",
+            Assoc::MemberOfCollection => "Xen_MemberOfCollection",
+            Assoc::ReferencedProfile => "Xen_ReferencedProfile",
+            Assoc::ConcreteComponent => "Xen_ConcreteComponent",
+            Assoc::BasedOn => "Xen_BasedOn",
+            Assoc::VssdComponent => "Xen_VirtualSystemSettingDataComponent",
+            Assoc::DeviceSettingsDefineState => "Xen_DeviceSettingsDefineState",
+            Assoc::DeviceElementSettingData => "Xen_DeviceElementSettingData",
+            Assoc::ResourceAllocationFromPool => "Xen_ResourceAllocationFromPool",
         }
     }
 
@@ -69,23 +115,36 @@ impl Assoc {
     pub fn roles(self) -> (&'static str, &'static str) {
         match self {
             Assoc::HostedComputerSystem => ("Antecedent", "Dependent"),
-            Assoc::SystemDevice | Assoc::HostedResourcePool => ("GroupComponent", "PartComponent"),
-            Assoc::AllocatedFromPool => ("Antecedent", "Dependent"),
-            Assoc::SettingsDefineState | Assoc::ElementSettingData => ("ManagedElement", "SettingData"),
+            Assoc::SystemDevice | Assoc::HostedResourcePool | Assoc::VssdComponent => ("GroupComponent", "PartComponent"),
+            Assoc::AllocatedFromPool | Assoc::ResourceAllocationFromPool => ("Antecedent", "Dependent"),
+            Assoc::SettingsDefineState | Assoc::ElementSettingData | Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData => ("ManagedElement", "SettingData"),
             Assoc::ConformsToProfile => ("ConformantStandard", "ManagedElement"),
+            Assoc::ElementCapabilities => ("ManagedElement", "Capabilities"),
+            Assoc::HostedService | Assoc::BasedOn => ("Antecedent", "Dependent"),
+            Assoc::ServiceAffectsElement => ("AffectingElement", "AffectedElement"),
+            Assoc::MemberOfCollection => ("Collection", "Member"),
+            // DSP1042 references the others: it is the Dependent (CIM_ReferencedProfile).
+            Assoc::ReferencedProfile => ("Dependent", "Antecedent"),
+            Assoc::ConcreteComponent => ("GroupComponent", "PartComponent"),
         }
     }
 }
+
+/// The associations of the RASDs (kept apart from [`ASSOCS`], whose test sample has no RASD).
+pub const RASD_ASSOCS: [Assoc; 4] = [Assoc::VssdComponent, Assoc::DeviceSettingsDefineState, Assoc::DeviceElementSettingData, Assoc::ResourceAllocationFromPool];
 
 /// The class itself and its parents, for the ResultClass and AssocClass filters.
 pub fn lineage(class: &str) -> Vec<&'static str> {
     const SYSTEM: &[&str] = &["CIM_ComputerSystem", "CIM_System", "CIM_EnabledLogicalElement", "CIM_LogicalElement", "CIM_ManagedSystemElement", "CIM_ManagedElement"];
     const DEVICE: &[&str] = &["CIM_LogicalDevice", "CIM_EnabledLogicalElement", "CIM_LogicalElement", "CIM_ManagedSystemElement", "CIM_ManagedElement"];
     const NONE: &[&str] = &[];
+    const RASD: &[&str] = &["CIM_ResourceAllocationSettingData", "CIM_SettingData", "CIM_ManagedElement"];
     let (own, parents): (&[&str], &[&str]) = match class.to_ascii_lowercase().as_str() {
         "xen_computersystem" => (&["Xen_ComputerSystem"], SYSTEM),
         "xen_hostcomputersystem" => (&["Xen_HostComputerSystem"], SYSTEM),
         "xen_computersystemsettingdata" => (&["Xen_ComputerSystemSettingData", "Xen_VirtualSystemSettingData", "CIM_VirtualSystemSettingData", "CIM_SettingData", "CIM_ManagedElement"], NONE),
+        "xen_computersystemtemplate" => (&["Xen_ComputerSystemTemplate", "Xen_VirtualSystemSettingData", "CIM_VirtualSystemSettingData", "CIM_SettingData", "CIM_ManagedElement"], NONE),
+        "xen_computersystemsnapshot" => (&["Xen_ComputerSystemSnapshot", "Xen_VirtualSystemSettingData", "CIM_VirtualSystemSettingData", "CIM_SettingData", "CIM_ManagedElement"], NONE),
         "xen_processor" => (&["Xen_Processor", "CIM_Processor"], DEVICE),
         "xen_memory" => (&["Xen_Memory", "CIM_Memory", "CIM_StorageExtent"], DEVICE),
         "xen_disk" => (&["Xen_Disk", "CIM_LogicalDisk", "CIM_StorageExtent"], DEVICE),
@@ -107,6 +166,39 @@ pub fn lineage(class: &str) -> Vec<&'static str> {
         "xen_hostedresourcepool" => (&["Xen_HostedResourcePool", "CIM_HostedResourcePool", "CIM_SystemComponent", "CIM_Component"], NONE),
         "xen_elementallocatedfrompool" => (&["Xen_ElementAllocatedFromPool", "CIM_ElementAllocatedFromPool", "CIM_Dependency"], NONE),
         "xen_elementconformstoprofile" => (&["Xen_ElementConformsToProfile", "CIM_ElementConformsToProfile"], NONE),
+        "xen_diskdrive" => (&["Xen_DiskDrive", "CIM_DiskDrive", "CIM_MediaAccessDevice"], DEVICE),
+        "xen_diskimage" => (&["Xen_DiskImage", "CIM_StorageExtent"], DEVICE),
+        "xen_hostprocessor" => (&["Xen_HostProcessor", "CIM_Processor"], DEVICE),
+        "xen_hostmemory" => (&["Xen_HostMemory", "CIM_Memory", "CIM_StorageExtent"], DEVICE),
+        "xen_hostnetworkport" => (&["Xen_HostNetworkPort", "CIM_NetworkPort", "CIM_LogicalPort"], DEVICE),
+        "xen_virtualsystemmanagementservice" => (&["Xen_VirtualSystemManagementService", "CIM_VirtualSystemManagementService", "CIM_Service"], &["CIM_EnabledLogicalElement", "CIM_LogicalElement", "CIM_ManagedSystemElement", "CIM_ManagedElement"]),
+        "xen_hostpool" => (&["Xen_HostPool", "CIM_SystemSpecificCollection", "CIM_Collection", "CIM_ManagedElement"], NONE),
+        "xen_virtualsystemmanagementcapabilities" => (&["Xen_VirtualSystemManagementCapabilities", "CIM_VirtualSystemManagementCapabilities", "CIM_EnabledLogicalElementCapabilities", "CIM_Capabilities", "CIM_ManagedElement"], NONE),
+        "xen_computersystemcapabilities" => (&["Xen_ComputerSystemCapabilities", "CIM_EnabledLogicalElementCapabilities", "CIM_Capabilities", "CIM_ManagedElement"], NONE),
+        "xen_processorallocationcapabilities" | "xen_memoryallocationcapabilities" | "xen_storageallocationcapabilities" | "xen_networkconnectionallocationcapabilities" => {
+            let own: &[&str] = match CapKind::of_class(class) {
+                Some(CapKind::Allocation(PoolKind::Processor)) => &["Xen_ProcessorAllocationCapabilities"],
+                Some(CapKind::Allocation(PoolKind::Memory)) => &["Xen_MemoryAllocationCapabilities"],
+                Some(CapKind::Allocation(PoolKind::Storage)) => &["Xen_StorageAllocationCapabilities"],
+                _ => &["Xen_NetworkConnectionAllocationCapabilities"],
+            };
+            (own, &["CIM_AllocationCapabilities", "CIM_Capabilities", "CIM_ManagedElement"])
+        }
+        "xen_elementcapabilities" => (&["Xen_ElementCapabilities", "CIM_ElementCapabilities"], NONE),
+        "xen_hostedservice" => (&["Xen_HostedService", "CIM_HostedService", "CIM_HostedDependency", "CIM_Dependency"], NONE),
+        "xen_serviceaffectselement" => (&["Xen_ServiceAffectsElement", "CIM_ServiceAffectsElement"], NONE),
+        "xen_memberofcollection" => (&["Xen_MemberOfCollection", "CIM_MemberOfCollection"], NONE),
+        "xen_referencedprofile" => (&["Xen_ReferencedProfile", "CIM_ReferencedProfile", "CIM_ReferencedSpecification", "CIM_Dependency"], NONE),
+        "xen_concretecomponent" => (&["Xen_ConcreteComponent", "CIM_ConcreteComponent", "CIM_Component"], NONE),
+        "xen_basedon" => (&["Xen_BasedOn", "CIM_BasedOn", "CIM_Dependency"], NONE),
+        "xen_processorsettingdata" => (&["Xen_ProcessorSettingData"], RASD),
+        "xen_memorysettingdata" => (&["Xen_MemorySettingData"], RASD),
+        "xen_disksettingdata" => (&["Xen_DiskSettingData", "CIM_StorageAllocationSettingData"], RASD),
+        "xen_networkportsettingdata" => (&["Xen_NetworkPortSettingData", "CIM_EthernetPortAllocationSettingData"], RASD),
+        "xen_virtualsystemsettingdatacomponent" => (&["Xen_VirtualSystemSettingDataComponent", "CIM_VirtualSystemSettingDataComponent", "CIM_Component"], NONE),
+        "xen_devicesettingsdefinestate" => (&["Xen_DeviceSettingsDefineState", "CIM_SettingsDefineState"], NONE),
+        "xen_deviceelementsettingdata" => (&["Xen_DeviceElementSettingData", "CIM_ElementSettingData"], NONE),
+        "xen_resourceallocationfrompool" => (&["Xen_ResourceAllocationFromPool", "CIM_ResourceAllocationFromPool", "CIM_Dependency"], NONE),
         _ => (NONE, NONE),
     };
     own.iter().chain(parents).copied().collect()
@@ -127,6 +219,18 @@ pub enum Object<'t> {
     Profile(Profile),
     /// A pool, its source's ref and record (host, SR or network).
     Pool(PoolKind, &'t str, &'t ObjectRecord),
+    /// A host device: the host's ref and record, and the device.
+    HostDevice(HostKind, &'t String, &'t ObjectRecord, Instance),
+    /// A disk image: the VDI, and the ref and record of its SR.
+    DiskImage(&'t ObjectRecord, &'t String, &'t ObjectRecord),
+    /// Capabilities, with their source's ref and record (host, VM, SR or network). The ref of a
+    /// VM is not kept (nothing needs it, and finding it from the uuid would scan every VM): "".
+    Caps(CapKind, &'t str, &'t ObjectRecord),
+    /// The VSMS of a host (its ref and record).
+    Vsms(&'t String, &'t ObjectRecord),
+    HostPool(&'t ObjectRecord),
+    /// A RASD: its VM record and instance.
+    Rasd(&'t ObjectRecord, Instance),
 }
 
 /// The object `op` names, if it exists.
@@ -141,16 +245,44 @@ pub fn resolve<'t>(t: &'t Tables, op: &ObjectPath) -> Option<Object<'t>> {
     if eq(host::CLASS) && ccn_ok(host::CLASS) {
         return t.by_uuid("host", &key("Name")?).map(|(r, h)| Object::Host(r, h));
     }
-    if eq(vssd::CLASS) {
+    if let Some(kind) = vssd::VssdKind::of_class(class) {
+        // a VSSD is in the class of its record's kind only (guest VM, template, snapshot)
         let id = key("InstanceID")?;
         let uuid = vssd::uuid_of_instance_id(&id)?;
-        return t.by_uuid("vm", uuid).map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(Object::Vssd);
+        return t.by_uuid("vm", uuid).map(|(_, v)| v).filter(|v| vssd::VssdKind::of(v) == Some(kind)).map(Object::Vssd);
     }
     if eq(rp::CLASS) {
         return Profile::by_instance_id(&key("InstanceID")?).map(Object::Profile);
     }
+    if let Some(r) = resolve_rasd(t, class, op) {
+        return r;
+    }
     if let Some(kind) = PoolKind::of_class(class) {
         return pool::find(t, kind, op).map(|(r, rec)| Object::Pool(kind, r.as_str(), rec));
+    }
+    if let Some(kind) = CapKind::of_class(class) {
+        return caps::find(t, kind, op).map(|(r, rec)| Object::Caps(kind, r.as_str(), rec));
+    }
+    if let Some(kind) = HostKind::of_class(class) {
+        if !ccn_ok(kind.class()) {
+            return None;
+        }
+        let (r, h) = hdev::owner(t, op)?;
+        return hdev::find(NAMESPACE, kind, op, t).map(|i| Object::HostDevice(kind, r, h, i));
+    }
+    if eq(image::CLASS) && ccn_ok(image::CLASS) {
+        let (vdi, sr) = image::find(t, op)?;
+        let (r, _) = t.entry("sr", vdi.str("SR"))?;
+        return Some(Object::DiskImage(vdi, r, sr));
+    }
+    if eq(vsms::CLASS) && ccn_ok(vsms::CLASS) {
+        if key("Name")? != vsms::SERVICE_NAME || op.key("SystemCreationClassName").is_some_and(|v| v.as_str().is_none_or(|s| !s.eq_ignore_ascii_case(host::CLASS))) {
+            return None;
+        }
+        return t.by_uuid("host", &key("SystemName")?).map(|(r, h)| Object::Vsms(r, h));
+    }
+    if eq(hpool::CLASS) {
+        return hpool::find(t, op).map(Object::HostPool);
     }
     let kind = Kind::of_class(class)?;
     if !ccn_ok(kind.class()) {
@@ -167,10 +299,16 @@ impl Object<'_> {
         match self {
             Object::Vm(v) => cs::path(NAMESPACE, v.str("uuid")),
             Object::Host(_, h) => host::path(NAMESPACE, h.str("uuid")),
-            Object::Vssd(v) => vssd::path(NAMESPACE, v.str("uuid")),
+            Object::Vssd(v) => vssd::path_for(NAMESPACE, v).expect("control domains have no VSSD object"),
             Object::Device(_, _, i) => i.path.clone(),
             Object::Profile(p) => p.path(),
             Object::Pool(k, _, r) => pool::path(NAMESPACE, *k, r.str("uuid")),
+            Object::HostDevice(_, _, _, i) => i.path.clone(),
+            Object::DiskImage(v, _, sr) => image::path(NAMESPACE, sr.str("uuid"), v.str("uuid")),
+            Object::Caps(k, _, r) => caps::path(NAMESPACE, *k, r.str("uuid")),
+            Object::Vsms(_, h) => vsms::path(NAMESPACE, h.str("uuid")),
+            Object::HostPool(p) => hpool::path(NAMESPACE, p.str("uuid")),
+            Object::Rasd(_, i) => i.path.clone(),
         }
     }
 
@@ -182,6 +320,12 @@ impl Object<'_> {
             Object::Device(_, _, i) => i.clone(),
             Object::Profile(p) => p.instance(),
             Object::Pool(k, _, r) => pool::instance(NAMESPACE, *k, r, t),
+            Object::HostDevice(_, _, _, i) => i.clone(),
+            Object::DiskImage(v, _, sr) => image::instance(NAMESPACE, v, sr),
+            Object::Caps(k, _, r) => caps::instance(NAMESPACE, *k, r),
+            Object::Vsms(_, h) => vsms::instance(NAMESPACE, h.str("uuid")),
+            Object::HostPool(p) => hpool::instance(NAMESPACE, p, t),
+            Object::Rasd(_, i) => i.clone(),
         }
     }
 }
@@ -205,7 +349,7 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         }
         (Assoc::SystemDevice, Object::Device(_, vm, _)) => (false, vec![Object::Vm(vm)]),
         (Assoc::SettingsDefineState | Assoc::ElementSettingData, Object::Vm(v)) => (true, vec![Object::Vssd(v)]),
-        (Assoc::SettingsDefineState | Assoc::ElementSettingData, Object::Vssd(v)) => (false, vec![Object::Vm(v)]),
+        (Assoc::SettingsDefineState | Assoc::ElementSettingData, Object::Vssd(v)) => (false, Some(*v).filter(|v| is_virtual_system(v)).map(Object::Vm).into_iter().collect()),
         (Assoc::ConformsToProfile, Object::Profile(p)) if *p == rp::SYSTEM_VIRTUALIZATION => {
             let mut h: Vec<(&String, &ObjectRecord)> = t.iter("host").collect();
             h.sort_unstable_by_key(|(_, h)| h.str("uuid"));
@@ -214,6 +358,13 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         (Assoc::ConformsToProfile, Object::Profile(p)) if *p == rp::VIRTUAL_SYSTEM => (true, vms().into_iter().map(Object::Vm).collect()),
         (Assoc::ConformsToProfile, Object::Host(..)) => (false, vec![Object::Profile(rp::SYSTEM_VIRTUALIZATION)]),
         (Assoc::ConformsToProfile, Object::Vm(_)) => (false, vec![Object::Profile(rp::VIRTUAL_SYSTEM)]),
+        (Assoc::ConformsToProfile, Object::Profile(p)) if p.dsp == rp::ALLOCATION_CAPABILITIES_DSP => {
+            let all = caps::allocation_kinds().flat_map(|k| caps::sources(t, k).into_iter().map(move |(r, rec)| Object::Caps(k, r.as_str(), rec)));
+            (true, all.collect())
+        }
+        (Assoc::ConformsToProfile, Object::Caps(CapKind::Allocation(_), ..)) => {
+            (false, rp::PROFILES.into_iter().filter(|p| p.dsp == rp::ALLOCATION_CAPABILITIES_DSP).map(Object::Profile).collect())
+        }
         (Assoc::ConformsToProfile, Object::Profile(p)) => {
             let mut pools = Vec::new();
             for kind in pool::POOL_KINDS.into_iter().filter(|k| rp::pool_profiles(*k).contains(&p.dsp)) {
@@ -230,6 +381,52 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         (Assoc::HostedResourcePool, Object::Pool(kind, r, rec)) => (false, pool_hosts(t, *kind, r, rec)),
         (Assoc::AllocatedFromPool, Object::Pool(kind, r, rec)) => (true, pool_devices(t, *kind, r, rec)),
         (Assoc::AllocatedFromPool, Object::Device(kind, vm, i)) => (false, device_pools(t, *kind, vm, i).into_iter().collect()),
+        (Assoc::SystemDevice, Object::Host(r, h)) => {
+            let devices = hdev::HOST_KINDS.into_iter().flat_map(|k| hdev::devices(NAMESPACE, k, h, t).into_iter().map(move |i| Object::HostDevice(k, r, h, i)));
+            (true, devices.collect())
+        }
+        (Assoc::SystemDevice, Object::HostDevice(_, r, h, _)) => (false, vec![Object::Host(r, h)]),
+        (Assoc::ElementCapabilities, Object::Vm(v)) => (true, vec![Object::Caps(CapKind::ComputerSystem, "", v)]),
+        (Assoc::ElementCapabilities, Object::Host(r, h) | Object::Vsms(r, h)) => (true, vec![Object::Caps(CapKind::Vsms, r.as_str(), h)]),
+        (Assoc::ElementCapabilities, Object::Pool(kind, r, rec)) => (true, vec![Object::Caps(CapKind::Allocation(*kind), r, rec)]),
+        (Assoc::ElementCapabilities, Object::Caps(kind, r, rec)) => match kind {
+            CapKind::ComputerSystem => (false, vec![Object::Vm(rec)]),
+            CapKind::Vsms => match t.entry("host", r) {
+                Some((r, h)) => (false, vec![Object::Host(r, h), Object::Vsms(r, h)]),
+                None => (false, vec![]),
+            },
+            CapKind::Allocation(pk) => (false, vec![Object::Pool(*pk, r, rec)]),
+        },
+        (Assoc::HostedService, Object::Host(r, h)) => (true, vec![Object::Vsms(r, h)]),
+        (Assoc::HostedService, Object::Vsms(r, h)) => (false, vec![Object::Host(r, h)]),
+        (Assoc::ServiceAffectsElement, Object::Vsms(..)) => (true, vms().into_iter().map(Object::Vm).collect()),
+        (Assoc::ServiceAffectsElement, Object::Vm(_)) => (false, hosts(t).into_iter().map(|(r, h)| Object::Vsms(r, h)).collect()),
+        (Assoc::MemberOfCollection, Object::HostPool(_)) => (true, hosts(t).into_iter().map(|(r, h)| Object::Host(r, h)).collect()),
+        (Assoc::MemberOfCollection, Object::Host(..)) => (false, hpool::pools(t).into_iter().map(Object::HostPool).collect()),
+        (Assoc::ReferencedProfile, Object::Profile(p)) if *p == rp::SYSTEM_VIRTUALIZATION => {
+            (true, rp::PROFILES.into_iter().filter(|q| *q != rp::SYSTEM_VIRTUALIZATION).map(Object::Profile).collect())
+        }
+        (Assoc::ReferencedProfile, Object::Profile(_)) => (false, vec![Object::Profile(rp::SYSTEM_VIRTUALIZATION)]),
+        (Assoc::ConcreteComponent, Object::Pool(kind, r, rec)) => (true, pool_components(t, *kind, r, rec)),
+        (Assoc::ConcreteComponent, Object::HostDevice(kind, r, h, i)) => (false, host_device_pool(t, *kind, r, h, i).into_iter().collect()),
+        (Assoc::ConcreteComponent, Object::DiskImage(_, r, sr)) => (false, vec![Object::Pool(PoolKind::Storage, r.as_str(), sr)]),
+        (Assoc::BasedOn, Object::DiskImage(vdi, ..)) => {
+            let vm_of = |x: &'t ObjectRecord| t.get("vm", x.str("VM")).filter(|v| is_virtual_system(v));
+            let mut disks: Vec<Object> = deref_set(t, vdi, "VBDs", "vbd")
+                .into_iter()
+                .filter(|(_, vbd)| vbd.str("type") == "Disk")
+                .filter_map(|(_, vbd)| device_of(t, Kind::Disk, vm_of(vbd)?, vbd.str("uuid")))
+                .collect();
+            disks.sort_unstable_by_key(|o| o.path().to_string());
+            (true, disks)
+        }
+        (Assoc::BasedOn, Object::Device(Kind::Disk, vm, i)) => (false, device_image(t, vm, i).into_iter().collect()),
+        (Assoc::VssdComponent, Object::Vssd(vm)) => (true, vm_rasds(t, vm)),
+        (Assoc::VssdComponent, Object::Rasd(vm, _)) => (false, vec![Object::Vssd(vm)]),
+        (Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData, Object::Device(kind, vm, i)) => (true, device_rasd(t, *kind, vm, i).into_iter().collect()),
+        (Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData, Object::Rasd(vm, i)) => (false, rasd_devices(t, vm, i)),
+        (Assoc::ResourceAllocationFromPool, Object::Pool(kind, r, rec)) => (true, pool_rasds(t, *kind, r, rec)),
+        (Assoc::ResourceAllocationFromPool, Object::Rasd(vm, i)) => (false, rasd_pool(t, vm, i).into_iter().collect()),
         _ => (false, vec![]),
     }
 }
@@ -302,7 +499,7 @@ fn pool_devices<'t>(t: &'t Tables, kind: PoolKind, r: &'t str, rec: &'t ObjectRe
         PoolKind::Storage => deref_set(t, rec, "VDIs", "vdi")
             .into_iter()
             .flat_map(|(_, vdi)| deref_set(t, vdi, "VBDs", "vbd"))
-            .filter_map(|(_, vbd)| device_of(t, Kind::Disk, vm_of(vbd)?, vbd.str("uuid")))
+            .filter_map(|(_, vbd)| device_of(t, if vbd.str("type") == "CD" { Kind::DiskDrive } else { Kind::Disk }, vm_of(vbd)?, vbd.str("uuid")))
             .collect(),
         PoolKind::NetworkConnection => {
             deref_set(t, rec, "VIFs", "vif").into_iter().filter_map(|(_, vif)| device_of(t, Kind::NetworkPort, vm_of(vif)?, vif.str("uuid"))).collect()
@@ -318,7 +515,7 @@ fn device_pools<'t>(t: &'t Tables, kind: Kind, vm: &'t ObjectRecord, i: &Instanc
             let (r, h) = deref_one(t, vm, "resident_on", "host")?;
             Some(Object::Pool(if kind == Kind::Processor { PoolKind::Processor } else { PoolKind::Memory }, r, h))
         }
-        Kind::Disk => {
+        Kind::Disk | Kind::DiskDrive => {
             let (_, vbd) = deref_set(t, vm, "VBDs", "vbd").into_iter().find(|(_, v)| v.str("uuid") == suffix)?;
             let (_, vdi) = deref_one(t, vbd, "VDI", "vdi")?;
             let (r, sr) = deref_one(t, vdi, "SR", "sr")?;
@@ -332,14 +529,219 @@ fn device_pools<'t>(t: &'t Tables, kind: Kind, vm: &'t ObjectRecord, i: &Instanc
     }
 }
 
+/// Every host (ref, record), by uuid.
+fn hosts(t: &Tables) -> Vec<(&String, &ObjectRecord)> {
+    let mut h: Vec<(&String, &ObjectRecord)> = t.iter("host").collect();
+    h.sort_unstable_by_key(|(_, h)| h.str("uuid"));
+    h
+}
+
+/// The members of a primordial pool: the host's processors or its memory, the PIFs of a
+/// network (on every host), the disk images of an SR.
+fn pool_components<'t>(t: &'t Tables, kind: PoolKind, r: &'t str, rec: &'t ObjectRecord) -> Vec<Object<'t>> {
+    match kind {
+        PoolKind::Processor | PoolKind::Memory => {
+            let Some((r, h)) = t.entry("host", r) else { return vec![] };
+            let hk = if kind == PoolKind::Processor { HostKind::Processor } else { HostKind::Memory };
+            hdev::devices(NAMESPACE, hk, h, t).into_iter().map(|i| Object::HostDevice(hk, r, h, i)).collect()
+        }
+        PoolKind::NetworkConnection => {
+            let mut out: Vec<Object> = deref_set(t, rec, "PIFs", "pif")
+                .into_iter()
+                .filter_map(|(_, pif)| {
+                    let (hr, h) = t.entry("host", pif.str("host"))?;
+                    Some(Object::HostDevice(HostKind::NetworkPort, hr, h, hdev::network_port(NAMESPACE, h.str("uuid"), pif, t)))
+                })
+                .collect();
+            out.sort_unstable_by_key(|o| o.path().to_string());
+            out
+        }
+        PoolKind::Storage => {
+            let Some((r, sr)) = t.entry("sr", r) else { return vec![] };
+            image::of_sr(t, sr).into_iter().map(|v| Object::DiskImage(v, r, sr)).collect()
+        }
+    }
+}
+
+/// The RASD `op` names (a processor, memory, disk or NIC RASD), if it exists.
+fn resolve_rasd<'t>(t: &'t Tables, class: &str, op: &ObjectPath) -> Option<Option<Object<'t>>> {
+    let cpu_mem = [xen_rasd::Kind::Processor, xen_rasd::Kind::Memory].into_iter().find(|k| k.class().eq_ignore_ascii_case(class));
+    let device = drasd::Kind::of_class(class);
+    if cpu_mem.is_none() && device.is_none() {
+        return None;
+    }
+    let Ok(id) = string_key(op, "InstanceID") else { return Some(None) };
+    Some(match (cpu_mem, device) {
+        (Some(k), _) => xen_rasd::vm_uuid_of(k, &id)
+            .and_then(|u| t.by_uuid("vm", u))
+            .map(|(_, vm)| vm)
+            .filter(|vm| drasd::is_rasd_owner(vm))
+            .map(|vm| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))),
+        (None, Some(k)) => drasd::find(t, k, &id).and_then(|(_, vm, _, d)| {
+            let i = match k {
+                drasd::Kind::Disk => drasd::disk(NAMESPACE, vm, d, t)?,
+                drasd::Kind::Nic => drasd::nic(NAMESPACE, vm, d, t),
+            };
+            Some(Object::Rasd(vm, i))
+        }),
+        (None, None) => None,
+    })
+}
+
+/// Every RASD of a VM: processor, memory, disks and CD drives, NICs.
+fn vm_rasds<'t>(t: &'t Tables, vm: &'t ObjectRecord) -> Vec<Object<'t>> {
+    let mut out = Vec::new();
+    if drasd::is_rasd_owner(vm) {
+        out.extend([xen_rasd::Kind::Processor, xen_rasd::Kind::Memory].map(|k| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))));
+    }
+    for k in drasd::KINDS {
+        out.extend(drasd::of_vm(NAMESPACE, k, vm, t).into_iter().map(|i| Object::Rasd(vm, i)));
+    }
+    out
+}
+
+fn id_of(i: &Instance, key: &str) -> String {
+    i.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string()
+}
+
+/// The RASD of a device: every vCPU has the VM's processor RASD; memory, disks and NICs the RASD
+/// whose InstanceID is their DeviceID.
+fn device_rasd<'t>(t: &'t Tables, kind: Kind, vm: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
+    let id = id_of(i, "DeviceID");
+    let rasd = match kind {
+        Kind::Processor => xen_rasd::instance(NAMESPACE, xen_rasd::Kind::Processor, vm, t),
+        Kind::Memory => xen_rasd::instance(NAMESPACE, xen_rasd::Kind::Memory, vm, t),
+        Kind::Disk | Kind::DiskDrive => drasd::get(NAMESPACE, drasd::Kind::Disk, &id, t)?,
+        Kind::NetworkPort => drasd::get(NAMESPACE, drasd::Kind::Nic, &id, t)?,
+    };
+    Some(Object::Rasd(vm, rasd))
+}
+
+/// The devices a RASD defines (none for a template's or a snapshot's).
+fn rasd_devices<'t>(t: &'t Tables, vm: &'t ObjectRecord, i: &Instance) -> Vec<Object<'t>> {
+    if !is_virtual_system(vm) {
+        return vec![];
+    }
+    let class = i.path.classname.as_str();
+    let id = id_of(i, "InstanceID");
+    let kind = if class.eq_ignore_ascii_case(xen_rasd::Kind::Processor.class()) {
+        Kind::Processor
+    } else if class.eq_ignore_ascii_case(xen_rasd::Kind::Memory.class()) {
+        Kind::Memory
+    } else if class.eq_ignore_ascii_case(drasd::Kind::Disk.class()) {
+        // a CD's RASD (ResourceType 16) defines a Xen_DiskDrive, a disk's a Xen_Disk
+        if i.get("ResourceType") == Some(&CimValue::Uint16(16)) {
+            Kind::DiskDrive
+        } else {
+            Kind::Disk
+        }
+    } else {
+        Kind::NetworkPort
+    };
+    dev::devices(NAMESPACE, kind, vm, t)
+        .into_iter()
+        .filter(|d| kind == Kind::Processor || id_of(d, "DeviceID") == id)
+        .map(|d| Object::Device(kind, vm, d))
+        .collect()
+}
+
+/// The RASDs allocated from a pool: the processor and memory RASDs of the VMs resident on the
+/// host, the disk RASDs of the SR's VDIs' VBDs, the NIC RASDs of the network's VIFs.
+fn pool_rasds<'t>(t: &'t Tables, kind: PoolKind, r: &'t str, rec: &'t ObjectRecord) -> Vec<Object<'t>> {
+    let vm_of = |x: &'t ObjectRecord| t.get("vm", x.str("VM")).filter(|v| drasd::is_rasd_owner(v));
+    match kind {
+        PoolKind::Processor | PoolKind::Memory => {
+            let k = if kind == PoolKind::Processor { xen_rasd::Kind::Processor } else { xen_rasd::Kind::Memory };
+            resident_vms(t, r, rec).into_iter().map(|vm| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))).collect()
+        }
+        PoolKind::Storage => {
+            let mut v: Vec<Object<'t>> = deref_set(t, rec, "VDIs", "vdi")
+                .into_iter()
+                .flat_map(|(_, vdi)| deref_set(t, vdi, "VBDs", "vbd"))
+                .filter_map(|(_, vbd)| {
+                    let vm = vm_of(vbd)?;
+                    Some(Object::Rasd(vm, drasd::disk(NAMESPACE, vm, vbd, t)?))
+                })
+                .collect();
+            v.sort_by_key(|o| o.path().to_string());
+            v
+        }
+        PoolKind::NetworkConnection => {
+            let mut v: Vec<Object<'t>> = deref_set(t, rec, "VIFs", "vif")
+                .into_iter()
+                .filter_map(|(_, vif)| {
+                    let vm = vm_of(vif)?;
+                    Some(Object::Rasd(vm, drasd::nic(NAMESPACE, vm, vif, t)))
+                })
+                .collect();
+            v.sort_by_key(|o| o.path().to_string());
+            v
+        }
+    }
+}
+
+/// The pool a host device is a member of (its network's, for a PIF).
+fn host_device_pool<'t>(t: &'t Tables, kind: HostKind, r: &'t str, h: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
+    match kind {
+        HostKind::Processor => Some(Object::Pool(PoolKind::Processor, r, h)),
+        HostKind::Memory => Some(Object::Pool(PoolKind::Memory, r, h)),
+        HostKind::NetworkPort => {
+            let suffix = i.get("DeviceID").and_then(|d| d.as_str()).and_then(|d| d.rsplit_once('/')).map(|(_, s)| s.to_string())?;
+            let (_, pif) = hdev::host_pifs(t, h).into_iter().find(|(_, p)| p.str("uuid") == suffix)?;
+            let (nr, net) = deref_one(t, pif, "network", "network")?;
+            Some(Object::Pool(PoolKind::NetworkConnection, nr, net))
+        }
+    }
+}
+
+/// The pool a RASD allocates from: the resident host's processor or memory pool (none when the
+/// VM is not running), the SR of a disk's VDI, the network of a NIC.
+fn rasd_pool<'t>(t: &'t Tables, vm: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
+    let class = i.path.classname.as_str();
+    if let Some(k) = [xen_rasd::Kind::Processor, xen_rasd::Kind::Memory].into_iter().find(|k| k.class().eq_ignore_ascii_case(class)) {
+        let (r, h) = deref_one(t, vm, "resident_on", "host")?;
+        return Some(Object::Pool(if k == xen_rasd::Kind::Processor { PoolKind::Processor } else { PoolKind::Memory }, r, h));
+    }
+    let kind = drasd::Kind::of_class(class)?;
+    let (_, _, _, d) = drasd::find(t, kind, &id_of(i, "InstanceID"))?;
+    match kind {
+        drasd::Kind::Disk => {
+            let (_, vdi) = deref_one(t, d, "VDI", "vdi")?;
+            let (r, sr) = deref_one(t, vdi, "SR", "sr")?;
+            Some(Object::Pool(PoolKind::Storage, r, sr))
+        }
+        drasd::Kind::Nic => {
+            let (r, net) = deref_one(t, d, "network", "network")?;
+            Some(Object::Pool(PoolKind::NetworkConnection, r, net))
+        }
+    }
+}
+
+/// The disk image under a `Xen_Disk`: its VBD's VDI.
+fn device_image<'t>(t: &'t Tables, vm: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
+    let suffix = i.get("DeviceID").and_then(|d| d.as_str()).and_then(|d| d.rsplit_once('/')).map(|(_, s)| s.to_string())?;
+    let (_, vbd) = deref_set(t, vm, "VBDs", "vbd").into_iter().find(|(_, v)| v.str("uuid") == suffix)?;
+    let (vdi, _) = image::of_vdi_ref(t, vbd.str("VDI"))?;
+    let (r, sr) = t.entry("sr", vdi.str("SR"))?;
+    Some(Object::DiskImage(vdi, r, sr))
+}
+
 /// The association instance between `first` (first role) and `second`, in namespace `ns`.
 pub fn link(assoc: Assoc, ns: &str, first: ObjectPath, second: ObjectPath) -> Instance {
     let (r1, r2) = assoc.roles();
     let path = ObjectPath::new(ns, assoc.class()).with_key(r1, first.clone()).with_key(r2, second.clone());
     let mut i = Instance::new(path).with(r1, first).with(r2, second);
-    if assoc == Assoc::ElementSettingData {
+    if matches!(assoc, Assoc::ElementSettingData | Assoc::DeviceElementSettingData) {
         i.set("IsDefault", CimValue::Uint16(1));
         i.set("IsCurrent", CimValue::Uint16(1));
+    }
+    if assoc == Assoc::ElementCapabilities {
+        // 2 Default, 3 Current: the only capabilities of their element, and its current ones.
+        i.set("Characteristics", crate::util::u16_array(&[2, 3]));
+    }
+    if assoc == Assoc::ServiceAffectsElement {
+        // 5 Manages: the VSMS starts, stops, modifies and destroys the VM.
+        i.set("ElementEffects", crate::util::u16_array(&[5]));
     }
     i
 }
@@ -375,24 +777,52 @@ pub fn hops<'t>(assoc: Assoc, t: &'t Tables, op: &ObjectPath, role: Option<&str>
 /// Every instance of `assoc` (for EnumerateInstances of the class), from the first-role side.
 pub fn all_links(assoc: Assoc, t: &Tables, ns: &str) -> Vec<Instance> {
     let sources: Vec<ObjectPath> = match assoc {
-        Assoc::HostedComputerSystem | Assoc::HostedResourcePool => {
+        Assoc::HostedComputerSystem | Assoc::HostedResourcePool | Assoc::HostedService => {
             let mut h: Vec<&str> = t.iter("host").map(|(_, h)| h.str("uuid")).collect();
             h.sort_unstable();
             h.into_iter().map(|u| host::path(NAMESPACE, u)).collect()
         }
         Assoc::ConformsToProfile => rp::PROFILES.iter().map(Profile::path).collect(),
-        Assoc::AllocatedFromPool => pool::POOL_KINDS
-            .iter()
-            .flat_map(|k| {
-                let mut u: Vec<&str> = t.iter(k.source()).map(|(_, r)| r.str("uuid")).collect();
-                u.sort_unstable();
-                u.into_iter().map(move |u| pool::path(NAMESPACE, *k, u))
-            })
-            .collect(),
+        Assoc::ReferencedProfile => vec![rp::SYSTEM_VIRTUALIZATION.path()],
+        Assoc::ServiceAffectsElement => hosts(t).into_iter().map(|(_, h)| vsms::path(NAMESPACE, h.str("uuid"))).collect(),
+        Assoc::MemberOfCollection => hpool::pools(t).into_iter().map(|p| hpool::path(NAMESPACE, p.str("uuid"))).collect(),
+        Assoc::BasedOn => {
+            let mut srs: Vec<&ObjectRecord> = t.iter("sr").map(|(_, r)| r).collect();
+            srs.sort_unstable_by_key(|r| r.str("uuid"));
+            srs.into_iter().flat_map(|sr| image::of_sr(t, sr).into_iter().map(move |v| image::path(NAMESPACE, sr.str("uuid"), v.str("uuid")))).collect()
+        }
+        Assoc::ElementCapabilities => {
+            // From each element that has capabilities: VMs, hosts, VSMSs, pools.
+            let mut uuids: Vec<&str> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| v.str("uuid")).collect();
+            uuids.sort_unstable();
+            let mut v: Vec<ObjectPath> = uuids.into_iter().map(|u| cs::path(NAMESPACE, u)).collect();
+            for (_, h) in hosts(t) {
+                v.push(host::path(NAMESPACE, h.str("uuid")));
+                v.push(vsms::path(NAMESPACE, h.str("uuid")));
+            }
+            v.extend(pool_paths(t));
+            v
+        }
+        Assoc::AllocatedFromPool | Assoc::ConcreteComponent => pool_paths(t),
+        Assoc::VssdComponent => {
+            let mut v: Vec<&ObjectRecord> = t.iter("vm").map(|(_, v)| v).filter(|v| drasd::is_rasd_owner(v)).collect();
+            v.sort_unstable_by_key(|v| v.str("uuid"));
+            v.into_iter().filter_map(|v| vssd::path_for(NAMESPACE, v)).collect()
+        }
+        Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData => {
+            let mut v: Vec<&ObjectRecord> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).collect();
+            v.sort_unstable_by_key(|v| v.str("uuid"));
+            v.into_iter().flat_map(|vm| dev::KINDS.into_iter().flat_map(move |k| dev::devices(NAMESPACE, k, vm, t)).map(|i| i.path)).collect()
+        }
+        Assoc::ResourceAllocationFromPool => pool_paths(t),
         _ => {
             let mut v: Vec<&str> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| v.str("uuid")).collect();
             v.sort_unstable();
-            v.into_iter().map(|u| cs::path(NAMESPACE, u)).collect()
+            let mut paths: Vec<ObjectPath> = v.into_iter().map(|u| cs::path(NAMESPACE, u)).collect();
+            if assoc == Assoc::SystemDevice {
+                paths.extend(hosts(t).into_iter().map(|(_, h)| host::path(NAMESPACE, h.str("uuid"))));
+            }
+            paths
         }
     };
     sources
@@ -401,6 +831,18 @@ pub fn all_links(assoc: Assoc, t: &Tables, ns: &str) -> Vec<Instance> {
             let mut op = src.clone();
             op.namespace = ns.to_string();
             hops(assoc, t, &op, None, None, None).into_iter().map(|h| h.link)
+        })
+        .collect()
+}
+
+/// Every pool's path, kind by kind, by uuid.
+fn pool_paths(t: &Tables) -> Vec<ObjectPath> {
+    pool::POOL_KINDS
+        .iter()
+        .flat_map(|k| {
+            let mut u: Vec<&str> = t.iter(k.source()).map(|(_, r)| r.str("uuid")).collect();
+            u.sort_unstable();
+            u.into_iter().map(move |u| pool::path(NAMESPACE, *k, u))
         })
         .collect()
 }
@@ -589,7 +1031,10 @@ mod tests {
         assert_eq!(far_paths(&back), [rp::VIRTUAL_SYSTEM.path().to_string()]);
         assert_eq!(back[0].link.get("ConformantStandard"), Some(&CimValue::Reference(rp::VIRTUAL_SYSTEM.path())));
         let other = Profile::by_instance_id("Xen:DSP1043").unwrap();
-        assert!(hops(Assoc::ConformsToProfile, &t, &other.path(), None, None, None).is_empty(), "no allocation capabilities yet");
+        let alloc = hops(Assoc::ConformsToProfile, &t, &other.path(), None, None, None);
+        assert_eq!(alloc.len(), 4, "processor and memory allocation capabilities of 2 hosts");
+        let back = hops(Assoc::ConformsToProfile, &t, &alloc[0].far.path(), None, None, None);
+        assert_eq!(far_paths(&back), [other.path().to_string()]);
         let memory = Profile::by_instance_id("Xen:DSP1045").unwrap();
         let pools = hops(Assoc::ConformsToProfile, &t, &memory.path(), None, None, None);
         assert_eq!(far_paths(&pools), [pool::path(NAMESPACE, PoolKind::Memory, "h1").to_string(), pool::path(NAMESPACE, PoolKind::Memory, "h2").to_string()]);
@@ -601,10 +1046,116 @@ mod tests {
     #[test]
     fn every_link_is_listed_once_from_its_first_role() {
         let t = tables();
-        assert_eq!(all_links(Assoc::SystemDevice, &t, "root/cimv2").len(), 4 + 2);
+        // v1: vCPU, memory, disk, NIC; v2: vCPU, memory; each host: its memory.
+        assert_eq!(all_links(Assoc::SystemDevice, &t, "root/cimv2").len(), 4 + 2 + 2);
         assert_eq!(all_links(Assoc::HostedComputerSystem, &t, "root/cimv2").len(), 1);
-        // 2 hosts, 2 VMs, and for 2 hosts: DSP1041 and DSP1044 (processor) and DSP1045 (memory) pools.
-        assert_eq!(all_links(Assoc::ConformsToProfile, &t, "root/interop").len(), 2 + 2 + 4 + 2 + 2);
+        // 2 hosts, 2 VMs, for 2 hosts: DSP1041 and DSP1044 (processor) and DSP1045 (memory) pools,
+        // and DSP1043 for their 4 allocation capabilities.
+        assert_eq!(all_links(Assoc::ConformsToProfile, &t, "root/interop").len(), 2 + 2 + 4 + 2 + 2 + 4);
         assert_eq!(all_links(Assoc::SettingsDefineState, &t, "root/cimv2").len(), 2);
+        // VM, host, VSMS and pool capabilities: 2 VMs, 2 × (host + VSMS), 2 × 2 host pools.
+        assert_eq!(all_links(Assoc::ElementCapabilities, &t, "root/cimv2").len(), 2 + 4 + 4);
+        assert_eq!(all_links(Assoc::HostedService, &t, "root/cimv2").len(), 2);
+        assert_eq!(all_links(Assoc::ServiceAffectsElement, &t, "root/cimv2").len(), 2 * 2);
+        assert_eq!(all_links(Assoc::ReferencedProfile, &t, "root/interop").len(), rp::PROFILES.len() - 1);
+    }
+
+    #[test]
+    fn capabilities_services_and_profile_references() {
+        let t = tables();
+        let caps_of = |p: ObjectPath| far_paths(&hops(Assoc::ElementCapabilities, &t, &p, None, None, None));
+        assert_eq!(caps_of(cs::path("root/cimv2", "v1")), [caps::path(NAMESPACE, CapKind::ComputerSystem, "v1").to_string()]);
+        assert!(caps_of(cs::path("root/cimv2", "tpl")).is_empty());
+        let vsmc = caps::path(NAMESPACE, CapKind::Vsms, "h1").to_string();
+        assert_eq!(caps_of(host::path("root/cimv2", "h1")), caps_of(vsms::path("root/cimv2", "h1")));
+        assert_eq!(caps_of(vsms::path("root/cimv2", "h1")), [vsmc]);
+        assert_eq!(caps_of(pool::path("root/cimv2", PoolKind::Memory, "h2")), [caps::path(NAMESPACE, CapKind::Allocation(PoolKind::Memory), "h2").to_string()]);
+        let back = caps_of(caps::path("root/cimv2", CapKind::Vsms, "h2"));
+        assert_eq!(back, [host::path(NAMESPACE, "h2").to_string(), vsms::path(NAMESPACE, "h2").to_string()]);
+        let e = hops(Assoc::ElementCapabilities, &t, &cs::path("root/cimv2", "v2"), None, None, None);
+        assert_eq!(e[0].link.get("Characteristics"), Some(&crate::util::u16_array(&[2, 3])));
+        // The VSMS is hosted by its host and affects every VM.
+        let hs = hops(Assoc::HostedService, &t, &vsms::path("root/cimv2", "h1"), Some("Dependent"), None, None);
+        assert_eq!(far_paths(&hs), [host::path(NAMESPACE, "h1").to_string()]);
+        let affected = hops(Assoc::ServiceAffectsElement, &t, &vsms::path("root/cimv2", "h2"), None, None, None);
+        assert_eq!(far_paths(&affected), [cs::path(NAMESPACE, "v1").to_string(), cs::path(NAMESPACE, "v2").to_string()]);
+        // DSP1042 references every other profile; each of them points back to it only.
+        let refs = hops(Assoc::ReferencedProfile, &t, &rp::SYSTEM_VIRTUALIZATION.path(), Some("Dependent"), Some("Antecedent"), None);
+        assert_eq!(refs.len(), 7);
+        assert!(far_paths(&refs).contains(&rp::VIRTUAL_SYSTEM.path().to_string()));
+        assert_eq!(refs[0].link.path.namespace, "root/interop");
+        let up = hops(Assoc::ReferencedProfile, &t, &rp::VIRTUAL_SYSTEM.path(), None, None, None);
+        assert_eq!(far_paths(&up), [rp::SYSTEM_VIRTUALIZATION.path().to_string()]);
+        assert_eq!(up[0].link.get("Dependent"), Some(&CimValue::Reference(rp::SYSTEM_VIRTUALIZATION.path())));
+    }
+
+    /// Running VM v on host h with disk vbd on VDI vdi in SR sr, and NIC vif on network net; a
+    /// template tpl with a disk on the same VDI.
+    fn rasd_tables() -> Tables {
+        let mut t = Tables::default();
+        t.insert("host", "H", rec("host", vec![("uuid", s("h")), ("resident_VMs", Wire::Array(vec![s("V")]))]));
+        t.insert("sr", "S", rec("SR", vec![("uuid", s("sr")), ("VDIs", Wire::Array(vec![s("D")]))]));
+        t.insert("vdi", "D", rec("VDI", vec![("uuid", s("vdi")), ("SR", s("S")), ("virtual_size", s("100")), ("VBDs", Wire::Array(vec![s("B"), s("TB")]))]));
+        t.insert("vbd", "B", rec("VBD", vec![("uuid", s("vbd")), ("VM", s("V")), ("VDI", s("D")), ("type", s("Disk"))]));
+        t.insert("vbd", "TB", rec("VBD", vec![("uuid", s("tvbd")), ("VM", s("T")), ("VDI", s("D")), ("type", s("Disk"))]));
+        t.insert("network", "N", rec("network", vec![("uuid", s("net")), ("VIFs", Wire::Array(vec![s("F")]))]));
+        t.insert("vif", "F", rec("VIF", vec![("uuid", s("vif")), ("VM", s("V")), ("network", s("N")), ("device", s("0"))]));
+        t.insert("vm", "V", rec("VM", vec![("uuid", s("v")), ("power_state", s("Running")), ("resident_on", s("H")), ("VCPUs_max", s("2")), ("VBDs", Wire::Array(vec![s("B")])), ("VIFs", Wire::Array(vec![s("F")]))]));
+        t.insert("vm", "T", rec("VM", vec![("uuid", s("tpl")), ("is_a_template", Wire::Bool(true)), ("VBDs", Wire::Array(vec![s("TB")]))]));
+        t
+    }
+
+    fn rasd(class: &str, id: &str) -> ObjectPath {
+        ObjectPath::new("root/cimv2", class).with_key("InstanceID", id)
+    }
+
+    #[test]
+    fn vssd_component_reaches_every_rasd_of_the_vm() {
+        let t = rasd_tables();
+        let h = hops(Assoc::VssdComponent, &t, &vssd::path("root/cimv2", "v"), None, None, None);
+        let ids: Vec<String> = h.iter().map(|h| h.far.path().to_string()).collect();
+        assert_eq!(
+            ids,
+            [rasd("Xen_ProcessorSettingData", "Xen:v/Processor"), rasd("Xen_MemorySettingData", "Xen:v/Memory"), rasd("Xen_DiskSettingData", "Xen:v/vbd"), rasd("Xen_NetworkPortSettingData", "Xen:v/vif")]
+                .map(|p| p.to_string())
+        );
+        assert_eq!(hops(Assoc::VssdComponent, &t, &vssd::path("root/cimv2", "v"), None, None, Some("CIM_StorageAllocationSettingData")).len(), 1);
+        let back = hops(Assoc::VssdComponent, &t, &rasd("Xen_NetworkPortSettingData", "Xen:v/vif"), None, None, None);
+        assert_eq!(far_paths(&back), [vssd::path(NAMESPACE, "v").to_string()]);
+        assert!(hops(Assoc::VssdComponent, &t, &rasd("Xen_DiskSettingData", "Xen:tpl/vbd"), None, None, None).is_empty(), "not the template's VBD");
+        // a template's RASDs are parts of its Xen_ComputerSystemTemplate
+        let tpl = hops(Assoc::VssdComponent, &t, &rasd("Xen_DiskSettingData", "Xen:tpl/tvbd"), None, None, None);
+        assert_eq!(far_paths(&tpl), [vssd::path_of(NAMESPACE, vssd::VssdKind::Template, "tpl").to_string()]);
+        assert!(hops(Assoc::VssdComponent, &t, &vssd::path("root/cimv2", "tpl"), None, None, None).is_empty(), "not as a guest VM's VSSD");
+        let parts = hops(Assoc::VssdComponent, &t, &vssd::path_of("root/cimv2", vssd::VssdKind::Template, "tpl"), None, None, None);
+        assert_eq!(parts.len(), 3, "processor, memory and the disk of the template");
+        assert_eq!(all_links(Assoc::VssdComponent, &t, "root/cimv2").len(), 7);
+    }
+
+    #[test]
+    fn devices_and_their_rasds() {
+        let t = rasd_tables();
+        let disk = dev::path("root/cimv2", Kind::Disk, "v", "Xen:v/vbd");
+        let h = hops(Assoc::DeviceSettingsDefineState, &t, &disk, None, None, None);
+        assert_eq!(far_paths(&h), [rasd("Xen_DiskSettingData", "Xen:v/vbd").to_string()]);
+        let cpu = rasd("Xen_ProcessorSettingData", "Xen:v/Processor");
+        let h = hops(Assoc::DeviceElementSettingData, &t, &cpu, Some("SettingData"), None, None);
+        assert_eq!(far_paths(&h), [dev::path(NAMESPACE, Kind::Processor, "v", "Xen:v/VCPU0").to_string(), dev::path(NAMESPACE, Kind::Processor, "v", "Xen:v/VCPU1").to_string()]);
+        assert_eq!(h[0].link.get("IsCurrent"), Some(&CimValue::Uint16(1)));
+        assert_eq!(all_links(Assoc::DeviceSettingsDefineState, &t, "root/cimv2").len(), 2 + 1 + 1 + 1);
+    }
+
+    #[test]
+    fn rasds_are_allocated_from_pools() {
+        let t = rasd_tables();
+        let sr = pool::path("root/cimv2", PoolKind::Storage, "sr");
+        let h = hops(Assoc::ResourceAllocationFromPool, &t, &sr, None, None, None);
+        assert_eq!(far_paths(&h), [rasd("Xen_DiskSettingData", "Xen:tpl/tvbd").to_string(), rasd("Xen_DiskSettingData", "Xen:v/vbd").to_string()], "a template's disk too");
+        let up = hops(Assoc::ResourceAllocationFromPool, &t, &rasd("Xen_NetworkPortSettingData", "Xen:v/vif"), None, Some("Antecedent"), None);
+        assert_eq!(far_paths(&up), [pool::path(NAMESPACE, PoolKind::NetworkConnection, "net").to_string()]);
+        let up = hops(Assoc::ResourceAllocationFromPool, &t, &rasd("Xen_MemorySettingData", "Xen:v/Memory"), None, None, None);
+        assert_eq!(far_paths(&up), [pool::path(NAMESPACE, PoolKind::Memory, "h").to_string()]);
+        let cpu = hops(Assoc::ResourceAllocationFromPool, &t, &pool::path("root/cimv2", PoolKind::Processor, "h"), None, None, None);
+        assert_eq!(far_paths(&cpu), [rasd("Xen_ProcessorSettingData", "Xen:v/Processor").to_string()]);
     }
 }

@@ -52,6 +52,7 @@ impl Backend {
 
     /// Calls `class.message(args)` with the shared session, waiting for the answer.
     pub fn call(&self, method: &str, args: Vec<xenapi_core::Value>) -> Result<xenapi_core::rpc::Wire, XenError> {
+        crate::access::check(method)?;
         let conn = Arc::clone(&self.conn);
         let method = method.to_string();
         self.block_on(async move {

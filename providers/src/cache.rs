@@ -28,8 +28,8 @@ use xenapi_core::rpc::Wire;
 
 /// The classes cached (lower case, as `event.from` names them).
 /// VBD, VDI, VIF, network, SR, PBD and PIF serve the devices, the resource pools and their
-/// associations.
-pub const CLASSES: &[&str] = &["vm", "vm_metrics", "vm_guest_metrics", "host", "host_metrics", "vbd", "vdi", "vif", "network", "sr", "pbd", "pif"];
+/// associations; host_cpu, PIF_metrics and pool the host devices and Xen_HostPool.
+pub const CLASSES: &[&str] = &["vm", "vm_metrics", "vm_guest_metrics", "host", "host_metrics", "vbd", "vdi", "vif", "network", "sr", "pbd", "pif", "host_cpu", "pif_metrics", "pool"];
 
 /// The `event.from` timeout, seconds.
 const POLL_TIMEOUT: f64 = 30.0;
@@ -141,6 +141,8 @@ struct State {
     /// error, which makes the next answer a full re-sync).
     token: String,
     synced: bool,
+    /// How many answers changed the tables so far (see [`Cache::wait_newer`]).
+    generation: u64,
     /// Set when the latest poll failed; cleared by a successful one.
     error: Option<String>,
     /// Failed polls so far (readers stop waiting for the first sync after one).
@@ -203,6 +205,29 @@ impl Cache {
         }
     }
 
+    /// The generation of the current tables: it grows with every answer that changed them.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Waits (at most `timeout`) until the tables change after generation `seen`; then the
+    /// tables and their generation. A watcher keeps only the number, not the tables, so a
+    /// commit never has to copy the tables because the watcher still holds them.
+    pub fn wait_newer(&self, seen: u64, timeout: Duration) -> Option<(Arc<Tables>, u64)> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        loop {
+            if st.synced && st.generation != seen {
+                return Some((Arc::clone(&st.tables), st.generation));
+            }
+            let now = Instant::now();
+            if now >= deadline || st.closed {
+                return None;
+            }
+            st = self.changed.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
     /// The token the tables are current to.
     pub fn token(&self) -> String {
         self.lock().token.clone()
@@ -228,11 +253,13 @@ impl Cache {
             }
             st.tables = Arc::new(t);
             st.synced = true;
+            st.generation += 1;
         } else if !events.is_empty() {
             let t = Arc::make_mut(&mut st.tables);
             for ev in events {
                 t.apply(ev);
             }
+            st.generation += 1;
         }
         st.token = next;
         st.error = None;
@@ -384,6 +411,22 @@ mod tests {
         let (evs, _) = parse_batch(batch(vec![event("vm", "add", "R1", Some(vm_snapshot("u1", "Halted")))], "1")).unwrap();
         cache.commit("", evs, "1".into());
         assert_eq!(h.join().unwrap(), Ok(1));
+    }
+
+    #[test]
+    fn wait_newer_sees_commits_that_changed_something() {
+        let cache = Arc::new(Cache::new());
+        assert!(cache.wait_newer(0, Duration::from_millis(10)).is_none(), "nothing before the first sync");
+        cache.commit("", vec![], "1".into());
+        let (_, g1) = cache.wait_newer(0, Duration::from_millis(10)).unwrap();
+        cache.commit("1", vec![], "2".into());
+        assert!(cache.wait_newer(g1, Duration::from_millis(10)).is_none(), "an empty answer changes nothing");
+        let c2 = Arc::clone(&cache);
+        let h = std::thread::spawn(move || c2.wait_newer(g1, Duration::from_secs(5)).map(|(t, g)| (t.get("vm", "R1").is_some(), g)));
+        std::thread::sleep(Duration::from_millis(30));
+        let (evs, _) = parse_batch(batch(vec![event("vm", "add", "R1", Some(vm_snapshot("u1", "Halted")))], "3")).unwrap();
+        cache.commit("2", evs, "3".into());
+        assert_eq!(h.join().unwrap(), Some((true, g1 + 1)));
     }
 
     #[test]

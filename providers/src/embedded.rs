@@ -33,6 +33,11 @@ impl Embedded {
         self.props.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
+    /// True when the property `name` is given, and not NULL.
+    pub fn has(&self, name: &str) -> bool {
+        !matches!(self.prop(name), None | Some(Prop::Null))
+    }
+
     /// The scalar `name`, `None` when absent or NULL.
     pub fn str(&self, name: &str) -> Option<&str> {
         match self.prop(name) {

@@ -8,8 +8,10 @@
 //! systems and are left out (xs-cim lists dom0 with Caption "XenServer Host"; here the host is
 //! `Xen_HostComputerSystem` only). Property values follow xs-cim (`xs-cim-model.md` §2.1, §3.2,
 //! §3.3) with the fixes of its §6: RequestedState records the last request instead of a constant
-//! 5, AvailableRequestedStates lists 2 for paused and suspended VMs (RequestStateChange(2)
-//! unpauses and resumes them), Roles is an array, NameFormat says "UUID".
+//! 5, AvailableRequestedStates lists exactly the states RequestStateChange accepts now
+//! ([`requested_states_supported`], also behind `Xen_ComputerSystemCapabilities`): 2 for
+//! paused and suspended VMs too (it unpauses and resumes them), Roles is an array, NameFormat
+//! says "UUID".
 //!
 //! `RequestStateChange(RequestedState, TimeoutPeriod)`: pause and unpause run synchronously and
 //! return 0. The long operations (start, shutdown, reboot, suspend, resume) run as `Async.VM.*`
@@ -89,26 +91,17 @@ pub fn requested_state(last: Option<u16>) -> u16 {
     last.unwrap_or(5)
 }
 
-/// AvailableRequestedStates from `VM.allowed_operations` (xs-cim-model.md §3.3), plus 2 when
-/// `unpause` or `resume` is allowed. Sorted, without duplicates.
-pub fn available_requested_states(allowed: &[String]) -> Vec<u16> {
-    let mut out = Vec::new();
-    for op in allowed {
-        let states: &[u16] = match op.as_str() {
-            "start" | "unpause" | "resume" => &[2],
-            "clean_shutdown" => &[3, 4],
-            "suspend" => &[6],
-            "pause" => &[9],
-            "clean_reboot" => &[10],
-            "hard_reboot" => &[11, 32769],
-            "hard_shutdown" => &[32768],
-            _ => &[],
-        };
-        out.extend_from_slice(states);
-    }
-    out.sort_unstable();
-    out.dedup();
-    out
+/// The RequestedState values RequestStateChange can be asked for (CIM 2.41's 2, 3, 4, 6, 9, 10,
+/// 11 and the xs-cim vendor values 32768 hard shutdown, 32769 hard reboot).
+pub const REQUESTABLE_STATES: [u16; 9] = [2, 3, 4, 6, 9, 10, 11, 32768, 32769];
+
+/// The states RequestStateChange accepts now: those whose [`plan`] in power state `power` with
+/// `VM.allowed_operations` = `allowed` is an action. Published both as
+/// `Xen_ComputerSystem.AvailableRequestedStates` and as
+/// `Xen_ComputerSystemCapabilities.RequestedStatesSupported`, so that what is advertised is
+/// exactly what is accepted (xs-cim-model.md §6.9). Sorted.
+pub fn requested_states_supported(power: PowerState, allowed: &[String]) -> Vec<u16> {
+    REQUESTABLE_STATES.into_iter().filter(|s| plan(*s, power, allowed).is_ok()).collect()
 }
 
 /// RequestStateChange return codes (CIM_EnabledLogicalElement's ValueMap).
@@ -182,14 +175,17 @@ impl Action {
     }
 }
 
-/// What RequestStateChange(`requested`) does to a VM in `current` (xs-cim-model.md §3.1):
-/// `Ok(Some(action))` to call, `Ok(None)` for 5 (No Change), `Err(return code)` otherwise.
-/// 7 Test, 8 Defer and 12 Not Applicable are CIM states this implementation does not offer
-/// (1 Not Supported); numbers outside the ValueMap are 5 (Invalid Parameter).
-pub fn plan(requested: u16, current: PowerState) -> Result<Option<Action>, u32> {
+/// What RequestStateChange(`requested`) does to a VM in `current` whose `allowed_operations`
+/// are `allowed` (xs-cim-model.md §3.1): `Ok(action)` to call, `Err(return code)` otherwise. The power state picks the XenAPI call; the call must be among the VM's
+/// `allowed_operations` (the server's own lifecycle rules: a hard reboot of a suspended VM, an
+/// operation blocked by the user or one that conflicts with another in progress are refused
+/// with 4097 before any XenAPI call). 7 Test, 8 Defer and 12 Not Applicable are CIM states
+/// this implementation does not offer (1 Not Supported); numbers outside the method's ValueMap,
+/// 5 (No Change, a value of the RequestedState property only) among them, are 5 (Invalid
+/// Parameter).
+pub fn plan(requested: u16, current: PowerState, allowed: &[String]) -> Result<Action, u32> {
     use PowerState::*;
     let action = match (requested, current) {
-        (5, _) => return Ok(None),
         (2, Halted) => Action::Start,
         (2, Paused) => Action::Unpause,
         (2, Suspended) => Action::Resume,
@@ -204,7 +200,10 @@ pub fn plan(requested: u16, current: PowerState) -> Result<Option<Action>, u32> 
         (7 | 8 | 12, _) => return Err(rc::NOT_SUPPORTED),
         _ => return Err(rc::INVALID_PARAMETER),
     };
-    Ok(Some(action))
+    if !allowed.iter().any(|op| op == action.message()) {
+        return Err(rc::INVALID_STATE_TRANSITION);
+    }
+    Ok(action)
 }
 
 /// The return code for a XenAPI error of a power operation.
@@ -277,7 +276,7 @@ pub fn instance(ns: &str, vm: &ObjectRecord, tables: &Tables, last_requested: Op
         .with("HealthState", CimValue::Uint16(st.health_state))
         .with("EnabledDefault", CimValue::Uint16(2))
         .with("RequestedState", CimValue::Uint16(requested_state(last_requested)));
-    let available = available_requested_states(&string_set(vm, "allowed_operations"));
+    let available = requested_states_supported(power, &string_set(vm, "allowed_operations"));
     if !available.is_empty() {
         i.set("AvailableRequestedStates", u16_array(&available));
     }
@@ -356,9 +355,8 @@ impl ComputerSystemProvider {
         if timeout_requested(args) {
             return done(rc::TIMEOUT_NOT_SUPPORTED);
         }
-        let action = match plan(requested, PowerState::parse(vm.str("power_state"))) {
-            Ok(Some(a)) => a,
-            Ok(None) => return done(rc::COMPLETED),
+        let action = match plan(requested, PowerState::parse(vm.str("power_state")), &string_set(vm, "allowed_operations")) {
+            Ok(a) => a,
             Err(code) => return done(code),
         };
         let mut call_args = vec![Value::str(vm_ref.as_str())];
@@ -469,12 +467,12 @@ impl InstanceProvider for ComputerSystemProvider {
 }
 
 impl MethodProvider for ComputerSystemProvider {
-    fn invoke_method(&self, _ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
-        if method.eq_ignore_ascii_case("RequestStateChange") {
-            self.request_state_change(op, in_args)
-        } else {
-            Err(CmpiError::new(CMPI_RC_ERR_METHOD_NOT_FOUND, format!("{CLASS} has no method {method}")))
+    fn invoke_method(&self, ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+        if !method.eq_ignore_ascii_case("RequestStateChange") {
+            return Err(CmpiError::new(CMPI_RC_ERR_METHOD_NOT_FOUND, format!("{CLASS} has no method {method}")));
         }
+        let b = self.backend.get().map_err(CmpiError::failed)?;
+        crate::access::acting_for(ctx, b.conn.config(), || self.request_state_change(op, in_args))
     }
 }
 
@@ -507,47 +505,67 @@ mod tests {
         assert_eq!(requested_state(Some(3)), 3);
     }
 
+    /// The operations the server allows in each power state (xenapi-core's lifecycle table).
+    fn allowed_in(p: PowerState) -> Vec<String> {
+        strs(match p {
+            PowerState::Halted => &["start", "destroy", "clone"],
+            PowerState::Running => &["clean_shutdown", "hard_shutdown", "pause", "suspend", "clean_reboot", "hard_reboot"],
+            PowerState::Paused => &["unpause", "hard_shutdown", "hard_reboot"],
+            PowerState::Suspended => &["resume", "hard_shutdown", "destroy"],
+            PowerState::Unknown => &[],
+        })
+    }
+
     #[test]
-    fn available_states_follow_allowed_operations() {
-        assert_eq!(available_requested_states(&strs(&["start", "destroy", "clone"])), vec![2]);
-        assert_eq!(
-            available_requested_states(&strs(&["clean_shutdown", "hard_shutdown", "pause", "suspend", "clean_reboot", "hard_reboot"])),
-            vec![3, 4, 6, 9, 10, 11, 32768, 32769]
-        );
-        // A paused VM offers 2 through unpause (xs-cim did not).
-        assert_eq!(available_requested_states(&strs(&["unpause", "hard_shutdown"])), vec![2, 32768]);
-        assert_eq!(available_requested_states(&strs(&["resume", "resume"])), vec![2]);
-        assert!(available_requested_states(&[]).is_empty());
+    fn supported_states_are_exactly_the_accepted_ones() {
+        use PowerState::*;
+        let got = |p| requested_states_supported(p, &allowed_in(p));
+        assert_eq!(got(Halted), vec![2]);
+        assert_eq!(got(Running), vec![3, 4, 6, 9, 10, 11, 32768, 32769]);
+        // A paused or suspended VM offers 2 through unpause / resume (xs-cim did not).
+        assert_eq!(got(Paused), vec![2, 3, 4, 11, 32768, 32769]);
+        assert_eq!(got(Suspended), vec![2, 3, 4, 32768], "no hard reboot of a suspended VM");
+        assert!(got(Unknown).is_empty());
+        for p in [Halted, Running, Paused, Suspended, Unknown] {
+            for s in 0..=u16::MAX {
+                assert_eq!(plan(s, p, &allowed_in(p)).is_ok(), got(p).contains(&s), "{p:?} {s}");
+            }
+        }
+        // An operation the server does not allow now (blocked, in progress) is neither.
+        assert_eq!(requested_states_supported(Running, &strs(&["hard_shutdown"])), vec![32768]);
+        assert_eq!(plan(3, Running, &strs(&["hard_shutdown"])), Err(rc::INVALID_STATE_TRANSITION));
     }
 
     #[test]
     fn plan_follows_the_xs_cim_table() {
         use PowerState::*;
-        assert_eq!(plan(2, Halted), Ok(Some(Action::Start)));
-        assert_eq!(plan(2, Paused), Ok(Some(Action::Unpause)));
-        assert_eq!(plan(2, Suspended), Ok(Some(Action::Resume)));
+        let plan = |s, p| plan(s, p, &allowed_in(p));
+        assert_eq!(plan(2, Halted), Ok(Action::Start));
+        assert_eq!(plan(2, Paused), Ok(Action::Unpause));
+        assert_eq!(plan(2, Suspended), Ok(Action::Resume));
         assert_eq!(plan(2, Running), Err(rc::INVALID_STATE_TRANSITION));
         for s in [3, 4] {
-            assert_eq!(plan(s, Running), Ok(Some(Action::CleanShutdown)));
-            assert_eq!(plan(s, Paused), Ok(Some(Action::HardShutdown)));
-            assert_eq!(plan(s, Suspended), Ok(Some(Action::HardShutdown)));
+            assert_eq!(plan(s, Running), Ok(Action::CleanShutdown));
+            assert_eq!(plan(s, Paused), Ok(Action::HardShutdown));
+            assert_eq!(plan(s, Suspended), Ok(Action::HardShutdown));
             assert_eq!(plan(s, Halted), Err(rc::INVALID_STATE_TRANSITION));
         }
-        assert_eq!(plan(6, Running), Ok(Some(Action::Suspend)));
+        assert_eq!(plan(6, Running), Ok(Action::Suspend));
         assert_eq!(plan(6, Paused), Err(rc::INVALID_STATE_TRANSITION));
-        assert_eq!(plan(9, Running), Ok(Some(Action::Pause)));
+        assert_eq!(plan(9, Running), Ok(Action::Pause));
         assert_eq!(plan(9, Halted), Err(rc::INVALID_STATE_TRANSITION));
-        assert_eq!(plan(10, Running), Ok(Some(Action::CleanReboot)));
+        assert_eq!(plan(10, Running), Ok(Action::CleanReboot));
         assert_eq!(plan(10, Suspended), Err(rc::INVALID_STATE_TRANSITION));
-        assert_eq!(plan(11, Halted), Ok(Some(Action::HardReboot)), "no state check: the server decides");
-        assert_eq!(plan(32769, Running), Ok(Some(Action::HardReboot)));
-        assert_eq!(plan(32768, Paused), Ok(Some(Action::HardShutdown)));
-        assert_eq!(plan(5, Running), Ok(None));
+        assert_eq!(plan(11, Halted), Err(rc::INVALID_STATE_TRANSITION), "hard_reboot is not allowed when halted");
+        assert_eq!(plan(11, Paused), Ok(Action::HardReboot));
+        assert_eq!(plan(32769, Running), Ok(Action::HardReboot));
+        assert_eq!(plan(32768, Paused), Ok(Action::HardShutdown));
+        assert_eq!(plan(32768, Halted), Err(rc::INVALID_STATE_TRANSITION));
         assert_eq!(plan(2, Unknown), Err(rc::INVALID_STATE_TRANSITION));
         for s in [7, 8, 12] {
             assert_eq!(plan(s, Running), Err(rc::NOT_SUPPORTED));
         }
-        for s in [0, 1, 13, 100, 32770] {
+        for s in [0, 1, 5, 13, 100, 32770] {
             assert_eq!(plan(s, Running), Err(rc::INVALID_PARAMETER), "{s}");
         }
     }

@@ -1,25 +1,74 @@
-//! `Xen_ComputerSystemSettingData`: the virtual system settings (DSP1057 VSSD) of each guest VM,
-//! keyed by `InstanceID = "Xen:<vm uuid>"` as in xs-cim. XenAPI keeps one record that is both the
-//! state and the definition, so there is one VSSD per VM.
+//! The virtual system settings (DSP1057 VSSD) of every VM record, keyed by
+//! `InstanceID = "Xen:<vm uuid>"` as in xs-cim. XenAPI keeps one record that is both the state
+//! and the definition, so each VM record gives exactly one instance, of the class of its kind:
 //!
 //! ```text
-//! Xen_ComputerSystemSettingData.InstanceID="Xen:<vm uuid>"
+//! Xen_ComputerSystemSettingData.InstanceID="Xen:<vm uuid>"   a guest VM (a Xen_ComputerSystem)
+//! Xen_ComputerSystemTemplate.InstanceID="Xen:<vm uuid>"      VM.is_a_template
+//! Xen_ComputerSystemSnapshot.InstanceID="Xen:<vm uuid>"      VM.is_a_snapshot (+ SnapshotOf, SnapshotTime)
 //! ```
 //!
-//! Read-only for now (ModifySystemSettings and DefineSystem belong to the management service);
-//! the template and snapshot VSSD classes and the RASDs come later. Properties follow
-//! `xs-cim-model.md` §2.2; the automatic-action mappings and the guest-metrics properties are not
+//! XenAPI marks snapshots as templates too, so a snapshot is told first; a control domain is
+//! none of them. [`instance`] builds the properties all three share (`xs-cim-model.md` §2.2)
+//! and adds those of the kind. Read-only (ModifySystemSettings and DefineSystem belong to the
+//! management service); the automatic-action mappings and the guest-metrics properties are not
 //! there yet.
 
 use crate::backend::BackendRef;
 use crate::cache::Tables;
 use crate::util::*;
-use crate::xen_computer_system::is_virtual_system;
+use crate::xen_computer_system::{self as cs, is_virtual_system};
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
 use xenapi_core::client::ObjectRecord;
 
 pub const CLASS: &str = "Xen_ComputerSystemSettingData";
+pub const TEMPLATE_CLASS: &str = "Xen_ComputerSystemTemplate";
+pub const SNAPSHOT_CLASS: &str = "Xen_ComputerSystemSnapshot";
+
+/// Which VSSD class a VM record is served as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VssdKind {
+    /// A guest VM: `Xen_ComputerSystemSettingData`.
+    System,
+    Template,
+    Snapshot,
+}
+
+impl VssdKind {
+    /// The kind of `vm`; `None` for a control domain.
+    pub fn of(vm: &ObjectRecord) -> Option<VssdKind> {
+        if vm.bool("is_control_domain").unwrap_or(false) {
+            None
+        } else if vm.bool("is_a_snapshot").unwrap_or(false) {
+            Some(VssdKind::Snapshot)
+        } else if vm.bool("is_a_template").unwrap_or(false) {
+            Some(VssdKind::Template)
+        } else {
+            Some(VssdKind::System)
+        }
+    }
+
+    pub fn class(self) -> &'static str {
+        match self {
+            VssdKind::System => CLASS,
+            VssdKind::Template => TEMPLATE_CLASS,
+            VssdKind::Snapshot => SNAPSHOT_CLASS,
+        }
+    }
+
+    pub fn of_class(class: &str) -> Option<VssdKind> {
+        [VssdKind::System, VssdKind::Template, VssdKind::Snapshot].into_iter().find(|k| k.class().eq_ignore_ascii_case(class))
+    }
+
+    fn caption(self) -> &'static str {
+        match self {
+            VssdKind::System => "Active Settings of a Xen virtual machine",
+            VssdKind::Template => "Template for a Xen virtual machine",
+            VssdKind::Snapshot => "Settings for a Snapshot of a Xen virtual machine",
+        }
+    }
+}
 
 /// `"DMTF:Xen:HVM"` for HVM guests (a boot policy, or a boot order as xs-cim checks), else
 /// `"DMTF:Xen:PV"`.
@@ -36,16 +85,29 @@ pub fn uuid_of_instance_id(id: &str) -> Option<&str> {
     id.strip_prefix("Xen:").filter(|u| !u.is_empty() && !u.contains('/'))
 }
 
+/// The path of the `Xen_ComputerSystemSettingData` of the guest VM `uuid`.
 pub fn path(ns: &str, uuid: &str) -> ObjectPath {
-    ObjectPath::new(ns, CLASS).with_key("InstanceID", system_instance_id(uuid))
+    path_of(ns, VssdKind::System, uuid)
 }
 
+pub fn path_of(ns: &str, kind: VssdKind, uuid: &str) -> ObjectPath {
+    ObjectPath::new(ns, kind.class()).with_key("InstanceID", system_instance_id(uuid))
+}
+
+/// The VSSD path of any VM record, in the class of its kind (`None` for a control domain).
+pub fn path_for(ns: &str, vm: &ObjectRecord) -> Option<ObjectPath> {
+    VssdKind::of(vm).map(|k| path_of(ns, k, vm.str("uuid")))
+}
+
+/// The instance of `vm`, of the class of its kind; `tables` gives its metrics, host and, for a
+/// snapshot, the VM it was taken of.
 pub fn instance(ns: &str, vm: &ObjectRecord, tables: &Tables) -> Instance {
+    let kind = VssdKind::of(vm).unwrap_or(VssdKind::System);
     let uuid = vm.str("uuid");
     let hvm = virtual_system_type(vm) == "DMTF:Xen:HVM";
-    let mut i = Instance::new(path(ns, uuid))
+    let mut i = Instance::new(path_of(ns, kind, uuid))
         .with("InstanceID", system_instance_id(uuid))
-        .with("Caption", "Active Settings of a Xen virtual machine")
+        .with("Caption", kind.caption())
         .with("ElementName", vm.str("name_label"))
         .with("Description", vm.str("name_description"))
         .with("VirtualSystemIdentifier", uuid)
@@ -70,40 +132,71 @@ pub fn instance(ns: &str, vm: &ObjectRecord, tables: &Tables) -> Instance {
             i.set(prop, vm.str(field));
         }
     }
-    let host = vm.str("resident_on");
-    if !is_null_ref(host) {
-        if let Some(h) = tables.get("host", host) {
-            i.set("Host", h.str("uuid"));
-        }
+    let metrics = tables.deref("vm_metrics", vm, "metrics");
+    if let Some(d) = metrics.and_then(|m| datetime(m.get("install_time"))) {
+        i.set("CreationTime", d);
     }
-    if let Some(m) = tables.deref("vm_metrics", vm, "metrics") {
-        if let Some(d) = datetime(m.get("install_time")) {
-            i.set("CreationTime", d);
+    match kind {
+        VssdKind::System => {
+            let host = vm.str("resident_on");
+            if !is_null_ref(host) {
+                if let Some(h) = tables.get("host", host) {
+                    i.set("Host", h.str("uuid"));
+                }
+            }
+            if let Some(d) = metrics.and_then(|m| datetime(m.get("start_time"))) {
+                i.set("StartTime", d);
+            }
         }
-        if let Some(d) = datetime(m.get("start_time")) {
-            i.set("StartTime", d);
+        VssdKind::Snapshot => {
+            if let Some(of) = tables.deref("vm", vm, "snapshot_of") {
+                i.set("SnapshotOf", snapshot_source(ns, of).to_string());
+            }
+            if let Some(d) = datetime(vm.get("snapshot_time")) {
+                i.set("SnapshotTime", d);
+            }
         }
+        VssdKind::Template => {}
     }
     i
 }
 
+/// What a snapshot was taken of, as xs-cim names it: the `Xen_ComputerSystem` of a guest VM,
+/// else the VSSD of the template (or snapshot) it has become since.
+fn snapshot_source(ns: &str, of: &ObjectRecord) -> ObjectPath {
+    if is_virtual_system(of) {
+        cs::path(ns, of.str("uuid"))
+    } else {
+        path_for(ns, of).unwrap_or_else(|| cs::path(ns, of.str("uuid")))
+    }
+}
+
+/// The provider of one of the three classes.
 pub struct SettingDataProvider {
+    kind: VssdKind,
     backend: BackendRef,
 }
 
 impl SettingDataProvider {
-    pub fn new() -> SettingDataProvider {
-        SettingDataProvider { backend: BackendRef::acquire() }
+    pub fn new(kind: VssdKind) -> SettingDataProvider {
+        SettingDataProvider { kind, backend: BackendRef::acquire() }
     }
 
     fn tables(&self) -> Result<std::sync::Arc<Tables>, CmpiError> {
         self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
     }
+
+    /// The VM records of this provider's kind, by uuid.
+    fn records<'t>(&self, tables: &'t Tables) -> Vec<&'t ObjectRecord> {
+        let mut vms: Vec<&ObjectRecord> = tables.iter("vm").map(|(_, v)| v).filter(|v| VssdKind::of(v) == Some(self.kind)).collect();
+        vms.sort_unstable_by_key(|v| v.str("uuid"));
+        vms
+    }
 }
 
 impl Default for SettingDataProvider {
     fn default() -> Self {
-        Self::new()
+        Self::new(VssdKind::System)
     }
 }
 
@@ -117,26 +210,22 @@ impl InstanceProvider for SettingDataProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
         let tables = self.tables()?;
         let ns = namespace_of(op);
-        let mut vms: Vec<&ObjectRecord> = tables.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).collect();
-        vms.sort_unstable_by_key(|v| v.str("uuid"));
-        Ok(vms.into_iter().map(|v| instance(&ns, v, &tables)).collect())
+        Ok(self.records(&tables).into_iter().map(|v| instance(&ns, v, &tables)).collect())
     }
 
     fn enumerate_instance_names(&self, _ctx: &Context, op: &ObjectPath) -> Result<Vec<ObjectPath>, CmpiError> {
         let tables = self.tables()?;
         let ns = namespace_of(op);
-        let mut uuids: Vec<&str> = tables.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| v.str("uuid")).collect();
-        uuids.sort_unstable();
-        Ok(uuids.into_iter().map(|u| path(&ns, u)).collect())
+        Ok(self.records(&tables).into_iter().map(|v| path_of(&ns, self.kind, v.str("uuid"))).collect())
     }
 
     fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
         let id = string_key(op, "InstanceID")?;
-        let not_found = || CmpiError::not_found(format!("no {CLASS} with InstanceID {id:?}"));
+        let not_found = || CmpiError::not_found(format!("no {} with InstanceID {id:?}", self.kind.class()));
         let uuid = uuid_of_instance_id(&id).ok_or_else(not_found)?;
         let tables = self.tables()?;
         match tables.by_uuid("vm", uuid) {
-            Some((_, v)) if is_virtual_system(v) => Ok(instance(&namespace_of(op), v, &tables)),
+            Some((_, v)) if VssdKind::of(v) == Some(self.kind) => Ok(instance(&namespace_of(op), v, &tables)),
             _ => Err(not_found()),
         }
     }
@@ -182,5 +271,49 @@ mod tests {
         assert_eq!(i.get("VirtualSystemType"), Some(&CimValue::from("DMTF:Xen:HVM")));
         assert_eq!(i.get("HVM_ShadowMultiplier"), Some(&CimValue::Real64(1.5)));
         assert_eq!(i.get("PV_Bootloader"), None);
+    }
+
+    #[test]
+    fn each_record_is_one_kind_and_snapshots_are_told_first() {
+        let kind = |m: Vec<(&str, Wire)>| VssdKind::of(&vm(m));
+        assert_eq!(kind(vec![]), Some(VssdKind::System));
+        assert_eq!(kind(vec![("is_a_template", Wire::Bool(true))]), Some(VssdKind::Template));
+        assert_eq!(kind(vec![("is_a_template", Wire::Bool(true)), ("is_a_snapshot", Wire::Bool(true))]), Some(VssdKind::Snapshot));
+        assert_eq!(kind(vec![("is_control_domain", Wire::Bool(true))]), None);
+        for k in [VssdKind::System, VssdKind::Template, VssdKind::Snapshot] {
+            assert_eq!(VssdKind::of_class(&k.class().to_ascii_lowercase()), Some(k));
+        }
+        // The guest VMs of Xen_ComputerSystem are exactly the System kind.
+        for m in [vec![], vec![("is_a_template", Wire::Bool(true))], vec![("is_a_snapshot", Wire::Bool(true))], vec![("is_control_domain", Wire::Bool(true))]] {
+            let v = vm(m);
+            assert_eq!(is_virtual_system(&v), VssdKind::of(&v) == Some(VssdKind::System));
+        }
+    }
+
+    #[test]
+    fn templates_and_snapshots_share_the_common_properties() {
+        let mut t = Tables::default();
+        let source = vm(vec![("uuid", s("src")), ("name_label", s("web"))]);
+        t.insert("vm", "SRC", source);
+        let tpl = vm(vec![("uuid", s("t")), ("name_label", s("tpl")), ("is_a_template", Wire::Bool(true)), ("PV_bootloader", s("pygrub")), ("resident_on", s("H"))]);
+        let i = instance("root/cimv2", &tpl, &t);
+        assert_eq!(i.path, path_of("root/cimv2", VssdKind::Template, "t"));
+        assert_eq!(i.get("Caption"), Some(&CimValue::from("Template for a Xen virtual machine")));
+        assert_eq!(i.get("PV_Bootloader"), Some(&CimValue::from("pygrub")));
+        assert_eq!(i.get("Host"), None, "Host is a property of the guest VM settings only");
+        let snap = vm(vec![
+            ("uuid", s("sn")),
+            ("is_a_template", Wire::Bool(true)),
+            ("is_a_snapshot", Wire::Bool(true)),
+            ("snapshot_of", s("SRC")),
+            ("snapshot_time", Wire::DateTime("19700102T00:00:00Z".into())),
+        ]);
+        let i = instance("root/cimv2", &snap, &t);
+        assert_eq!(i.path.classname, SNAPSHOT_CLASS);
+        assert_eq!(i.get("InstanceID"), Some(&CimValue::from("Xen:sn")));
+        assert_eq!(i.get("SnapshotOf"), Some(&CimValue::from(cs::path("root/cimv2", "src").to_string().as_str())));
+        assert_eq!(i.get("SnapshotTime").map(|d| format!("{d:?}")), Some(format!("{:?}", CimValue::DateTime(cmpi_shim::CimDateTime::from_unix_micros(86_400_000_000)))));
+        // Once the source is gone, SnapshotOf is not set.
+        assert_eq!(instance("root/cimv2", &snap, &Tables::default()).get("SnapshotOf"), None);
     }
 }

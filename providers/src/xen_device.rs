@@ -1,17 +1,19 @@
 //! The virtual devices of a guest VM (xs-cim-model.md §2.3): `Xen_Processor` (one per vCPU),
-//! `Xen_Memory` (one per VM), `Xen_Disk` (one per VBD of type Disk or CD) and `Xen_NetworkPort`
-//! (one per VIF). All four share the CIM_LogicalDevice keys:
+//! `Xen_Memory` (one per VM), `Xen_Disk` (one per VBD of type Disk), `Xen_DiskDrive` (one per
+//! VBD of type CD) and `Xen_NetworkPort` (one per VIF). All five share the CIM_LogicalDevice
+//! keys:
 //!
 //! ```text
 //! Xen_Processor.SystemCreationClassName="Xen_ComputerSystem",SystemName="<vm uuid>",
 //!               CreationClassName="Xen_Processor",DeviceID="Xen:<vm uuid>/VCPU0"
 //! Xen_Memory    ... DeviceID="Xen:<vm uuid>/Memory"
 //! Xen_Disk      ... DeviceID="Xen:<vm uuid>/<vbd uuid>"
+//! Xen_DiskDrive ... DeviceID="Xen:<vm uuid>/<vbd uuid>"
 //! Xen_NetworkPort ... DeviceID="Xen:<vm uuid>/<vif uuid>"
 //! ```
 //!
 //! Served from the cache: a VM's disks and ports are found through its `VBDs` and `VIFs`
-//! references, never by scanning every VBD or VIF. One provider type serves the four classes.
+//! references, never by scanning every VBD or VIF. One provider type serves the five classes.
 
 use crate::backend::BackendRef;
 use crate::cache::Tables;
@@ -23,16 +25,18 @@ use std::sync::Arc;
 use xenapi_core::client::ObjectRecord;
 use xenapi_core::Value;
 
-/// The four device classes.
+/// The five device classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Processor,
     Memory,
     Disk,
+    /// A CD drive (a VBD of type CD), empty or with an ISO's VDI in it.
+    DiskDrive,
     NetworkPort,
 }
 
-pub const KINDS: [Kind; 4] = [Kind::Processor, Kind::Memory, Kind::Disk, Kind::NetworkPort];
+pub const KINDS: [Kind; 5] = [Kind::Processor, Kind::Memory, Kind::Disk, Kind::DiskDrive, Kind::NetworkPort];
 
 impl Kind {
     pub fn class(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Kind {
             Kind::Processor => "Xen_Processor",
             Kind::Memory => "Xen_Memory",
             Kind::Disk => "Xen_Disk",
+            Kind::DiskDrive => "Xen_DiskDrive",
             Kind::NetworkPort => "Xen_NetworkPort",
         }
     }
@@ -127,10 +132,15 @@ pub fn devices(ns: &str, kind: Kind, vm: &ObjectRecord, tables: &Tables) -> Vec<
             }
             vec![i]
         }
-        Kind::Disk => {
-            let mut vbds: Vec<&ObjectRecord> = string_set(vm, "VBDs").iter().filter_map(|r| tables.get("vbd", r)).filter(|v| matches!(v.str("type"), "Disk" | "CD")).collect();
+        Kind::Disk | Kind::DiskDrive => {
+            let ty = if kind == Kind::Disk { "Disk" } else { "CD" };
+            let mut vbds: Vec<&ObjectRecord> = string_set(vm, "VBDs").iter().filter_map(|r| tables.get("vbd", r)).filter(|v| v.str("type") == ty).collect();
             vbds.sort_unstable_by_key(|v| (v.str("userdevice").parse::<u32>().unwrap_or(u32::MAX), v.str("uuid")));
-            vbds.into_iter().map(|vbd| disk(ns, uuid, vbd, tables)).collect()
+            if kind == Kind::Disk {
+                vbds.into_iter().map(|vbd| disk(ns, uuid, vbd, tables)).collect()
+            } else {
+                vbds.into_iter().map(|vbd| disk_drive(ns, uuid, vbd, tables)).collect()
+            }
         }
         Kind::NetworkPort => {
             let mut vifs: Vec<&ObjectRecord> = string_set(vm, "VIFs").iter().filter_map(|r| tables.get("vif", r)).collect();
@@ -158,6 +168,23 @@ fn disk(ns: &str, vm_uuid: &str, vbd: &ObjectRecord, tables: &Tables) -> Instanc
         i.set("ConsumableBlocks", CimValue::Uint64(size));
     } else {
         i.set("NumberOfBlocks", CimValue::Uint64(0));
+    }
+    i
+}
+
+/// A CD drive (CIM_DiskDrive): Capabilities 3 Random Access and 7 Supports Removable Media;
+/// the VDI in it, if any, is named like a disk's.
+fn disk_drive(ns: &str, vm_uuid: &str, vbd: &ObjectRecord, tables: &Tables) -> Instance {
+    let name = if vbd.str("device").is_empty() { vbd.str("userdevice") } else { vbd.str("device") };
+    let mut i = base(ns, Kind::DiskDrive, vm_uuid, &device_id(vm_uuid, vbd.str("uuid")), vbd.bool("currently_attached").unwrap_or(false))
+        .with("Name", name)
+        .with("ElementName", format!("CD drive {}", vbd.str("userdevice")))
+        .with("Capabilities", u16_array(&[3, 7]))
+        .with("CapabilityDescriptions", string_array(&["Random Access", "Supports Removable Media"]));
+    if let Some(vdi) = tables.deref("vdi", vbd, "VDI") {
+        i.set("VDIUuid", vdi.str("uuid"));
+        i.set("Description", vdi.str("name_label"));
+        i.set("MaxMediaSize", CimValue::Uint64(uint(vdi.int("virtual_size")) / 1024));
     }
     i
 }
@@ -301,14 +328,16 @@ mod tests {
     fn disks_follow_the_vms_vbds_of_type_disk_and_cd() {
         let (t, vm) = sample();
         let d = devices("root/cimv2", Kind::Disk, &vm, &t);
-        assert_eq!(ids(&d), ["Xen:vm-1/vbd-1", "Xen:vm-1/vbd-2"], "ordered by userdevice; floppy and dangling refs left out");
+        assert_eq!(ids(&d), ["Xen:vm-1/vbd-1"], "floppy and dangling refs left out");
+        let cd = devices("root/cimv2", Kind::DiskDrive, &vm, &t);
+        assert_eq!(ids(&cd), ["Xen:vm-1/vbd-2"]);
+        assert_eq!(cd[0].path.classname, "Xen_DiskDrive");
+        assert_eq!(cd[0].get("VDIUuid"), None, "an empty CD drive");
+        assert_eq!(cd[0].get("EnabledState"), Some(&CimValue::Uint16(3)));
         assert_eq!(d[0].get("Name"), Some(&CimValue::from("xvda")));
         assert_eq!(d[0].get("NumberOfBlocks"), Some(&CimValue::Uint64(1 << 30)));
         assert_eq!(d[0].get("VDIUuid"), Some(&CimValue::from("vdi-1")));
         assert_eq!(d[0].get("Access"), Some(&CimValue::Uint16(3)));
-        assert_eq!(d[1].get("Access"), Some(&CimValue::Uint16(1)));
-        assert_eq!(d[1].get("VDIUuid"), None, "an empty CD drive");
-        assert_eq!(d[1].get("EnabledState"), Some(&CimValue::Uint16(3)));
     }
 
     #[test]
@@ -324,10 +353,12 @@ mod tests {
     #[test]
     fn find_checks_the_owner_and_the_device_id() {
         let (t, _) = sample();
-        let p = path("root/cimv2", Kind::Disk, "vm-1", "Xen:vm-1/vbd-2");
+        let p = path("root/cimv2", Kind::Disk, "vm-1", "Xen:vm-1/vbd-1");
         assert!(find("root/cimv2", Kind::Disk, &p, &t).is_some());
+        assert!(find("root/cimv2", Kind::Disk, &path("root/cimv2", Kind::Disk, "vm-1", "Xen:vm-1/vbd-2"), &t).is_none(), "a CD drive");
+        assert!(find("root/cimv2", Kind::DiskDrive, &path("root/cimv2", Kind::DiskDrive, "vm-1", "Xen:vm-1/vbd-2"), &t).is_some());
         assert!(find("root/cimv2", Kind::Disk, &path("root/cimv2", Kind::Disk, "vm-1", "Xen:vm-1/vbd-3"), &t).is_none());
-        assert!(find("root/cimv2", Kind::Disk, &path("root/cimv2", Kind::Disk, "vm-2", "Xen:vm-1/vbd-2"), &t).is_none());
+        assert!(find("root/cimv2", Kind::Disk, &path("root/cimv2", Kind::Disk, "vm-2", "Xen:vm-1/vbd-1"), &t).is_none());
         let wrong_system = p.clone().with_key("SystemCreationClassName", "Xen_HostComputerSystem");
         let mut q = p;
         q.keys[0] = wrong_system.keys.last().unwrap().clone();

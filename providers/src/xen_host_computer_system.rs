@@ -5,12 +5,22 @@
 //! Xen_HostComputerSystem.CreationClassName="Xen_HostComputerSystem",Name="<host uuid>"
 //! ```
 //!
-//! Properties follow xs-cim (`xs-cim-model.md` §2.1). Not yet: RequestStateChange (maintenance
-//! mode, host shutdown and reboot), so RequestedState is 12 (Not Applicable) and no
-//! AvailableRequestedStates are published; the xs-cim `CN` (a XenServer plugin call) and
-//! `TimeOffset` (the provider's own time zone, not the host's) are left out on purpose.
+//! Properties follow xs-cim (`xs-cim-model.md` §2.1); the xs-cim `CN` (a XenServer plugin call)
+//! and `TimeOffset` (the provider's own time zone, not the host's) are left out on purpose.
+//!
+//! `RequestStateChange` switches the host in and out of maintenance: 3 (Disabled, what xs-cim
+//! clients send) or 6 (Offline) → `host.disable`, after which the host keeps its running guests
+//! but starts no others, which is DSP1052's "Enabled but Offline" (6); 2 → `host.enable`. Both
+//! complete at once (0). Shutting down, rebooting or resetting the physical host (4, 10, 11) is
+//! not offered through this server: 1 (Not Supported). RequestedState is what the host was last
+//! asked to be, as XenAPI records it (`host.enabled`), so every broker process agrees on it.
 
 use crate::backend::BackendRef;
+use crate::xen_computer_system::{requested_state_arg, rc, timeout_requested};
+use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
+use cmpi_shim::provider::MethodProvider;
+use cmpi_shim::{Args, MethodResult};
+use xenapi_core::Value;
 use crate::cache::Tables;
 use crate::util::*;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
@@ -29,6 +39,23 @@ pub fn host_state(enabled: bool) -> (u16, u16) {
     }
 }
 
+/// The XenAPI call RequestStateChange(`requested`) makes on a host that is `enabled`, or the
+/// return code when it makes none.
+pub fn plan(requested: u16, enabled: bool) -> Result<&'static str, u32> {
+    match (requested, enabled) {
+        (2, false) => Ok("host.enable"),
+        (3 | 6, true) => Ok("host.disable"),
+        (2 | 3 | 6, _) => Err(rc::INVALID_STATE_TRANSITION),
+        (4 | 7 | 8 | 9 | 10 | 11 | 12, _) => Err(rc::NOT_SUPPORTED),
+        _ => Err(rc::INVALID_PARAMETER),
+    }
+}
+
+/// The states RequestStateChange accepts now: exactly those [`plan`] turns into a call.
+pub fn available_requested_states(enabled: bool) -> Vec<u16> {
+    [2u16, 3, 6].into_iter().filter(|s| plan(*s, enabled).is_ok()).collect()
+}
+
 /// `software_version` keys reported in OtherIdentifyingInfo, with their descriptions (the
 /// address comes first, described as "IPv4Address").
 const SOFTWARE_KEYS: [(&str, &str); 3] = [("product_brand", "ProductBrand"), ("product_version", "ProductVersion"), ("build_number", "BuildNumber")];
@@ -40,7 +67,8 @@ pub fn path(ns: &str, uuid: &str) -> ObjectPath {
 /// The instance of `host`; `tables` gives its metrics.
 pub fn instance(ns: &str, host: &ObjectRecord, tables: &Tables) -> Instance {
     let uuid = host.str("uuid");
-    let (enabled_state, op_status) = host_state(host.bool("enabled").unwrap_or(false));
+    let enabled = host.bool("enabled").unwrap_or(false);
+    let (enabled_state, op_status) = host_state(enabled);
     let mut i = Instance::new(path(ns, uuid))
         .with("CreationClassName", CLASS)
         .with("Name", uuid)
@@ -54,7 +82,8 @@ pub fn instance(ns: &str, host: &ObjectRecord, tables: &Tables) -> Instance {
         .with("HealthState", CimValue::Uint16(5))
         .with("Status", "OK")
         .with("EnabledDefault", CimValue::Uint16(2))
-        .with("RequestedState", CimValue::Uint16(12))
+        .with("RequestedState", CimValue::Uint16(if enabled { 2 } else { 6 }))
+        .with("AvailableRequestedStates", u16_array(&available_requested_states(enabled)))
         .with("OtherConfig", kv_array(host, "other_config"));
     let (mut info, mut labels) = (vec![host.str("address").to_string()], vec!["IPv4Address"]);
     for (key, label) in SOFTWARE_KEYS {
@@ -111,6 +140,41 @@ impl Provider for HostComputerSystemProvider {
     fn instance(&self) -> Option<&dyn InstanceProvider> {
         Some(self)
     }
+    fn method(&self) -> Option<&dyn MethodProvider> {
+        Some(self)
+    }
+}
+
+impl MethodProvider for HostComputerSystemProvider {
+    fn invoke_method(&self, ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+        if !method.eq_ignore_ascii_case("RequestStateChange") {
+            return Err(CmpiError::new(CMPI_RC_ERR_METHOD_NOT_FOUND, format!("{CLASS} has no method {method}")));
+        }
+        let b = self.backend.get().map_err(CmpiError::failed)?;
+        crate::access::acting_for(ctx, b.conn.config(), || {
+            let done = |code: u32| Ok(MethodResult { return_value: Some(CimValue::Uint32(code)), out_args: vec![] });
+            let requested = requested_state_arg(in_args)?;
+            check_creation_class(op, CLASS)?;
+            let uuid = string_key(op, "Name")?;
+            let tables = b.tables().map_err(CmpiError::failed)?;
+            let Some((host_ref, host)) = tables.by_uuid("host", &uuid) else {
+                return Err(CmpiError::not_found(format!("no {CLASS} with Name {uuid:?}")));
+            };
+            if timeout_requested(in_args) {
+                return done(rc::TIMEOUT_NOT_SUPPORTED);
+            }
+            let message = match plan(requested, host.bool("enabled").unwrap_or(false)) {
+                Ok(m) => m,
+                Err(code) => return done(code),
+            };
+            b.call(message, vec![Value::str(host_ref.as_str())]).map_err(|e| CmpiError::failed(format!("{message}: {e}")))?;
+            // read-your-writes: the next GetInstance shows the new state
+            let want = message == "host.enable";
+            let host_ref = host_ref.clone();
+            b.cache.wait_until(std::time::Duration::from_secs(5), |t| t.get("host", &host_ref).map(|h| h.bool("enabled") == Some(want)).unwrap_or(true));
+            done(rc::COMPLETED)
+        })
+    }
 }
 
 impl InstanceProvider for HostComputerSystemProvider {
@@ -155,6 +219,19 @@ mod tests {
     }
 
     #[test]
+    fn request_state_change_accepts_what_it_advertises() {
+        assert_eq!(plan(3, true), Ok("host.disable"));
+        assert_eq!(plan(6, true), Ok("host.disable"));
+        assert_eq!(plan(2, false), Ok("host.enable"));
+        assert_eq!(plan(2, true), Err(rc::INVALID_STATE_TRANSITION));
+        assert_eq!(plan(10, true), Err(rc::NOT_SUPPORTED));
+        assert_eq!(plan(4, false), Err(rc::NOT_SUPPORTED));
+        assert_eq!(plan(40000, true), Err(rc::INVALID_PARAMETER));
+        assert_eq!(available_requested_states(true), vec![3, 6]);
+        assert_eq!(available_requested_states(false), vec![2]);
+    }
+
+    #[test]
     fn instance_has_keys_identity_and_config() {
         let mut t = Tables::default();
         t.insert("host_metrics", "M", rec("host_metrics", vec![("last_updated", Wire::DateTime("20250101T00:00:00Z".into()))]));
@@ -174,7 +251,8 @@ mod tests {
         assert_eq!(i.path, path("root/cimv2", "h-uuid"));
         assert_eq!(i.get("EnabledState"), Some(&CimValue::Uint16(6)));
         assert_eq!(i.get("OperationalStatus"), Some(&u16_array(&[10])));
-        assert_eq!(i.get("RequestedState"), Some(&CimValue::Uint16(12)));
+        assert_eq!(i.get("RequestedState"), Some(&CimValue::Uint16(6)));
+        assert_eq!(i.get("AvailableRequestedStates"), Some(&u16_array(&[2])));
         assert_eq!(i.get("OtherIdentifyingInfo"), Some(&string_array(&["127.0.0.1", "xencim", "7"])));
         assert_eq!(i.get("IdentifyingDescriptions"), Some(&string_array(&["IPv4Address", "ProductBrand", "BuildNumber"])));
         assert_eq!(i.get("Roles"), Some(&string_array(&["lab"])));

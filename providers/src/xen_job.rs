@@ -345,7 +345,14 @@ impl InstanceProvider for JobProvider {
 }
 
 impl MethodProvider for JobProvider {
-    fn invoke_method(&self, _ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+    fn invoke_method(&self, ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+        let b = self.backend.get().map_err(CmpiError::failed)?;
+        crate::access::acting_for(ctx, b.conn.config(), || self.run_method(op, method, in_args))
+    }
+}
+
+impl JobProvider {
+    fn run_method(&self, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
         if method.eq_ignore_ascii_case("KillJob") {
             self.kill_job(op, in_args)
         } else if method.eq_ignore_ascii_case("RequestStateChange") {

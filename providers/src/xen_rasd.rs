@@ -7,14 +7,13 @@
 //! Xen_MemorySettingData.InstanceID="Xen:<vm uuid>/Memory"
 //! ```
 //!
-//! Served from the cache, for the VMs `Xen_ComputerSystem` serves (not templates, snapshots or
-//! control domains). Memory is in MiB, rounded up, with AllocationUnits = VirtualQuantityUnits
+//! Served from the cache, for every VM record but control domains: the guest VMs, and the
+//! templates and snapshots, whose settings DefineSystem and CopySystem start from. Memory is in MiB, rounded up, with AllocationUnits = VirtualQuantityUnits
 //! = `"byte*2^20"` — the units DefineSystem takes by default.
 
 use crate::backend::{Backend, BackendRef};
 use crate::cache::Tables;
 use crate::util::*;
-use crate::xen_computer_system::is_virtual_system;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
 use xenapi_core::client::ObjectRecord;
@@ -119,7 +118,7 @@ impl RasdProvider {
     }
 
     fn vms(tables: &Tables) -> Vec<&ObjectRecord> {
-        let mut vms: Vec<&ObjectRecord> = tables.iter("vm").map(|(_, vm)| vm).filter(|vm| is_virtual_system(vm)).collect();
+        let mut vms: Vec<&ObjectRecord> = tables.iter("vm").map(|(_, vm)| vm).filter(|vm| crate::xen_device_rasd::is_rasd_owner(vm)).collect();
         vms.sort_unstable_by_key(|vm| vm.str("uuid"));
         vms
     }
@@ -150,7 +149,7 @@ impl InstanceProvider for RasdProvider {
         let uuid = vm_uuid_of(self.kind, &id).ok_or_else(not_found)?;
         let tables = self.backend()?.tables().map_err(CmpiError::failed)?;
         match tables.by_uuid("vm", uuid) {
-            Some((_, vm)) if is_virtual_system(vm) => Ok(instance(&namespace_of(op), self.kind, vm, &tables)),
+            Some((_, vm)) if crate::xen_device_rasd::is_rasd_owner(vm) => Ok(instance(&namespace_of(op), self.kind, vm, &tables)),
             _ => Err(not_found()),
         }
     }

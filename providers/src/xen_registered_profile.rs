@@ -8,7 +8,8 @@
 //! The versions are those of `cim-virtualization.md` §1.5. `Xen_ElementConformsToProfile` links
 //! each profile to its central instances: DSP1042 to each host, DSP1057 to each VM, DSP1041 and
 //! the resource virtualization profiles (DSP1044, DSP1045, DSP1047, DSP1050) to the pools
-//! ([`pool_profiles`]). DSP1043 has none yet (no allocation capabilities are served).
+//! ([`pool_profiles`]), DSP1043 to every allocation capabilities instance. DSP1042 references
+//! the seven others (`Xen_ReferencedProfile`).
 
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
@@ -31,6 +32,9 @@ pub struct Profile {
 }
 
 pub const SYSTEM_VIRTUALIZATION: Profile = Profile { dsp: "DSP1042", name: "System Virtualization", version: "1.0.0" };
+/// The DSP number of Allocation Capabilities, whose central instances are the
+/// `Xen_*AllocationCapabilities`.
+pub const ALLOCATION_CAPABILITIES_DSP: &str = "DSP1043";
 pub const VIRTUAL_SYSTEM: Profile = Profile { dsp: "DSP1057", name: "Virtual System Profile", version: "1.0.0a" };
 
 pub const PROFILES: [Profile; 8] = [

@@ -1,5 +1,5 @@
-//! `Xen_VirtualSystemManagementService` (DSP1042): one instance per host, with DefineSystem and
-//! DestroySystem.
+//! `Xen_VirtualSystemManagementService` (DSP1042): one instance per host, with DefineSystem,
+//! DestroySystem, Add/Modify/RemoveResourceSettings, ModifySystemSettings and CopySystem.
 //!
 //! ```text
 //! Xen_VirtualSystemManagementService.CreationClassName="Xen_VirtualSystemManagementService",
@@ -16,6 +16,12 @@
 //!
 //! `DestroySystem(AffectedSystem)`: a VM that is not halted is hard-shut-down first; its VBDs go,
 //! with the VDIs only it used (neither read-only nor sharable), then `VM.destroy`. 0.
+//!
+//! The other methods, one module each: `resources` (AddResourceSettings,
+//! ModifyResourceSettings, RemoveResourceSettings) and `system` (ModifySystemSettings,
+//! CopySystem). They check all their input against the cache before any XenAPI call, change only
+//! what differs from the current settings, and take back what they did when a XenAPI call fails
+//! (`undo`). All complete synchronously: 0 and their OUT parameters, never a Job.
 
 use crate::backend::{Backend, BackendRef};
 use crate::embedded::Embedded;
@@ -27,6 +33,10 @@ use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
 use xenapi_core::rpc::Wire;
 use xenapi_core::Value;
+
+mod resources;
+mod system;
+mod undo;
 
 pub const CLASS: &str = "Xen_VirtualSystemManagementService";
 pub const SERVICE_NAME: &str = "Xen Hypervisor";
@@ -204,7 +214,7 @@ pub fn rasd_kind(r: &Embedded) -> Result<RasdKind, SpecError> {
 /// drive). AddressOnParent → userdevice, Bootable, Access 1 → read-only; ElementName /
 /// Description name a new VDI.
 pub fn disk(r: &Embedded, cd: bool) -> Result<DiskSpec, SpecError> {
-    let vdi = r.str("HostExtentName").filter(|s| !s.is_empty()).map(str::to_string);
+    let vdi = existing_vdi(r)?.filter(|s| !s.is_empty());
     let sr = r.str("PoolID").filter(|s| !s.is_empty()).map(str::to_string);
     let mut size = 0;
     if vdi.is_none() && sr.is_some() {
@@ -231,11 +241,43 @@ pub fn disk(r: &Embedded, cd: bool) -> Result<DiskSpec, SpecError> {
     })
 }
 
-/// A NIC RASD: PoolID = network uuid (required), Address → MAC, AddressOnParent → device.
+/// The VDI uuid a disk RASD names: HostExtentName, else the `Xen_DiskImage` of HostResource[0]
+/// (as the RASDs output both). `Some("")`: explicitly none (an empty CD drive).
+pub fn existing_vdi(r: &Embedded) -> Result<Option<String>, SpecError> {
+    if let Some(uuid) = r.str("HostExtentName") {
+        return Ok(Some(uuid.to_string()));
+    }
+    match r.list("HostResource").first() {
+        None => Ok(None),
+        Some(uri) => crate::xen_device_rasd::vdi_of_host_resource(uri)
+            .map(|u| Some(u.to_string()))
+            .ok_or_else(|| format!("HostResource {uri:?} is not the WBEM URI of a Xen_DiskImage")),
+    }
+}
+
+/// A MAC address in the XenAPI form (six lower-case hex pairs joined by `:`), from that form,
+/// `-` separators, or 12 bare hex digits. It must be unicast (the low bit of the first byte 0).
+pub fn mac_address(text: &str) -> Result<String, SpecError> {
+    let t = text.trim();
+    let hex: String = if t.len() == 12 { t.to_string() } else { t.split([':', '-']).map(|p| if p.len() == 2 { p } else { "!" }).collect() };
+    if t.len() != 12 && t.split([':', '-']).count() != 6 || hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("Address {text:?} is not a MAC address (e.g. \"02:16:3e:00:00:01\")"));
+    }
+    let hex = hex.to_ascii_lowercase();
+    if u8::from_str_radix(&hex[..2], 16).map_err(|e| e.to_string())? & 1 == 1 {
+        return Err(format!("Address {text:?} is a multicast MAC address"));
+    }
+    Ok((0..6).map(|i| &hex[2 * i..2 * i + 2]).collect::<Vec<_>>().join(":"))
+}
+
+/// A NIC RASD: PoolID = network uuid (required), Address → MAC (checked), AddressOnParent → device.
 pub fn nic(r: &Embedded) -> Result<NicSpec, SpecError> {
     Ok(NicSpec {
         network: r.str("PoolID").filter(|s| !s.is_empty()).ok_or("a NIC RASD needs PoolID (a network uuid)")?.to_string(),
-        mac: r.str("Address").unwrap_or("").to_string(),
+        mac: match r.str("Address").filter(|a| !a.trim().is_empty()) {
+            None => String::new(),
+            Some(a) => mac_address(a)?,
+        },
         device: r.str("AddressOnParent").filter(|s| !s.is_empty()).map(str::to_string),
     })
 }
@@ -446,6 +488,7 @@ impl VsmsProvider {
     }
 
     fn define_system(&self, op: &ObjectPath, args: &Args) -> Result<MethodResult, CmpiError> {
+        crate::access::require(&["VM.create", "VM.clone", "VM.destroy", "VDI.create", "VBD.create", "VIF.create"])?;
         let bad = |m: String| CmpiError::invalid_parameter(m);
         let vssd = match arg(args, "SystemSettings") {
             None | Some(CimValue::Null { .. }) => return Err(bad("DefineSystem: SystemSettings (an embedded VSSD) is required".into())),
@@ -477,7 +520,7 @@ impl VsmsProvider {
             Some(_) => Self::apply_to_clone(&b, &vm, &spec),
         };
         let uuid = configured
-            .and_then(|_| spec.devices.iter().try_for_each(|d| Self::add_device(&b, &vm, d, &mut new_vdis)))
+            .and_then(|_| spec.devices.iter().try_for_each(|d| Self::add_device(&b, &vm, d, &mut new_vdis).map(|_| ())))
             .and_then(|_| b.call("VM.get_uuid", vec![Value::str(vm.as_str())]).and_then(str_of));
         let uuid = match uuid {
             Ok(u) => u,
@@ -505,8 +548,9 @@ impl VsmsProvider {
         .ok_or_else(|| XenError::Other(format!("the VM has no free {kind} slot")))
     }
 
-    /// Creates one disk, CD drive or NIC of `vm`; new VDIs are pushed to `new_vdis`.
-    fn add_device(b: &Backend, vm: &str, d: &Device, new_vdis: &mut Vec<String>) -> Result<(), XenError> {
+    /// Creates one disk, CD drive or NIC of `vm`; new VDIs are pushed to `new_vdis`. Returns the
+    /// ref of the new VBD or VIF.
+    fn add_device(b: &Backend, vm: &str, d: &Device, new_vdis: &mut Vec<String>) -> Result<String, XenError> {
         let strv = |x: &str| Value::str(x);
         let empty_map = || Value::Map(vec![]);
         match d {
@@ -547,7 +591,7 @@ impl VsmsProvider {
                     ("qos_algorithm_type".into(), strv("")),
                     ("qos_algorithm_params".into(), empty_map()),
                 ]);
-                b.call("VBD.create", vec![rec])?;
+                str_of(b.call("VBD.create", vec![rec])?)
             }
             Device::Nic(n) => {
                 let network = str_of(b.call("network.get_by_uuid", vec![strv(&n.network)])?)?;
@@ -565,10 +609,9 @@ impl VsmsProvider {
                     ("qos_algorithm_type".into(), strv("")),
                     ("qos_algorithm_params".into(), empty_map()),
                 ]);
-                b.call("VIF.create", vec![rec])?;
+                str_of(b.call("VIF.create", vec![rec])?)
             }
         }
-        Ok(())
     }
 
     /// Makes the clone of a template an ordinary VM with the spec's settings.
@@ -614,6 +657,7 @@ impl VsmsProvider {
     }
 
     fn destroy_system(&self, args: &Args) -> Result<MethodResult, CmpiError> {
+        crate::access::require(&["VM.hard_shutdown", "VBD.destroy", "VDI.destroy", "VM.destroy"])?;
         let uuid = affected_uuid(arg(args, "AffectedSystem")).map_err(|e| CmpiError::invalid_parameter(format!("DestroySystem: {e}")))?;
         let b = self.backend()?;
         let tables = b.tables().map_err(CmpiError::failed)?;
@@ -626,20 +670,26 @@ impl VsmsProvider {
         if rec.str("power_state") != "Halted" {
             b.call("VM.hard_shutdown", vec![v()]).map_err(fail)?;
         }
-        let vbds = match b.call("VM.get_VBDs", vec![v()]).map_err(fail)? {
+        Self::destroy_halted(&b, &vm).map_err(fail)?;
+        b.cache.wait_until(std::time::Duration::from_secs(5), |t| t.get("vm", &vm).is_none());
+        Ok(MethodResult { return_value: Some(CimValue::Uint32(rc::COMPLETED)), out_args: vec![] })
+    }
+
+    /// Destroys a halted VM: its VBDs, the VDIs only it used, then the VM.
+    fn destroy_halted(b: &Backend, vm: &str) -> Result<(), XenError> {
+        let vbds = match b.call("VM.get_VBDs", vec![Value::str(vm)])? {
             Wire::Array(items) => items.into_iter().filter_map(|w| if let Wire::Str(s) = w { Some(s) } else { None }).collect(),
             _ => Vec::new(),
         };
         for vbd in vbds {
             let vdi = b.call("VBD.get_VDI", vec![Value::str(vbd.as_str())]).ok().and_then(|w| str_of(w).ok()).filter(|r| !is_null_ref(r));
-            b.call("VBD.destroy", vec![Value::str(vbd.as_str())]).map_err(fail)?;
+            b.call("VBD.destroy", vec![Value::str(vbd.as_str())])?;
             if let Some(vdi) = vdi {
-                Self::destroy_if_unused(&b, &vdi).map_err(fail)?;
+                Self::destroy_if_unused(b, &vdi)?;
             }
         }
-        b.call("VM.destroy", vec![v()]).map_err(fail)?;
-        b.cache.wait_until(std::time::Duration::from_secs(5), |t| t.get("vm", &vm).is_none());
-        Ok(MethodResult { return_value: Some(CimValue::Uint32(rc::COMPLETED)), out_args: vec![] })
+        b.call("VM.destroy", vec![Value::str(vm)])?;
+        Ok(())
     }
 
     /// Destroys a VDI no VBD uses any more, unless it is read-only or sharable.
@@ -696,11 +746,39 @@ impl InstanceProvider for VsmsProvider {
 }
 
 impl MethodProvider for VsmsProvider {
-    fn invoke_method(&self, _ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+    fn invoke_method(&self, ctx: &Context, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+        let b = self.backend()?;
+        crate::access::acting_for(ctx, b.conn.config(), || self.run_method(op, method, in_args))
+    }
+}
+
+impl VsmsProvider {
+    fn run_method(&self, op: &ObjectPath, method: &str, in_args: &Args) -> Result<MethodResult, CmpiError> {
+        // What each method may call, checked before it starts: a principal allowed the first
+        // steps but not the last would otherwise leave a half-done change behind.
+        let needs: &[&str] = match method.to_ascii_lowercase().as_str() {
+            "addresourcesettings" => &["VDI.create", "VBD.create", "VIF.create", "VBD.plug", "VIF.plug", "VBD.destroy", "VDI.destroy", "VIF.destroy"],
+            "modifyresourcesettings" => &["VM.set_VCPUs_max", "VM.set_memory_limits", "VBD.set_mode", "VDI.resize", "VIF.move", "VBD.insert", "VBD.eject"],
+            "removeresourcesettings" => &["VBD.unplug", "VBD.destroy", "VDI.destroy", "VIF.unplug", "VIF.destroy"],
+            "modifysystemsettings" => &["VM.set_name_label", "VM.set_platform", "VM.add_to_other_config", "VM.set_affinity"],
+            "copysystem" => &["VM.clone", "VM.copy", "VM.destroy", "VDI.destroy"],
+            _ => &[],
+        };
+        crate::access::require(needs)?;
         if method.eq_ignore_ascii_case("DefineSystem") {
             self.define_system(op, in_args)
         } else if method.eq_ignore_ascii_case("DestroySystem") {
             self.destroy_system(in_args)
+        } else if method.eq_ignore_ascii_case("AddResourceSettings") {
+            resources::add(&*self.backend()?, op, in_args)
+        } else if method.eq_ignore_ascii_case("ModifyResourceSettings") {
+            resources::modify(&*self.backend()?, op, in_args)
+        } else if method.eq_ignore_ascii_case("RemoveResourceSettings") {
+            resources::remove(&*self.backend()?, in_args)
+        } else if method.eq_ignore_ascii_case("ModifySystemSettings") {
+            system::modify(&*self.backend()?, in_args)
+        } else if method.eq_ignore_ascii_case("CopySystem") {
+            system::copy(&*self.backend()?, op, in_args)
         } else {
             Err(CmpiError::new(CMPI_RC_ERR_METHOD_NOT_FOUND, format!("{CLASS} has no method {method}")))
         }
@@ -814,6 +892,19 @@ mod tests {
             let e = spec(&vssd, &[mof(bad)], false).unwrap_err();
             assert!(e.contains(want), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn mac_addresses_are_checked_and_normalised() {
+        for ok in ["02:16:3E:00:00:01", "02-16-3e-00-00-01", "02163e000001"] {
+            assert_eq!(mac_address(ok), Ok("02:16:3e:00:00:01".to_string()), "{ok}");
+        }
+        for bad in ["", "02:16:3e:00:00", "02:16:3e:00:00:zz", "0216:3e:00:00:01:02", "01:00:5e:00:00:01", "02:16:3e:00:00:01:02"] {
+            assert!(mac_address(bad).is_err(), "{bad}");
+        }
+        let vssd = mof("instance of Xen_ComputerSystemSettingData { ElementName = \"x\"; VirtualSystemType = \"DMTF:Xen:PV\"; };");
+        let e = spec(&vssd, &[mof("instance of Xen_NetworkPortSettingData { PoolID = \"n\"; Address = \"not-a-mac\"; };")], false).unwrap_err();
+        assert!(e.contains("not a MAC address"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! endpoint = "unix:/var/lib/xencim/xapi.sock"   # or http://host:port/, https://host:port/
 //! username = "xencim-cim"
 //! password_file = "/var/lib/xencim/cim-provider-password"   # first line is the password
+//! default_role = "read-only"        # the XenAPI role of CIM principals not named below
+//! [principal_roles]                 # for brokers that do not pass the role (CMPIRole) themselves
+//! alice = "vm-operator"
 //! ```
 //!
 //! `xencim serve --cim-listen ...` writes this file into its state directory and points
@@ -37,6 +40,12 @@ pub struct ProviderConfig {
     /// PEM file of the CA (or self-signed certificate) to trust on `https://` endpoints.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// CIM principal → XenAPI role, for brokers that do not pass a role ([`crate::access`]).
+    #[serde(default)]
+    pub principal_roles: std::collections::HashMap<String, String>,
+    /// The role of principals found neither way; read-only when absent.
+    #[serde(default)]
+    pub default_role: Option<String>,
 }
 
 fn default_endpoint() -> String {
@@ -122,6 +131,11 @@ impl Conn {
         Conn { config, session: tokio::sync::Mutex::new(None) }
     }
 
+    /// The configuration, when it could be read.
+    pub fn config(&self) -> Option<&ProviderConfig> {
+        self.config.as_ref().ok()
+    }
+
     /// The shared session, connecting and logging in if there is none yet. A failed attempt is
     /// not remembered: the next call tries again.
     pub async fn session(&self) -> Result<Arc<Session>, XenError> {
@@ -161,7 +175,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("pw");
         std::fs::write(&p, "s3cret\nignored\n").unwrap();
-        let c = ProviderConfig { endpoint: DEFAULT_ENDPOINT.into(), username: "u".into(), password_file: p.clone(), ca_file: None };
+        let c = ProviderConfig { endpoint: DEFAULT_ENDPOINT.into(), username: "u".into(), password_file: p.clone(), ca_file: None, principal_roles: Default::default(), default_role: None };
         assert_eq!(c.password().unwrap(), "s3cret");
         std::fs::write(&p, "\n").unwrap();
         assert!(c.password().is_err());

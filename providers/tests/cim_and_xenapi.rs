@@ -170,8 +170,9 @@ impl Xapi {
     }
 }
 
+/// As the embedded broker of `xencim serve` passes a request by root: with root's XenAPI role.
 fn ctx() -> CallContext {
-    CallContext { namespace: Some(NS.into()), principal: Some("root".into()), ..Default::default() }
+    CallContext { namespace: Some(NS.into()), principal: Some("root".into()), role: Some("pool-admin".into()), ..Default::default() }
 }
 
 fn vm_path(uuid: &str) -> ObjectPath {

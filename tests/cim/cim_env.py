@@ -39,10 +39,13 @@ def wait_for_port(port, timeout=30):
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
-def start_cim_server():
-    """Starts the server; returns it with `.cim_port` and `.cim_url` set. Caller stops it."""
+def start_cim_server(setup=None):
+    """Starts the server; returns it with `.cim_port` and `.cim_url` set. Caller stops it.
+    `setup(state_dir)` runs before the server starts (to add users, say)."""
     build_providers()
     d = new_state_dir()
+    if setup:
+        setup(d)
     port = free_port()
     s = Server(d, write_sim_config(d, **FAST_SIM) + ["--cim-listen", f"127.0.0.1:{port}", "--cim-tls-listen", "off",
                                                      "--cim-schema", SCHEMA]).start()

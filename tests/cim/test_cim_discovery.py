@@ -94,6 +94,15 @@ def test_dsp1057_walk_from_the_profile_to_vm_settings_and_devices(cim, x, vm):
     settings = cim.Associators(mine, AssocClass="CIM_SettingsDefineState", ResultClass="CIM_VirtualSystemSettingData")
     assert [s["InstanceID"] for s in settings] == [f"Xen:{uuid}"]
     assert settings[0]["VirtualSystemIdentifier"] == uuid
+    # VSSD -> VirtualSystemSettingDataComponent -> RASDs: processor, memory, the disk and the NIC.
+    rasds = cim.Associators(settings[0].path, AssocClass="CIM_VirtualSystemSettingDataComponent", ResultRole="PartComponent")
+    by_id = {r["InstanceID"]: r for r in rasds}
+    assert sorted(by_id) == sorted([f"Xen:{uuid}/Processor", f"Xen:{uuid}/Memory", f"Xen:{uuid}/{vbd_uuid}", f"Xen:{uuid}/{vif_uuid}"])
+    assert by_id[f"Xen:{uuid}/Processor"]["VirtualQuantity"] == 2
+    assert (by_id[f"Xen:{uuid}/{vbd_uuid}"]["ResourceType"], by_id[f"Xen:{uuid}/{vbd_uuid}"]["VirtualQuantity"]) == (19, 1 << 30)
+    assert by_id[f"Xen:{uuid}/{vif_uuid}"]["Address"] == mac
+    up = cim.AssociatorNames(rasds[0].path, AssocClass="CIM_VirtualSystemSettingDataComponent")
+    assert [p["InstanceID"] for p in up] == [f"Xen:{uuid}"]
     esd = cim.References(mine, ResultClass="CIM_ElementSettingData")
     assert len(esd) == 1 and esd[0]["IsDefault"] == 1 and esd[0]["SettingData"]["InstanceID"] == f"Xen:{uuid}"
     # Xen_ComputerSystem -> SystemDevice -> devices

@@ -112,3 +112,29 @@ def test_wbemcli_lists_the_same_vms(srv, x):
     assert r.returncode == 0, r.stderr
     assert f'Name="{uuid}"' in r.stdout
     x.VM.destroy(vm)
+
+
+def test_host_maintenance_through_request_state_change(x, cim):
+    """RequestStateChange on Xen_HostComputerSystem disables the host for XenAPI (no new guest
+    starts) and enables it again; AvailableRequestedStates is what it accepts."""
+    host_ref = x.host.get_all()[0]
+    path = pywbem.CIMInstanceName("Xen_HostComputerSystem", namespace="root/cimv2", keybindings={
+        "CreationClassName": "Xen_HostComputerSystem", "Name": x.host.get_uuid(host_ref)})
+    h = cim.GetInstance(path)
+    assert (h["EnabledState"], h["RequestedState"], list(h["AvailableRequestedStates"])) == (2, 2, [3, 6])
+    assert cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(2))[0] == 4097, "already enabled"
+    assert cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(10))[0] == 1, "no host reboot"
+    vm = x.VM.create(cim_env.vm_record("cim-maint"))
+    try:
+        assert cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(3))[0] == 0
+        assert x.host.get_enabled(host_ref) is False
+        h = cim.GetInstance(path)
+        assert (h["EnabledState"], h["RequestedState"], list(h["AvailableRequestedStates"])) == (6, 6, [2])
+        with pytest.raises(XenAPI.Failure) as e:
+            x.VM.start(vm, False, False)
+        assert e.value.details[0] == "HOST_DISABLED"
+    finally:
+        rc = cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(2))[0]
+    assert rc == 0 and x.host.get_enabled(host_ref) is True
+    assert cim.GetInstance(path)["EnabledState"] == 2
+    x.VM.destroy(vm)

@@ -10,7 +10,7 @@ use super::Broker;
 use crate::cimxml::{self};
 use crate::error::{self, CimError, CimResult};
 use crate::model::*;
-use crate::provider::{guarded, Context};
+use crate::provider::{guarded, Caller, Context};
 use crate::xml::XmlOut;
 use crate::provider::ParamValue;
 use crate::xml::Element;
@@ -23,9 +23,9 @@ impl Broker {
         namespace: &str,
         target: &ObjectPath,
         params: &[(String, Element)],
-        principal: Option<&str>,
+        caller: Option<&Caller>,
     ) -> CimResult<String> {
-        let ctx = Context { namespace: crate::repo::normalize_ns(namespace), principal: principal.map(str::to_string) };
+        let ctx = Context::of(crate::repo::normalize_ns(namespace), caller);
         let class = self.class(&ctx.namespace, &target.class_name)?;
         let m = class
             .method(method)

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::cimxml::{self, ObjectFilter};
 use crate::error::{CimError, CimResult};
 use crate::model::*;
-use crate::provider::{guarded, Context, InstanceStore, Provider, ProviderRegistry};
+use crate::provider::{guarded, Caller, Context, InstanceStore, Provider, ProviderRegistry};
 use crate::repo::{Namespace, Repository};
 use crate::xml::{Element, XmlOut};
 
@@ -240,7 +240,7 @@ impl Broker {
     /// request's when the path names none).
     pub(crate) fn get_instance_routed(&self, ctx: &Context, path: &ObjectPath) -> CimResult<(Arc<Class>, Instance)> {
         let ns = path.namespace.as_deref().map(crate::repo::normalize_ns).unwrap_or_else(|| ctx.namespace.clone());
-        let here = Context { namespace: ns, principal: ctx.principal.clone() };
+        let here = ctx.with_namespace(ns);
         let class = self.class(&here.namespace, &path.class_name)?;
         let p = self.provider_for(&here.namespace, &class);
         let inst = guarded("GetInstance", || p.get_instance(&here, &class, path))?;
@@ -248,8 +248,8 @@ impl Broker {
     }
 
     /// Runs one intrinsic method, returning the IRETURNVALUE content.
-    pub fn intrinsic(&self, name: &str, namespace: &str, params: &[(String, Element)], principal: Option<&str>) -> CimResult<Output> {
-        let ctx = Context { namespace: crate::repo::normalize_ns(namespace), principal: principal.map(str::to_string) };
+    pub fn intrinsic(&self, name: &str, namespace: &str, params: &[(String, Element)], caller: Option<&Caller>) -> CimResult<Output> {
+        let ctx = Context::of(crate::repo::normalize_ns(namespace), caller);
         // every operation needs an existing namespace
         self.with_ns(&ctx.namespace, |_| Ok(()))?;
         let p = Params::new(params);

@@ -113,6 +113,7 @@ fn check_vcpus(at_startup: i64, max: i64) -> Result<(), ApiError> {
 
 /// Builds and starts the VM's domain.
 fn start_work(o: &Op, paused: bool) -> Result<Value, ApiError> {
+    super::host::assert_enabled(&o.xapi)?;
     let rec = o.record()?;
     check_memory(int(&rec, "memory_static_min"), int(&rec, "memory_dynamic_min"), int(&rec, "memory_dynamic_max"), int(&rec, "memory_static_max"))?;
     check_vcpus(int(&rec, "VCPUs_at_startup"), int(&rec, "VCPUs_max"))?;
@@ -277,6 +278,7 @@ pub fn register(d: &mut Dispatcher) {
         })
     });
     fn resume_work(o: &Op, paused: bool) -> Result<Value, ApiError> {
+        super::host::assert_enabled(&o.xapi)?;
         let rec = o.record()?;
         let spec = domain_spec(&rec);
         let image = suspend_image(&o.xapi, &spec.vm_uuid);
