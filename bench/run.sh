@@ -15,6 +15,10 @@ echo "== storage (VM.clone of 4 disks, VDI.copy vs cp)"
 cargo build --quiet --release --bin xencim && \
     XENCIM_BIN="${CARGO_TARGET_DIR:-target}/release/xencim" .venv/bin/python bench/storage.py || { echo "!! storage failed"; status=1; }
 echo
+echo "== CIM providers (EnumerateInstances Xen_ComputerSystem vs VM.get_all_records, DSP1057 walk; 1,000 VMs)"
+cargo build --quiet --release -p xencim -p xen-cim-providers && \
+    XENCIM_BIN="${CARGO_TARGET_DIR:-target}/release/xencim" .venv/bin/python bench/cim_enumerate.py || { echo "!! cim_enumerate failed"; status=1; }
+echo
 echo "== broker (EnumerateInstances through pywbem, DMTF schema compile)"
 .venv/bin/python tests/broker/bench_broker.py || { echo "!! broker failed"; status=1; }
 exit $status

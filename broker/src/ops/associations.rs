@@ -36,16 +36,22 @@ impl Broker {
                     return Err(CimError::invalid_parameter(format!("class {a} does not exist")));
                 }
             }
+            // With an association class named, only its subtree can match: walking that rather
+            // than the whole schema (thousands of DMTF classes) keeps one navigation step cheap.
+            // Same classes, same order (the subtree is contiguous in the full depth-first walk).
+            let names = match assoc_filter {
+                Some(a) => {
+                    let mut v = vec![n.class(a).unwrap().name.clone()];
+                    v.extend(n.all_subclasses(Some(a)));
+                    v
+                }
+                None => n.all_subclasses(None),
+            };
             let mut v = Vec::new();
-            for name in n.all_subclasses(None) {
+            for name in names {
                 let c = n.class(&name).unwrap();
                 if !c.is_association() {
                     continue;
-                }
-                if let Some(a) = assoc_filter {
-                    if !n.is_subclass_of(&c.name, a) {
-                        continue;
-                    }
                 }
                 let relevant = c.properties.iter().any(|p| {
                     p.ty == CimType::Reference

@@ -45,15 +45,17 @@ impl Broker {
         // LocalOnly is deprecated (DSP0200 5.3.2.11); servers treat it as false.
         p.bool("LocalOnly", true)?;
         let requested = self.class(&ctx.namespace, &cn)?;
+        if names_only {
+            for mut path in self.enumerate_names(ctx, &cn)? {
+                path.namespace = None;
+                cimxml::write_instance_name(o, &path);
+            }
+            return Ok(());
+        }
         let items = self.enumerate(ctx, &cn, true)?;
         let f = ObjectFilter { local_only: false, include_qualifiers, include_class_origin, property_list: None };
         let mut class_cache: HashMap<String, Arc<Class>> = HashMap::new();
         for (mut path, mut inst) in items {
-            if names_only {
-                path.namespace = None;
-                cimxml::write_instance_name(o, &path);
-                continue;
-            }
             prune(&mut inst, plist.as_deref(), if deep { None } else { Some(&requested) });
             let ic = class_cache
                 .entry(inst.class_name.to_ascii_lowercase())

@@ -202,6 +202,40 @@ impl Broker {
         Ok(out)
     }
 
+    /// The paths of `class`'s instances and of every subclass's, from each provider's
+    /// EnumerateInstanceNames: a provider that can name its instances without building them
+    /// (CMPI `EnumInstanceNames`) is not asked for whole instances only to drop them.
+    pub(crate) fn enumerate_names(&self, ctx: &Context, class: &str) -> CimResult<Vec<ObjectPath>> {
+        let ns = &ctx.namespace;
+        let classes: Vec<Arc<Class>> = self.with_ns(ns, |n| {
+            let root = n.class(class).ok_or_else(|| CimError::invalid_class(class))?;
+            let mut v = vec![root.clone()];
+            v.extend(n.all_subclasses(Some(class)).iter().filter_map(|c| n.class(c).cloned()));
+            Ok(v)
+        })?;
+        let mut out = Vec::new();
+        for c in classes {
+            let p = self.provider_exact(ns, &c.name);
+            for mut path in guarded("EnumerateInstanceNames", || p.enumerate_instance_names(ctx, &c))? {
+                if path.class_name.is_empty() {
+                    path.class_name = c.name.clone();
+                }
+                if self.served_elsewhere(ns, &c, &path.class_name) {
+                    continue;
+                }
+                // The class's own spelling, as `enumerate` gives it.
+                path.class_name = if path.class_name.eq_ignore_ascii_case(&c.name) {
+                    c.name.clone()
+                } else {
+                    self.class(ns, &path.class_name).map(|ic| ic.name.clone()).unwrap_or_else(|_| c.name.clone())
+                };
+                path.namespace = Some(ns.clone());
+                out.push(path);
+            }
+        }
+        Ok(out)
+    }
+
     /// Gets an instance from the provider of its class, in the namespace its path names (the
     /// request's when the path names none).
     pub(crate) fn get_instance_routed(&self, ctx: &Context, path: &ObjectPath) -> CimResult<(Arc<Class>, Instance)> {
