@@ -16,6 +16,7 @@ pub mod vdi;
 pub mod vif;
 pub mod vm;
 mod vm_copy;
+pub mod vm_devices;
 mod vm_power;
 pub mod vm_state;
 
@@ -101,6 +102,7 @@ impl Xapi {
                 let Some(x) = me.upgrade() else { return };
                 let _ = tokio::task::spawn_blocking(move || {
                     vm_state::handle_crashes(&x);
+                    vm_state::handle_guest_shutdowns(&x);
                     vm_state::refresh_metrics(&x);
                     if last_slow.elapsed() >= std::time::Duration::from_secs(60) {
                         x.sessions.expire_idle(&x.store);

@@ -399,6 +399,7 @@ mod tests {
             vcpus_max: vcpus,
             hvm: false,
             other_config: vec![],
+            detail: DomainDetail::default(),
         }
     }
 
