@@ -56,14 +56,17 @@ mod xen {
         "libxl_evdisable_domain_death",
         "libxl_event_wait",
         "libxl_event_free",
+        "libxl_retrieve_domain_configuration",
+        "libxl_userdata_store",
+        "libxl_userdata_retrieve",
         "libxl_uuid_from_string",
         "libxl_uuid_is_nil",
         "vsnprintf",
     ];
 
-    const TYPES: &[&str] = &["xentoollog_logger", "libxl_domain_config", "libxl_event", "libxl_dominfo", "libxl_vcpuinfo", "libxl_physinfo"];
+    const TYPES: &[&str] = &["xentoollog_logger", "libxl_domain_config", "libxl_event", "libxl_dominfo", "libxl_vcpuinfo", "libxl_physinfo", "libxl_error"];
 
-    const VARS: &[&str] = &["LIBXL_VERSION", "LIBXL_EVENTMASK_ALL", "ERROR_.*"];
+    const VARS: &[&str] = &["LIBXL_VERSION"];
 
     pub fn generate() {
         println!("cargo:rerun-if-changed={HEADER}");

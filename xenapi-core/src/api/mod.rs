@@ -50,7 +50,7 @@ impl Xapi {
         let store = Store::open(&config.state_dir)?;
         let boot = crate::bootstrap::ensure(&store, &config)?;
         let sessions = session::Sessions::load(&store, &config)?;
-        let backend: Arc<dyn Backend> = Arc::new(crate::backend::sim::Sim::open(&config.state_dir, config.host.clone())?);
+        let backend = crate::backend::open(&config)?;
         let xapi = Arc::new(Xapi {
             config,
             store,

@@ -15,6 +15,21 @@ use std::sync::Arc;
 
 pub type DomId = i64;
 
+/// The backend the configuration asks for.
+pub fn open(config: &crate::config::CoreConfig) -> Result<Arc<dyn Backend>, String> {
+    use crate::config::BackendChoice;
+    match config.backend {
+        BackendChoice::Sim => Ok(Arc::new(sim::Sim::open(&config.state_dir, config.host.clone())?)),
+        #[cfg(feature = "xen")]
+        BackendChoice::Xen => Ok(Arc::new(xen::Xen::open(&config.host)?)),
+        #[cfg(not(feature = "xen"))]
+        BackendChoice::Xen => Err(NOT_BUILT.into()),
+    }
+}
+
+/// Why `--backend xen` fails in a default build.
+pub const NOT_BUILT: &str = "this xencim was built without the xen backend (libxl): rebuild it with `cargo build --features xen` (needs libxen-dev) on the Xen dom0, or use --backend sim";
+
 /// What a domain is built from: the parts of a VM record the hypervisor needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainSpec {
