@@ -314,9 +314,15 @@ pub fn register(d: &mut Dispatcher) {
                 Ok(Value::void())
             })
             .await?;
-            // A crash shows at once rather than at the next housekeeping round.
+            // A crash or a guest's own power-off shows at once rather than at the next
+            // housekeeping round.
             let xapi = ctx.xapi.clone();
-            tokio::task::spawn_blocking(move || super::vm_state::handle_crashes(&xapi)).await.ok();
+            tokio::task::spawn_blocking(move || {
+                super::vm_state::handle_crashes(&xapi);
+                super::vm_state::handle_guest_shutdowns(&xapi);
+            })
+            .await
+            .ok();
             Ok(Value::void())
         })
     });

@@ -213,8 +213,8 @@ pub trait Backend: Send + Sync {
     /// `actions_after_crash` destroys, restarts or preserves them.
     fn take_crashed(&self) -> Vec<String>;
     /// VMs whose guests shut down or rebooted by themselves since the last call (their domains
-    /// stay, shut down, until `actions_after_shutdown`/`actions_after_reboot` are applied). The
-    /// simulated guest never does that on its own.
+    /// stay, shut down, until `actions_after_shutdown`/`actions_after_reboot` are applied): a
+    /// real guest powering off, a simulated one told so by sysrq `o` or `b`.
     fn take_guest_shutdowns(&self) -> Vec<(String, GuestShutdown)> {
         Vec::new()
     }
