@@ -73,7 +73,7 @@ fn pv_kernel() -> DomainSpec {
     }
 }
 
-/// A PV guest whose kernel pygrub finds on its qcow2 disk, with an ISO in a CD drive.
+/// A PV guest whose kernel pygrub finds on its (bootable) qcow2 disk, with an ISO in a CD drive.
 fn pv_bootloader() -> DomainSpec {
     let mut s = pv_kernel();
     s.vm_uuid = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into();
@@ -89,7 +89,8 @@ fn pv_bootloader() -> DomainSpec {
         actions_after_shutdown: "restart".into(),
         actions_after_reboot: "destroy".into(),
         actions_after_crash: "coredump_and_restart".into(),
-        disks: vec![disk("0", "xvda", "/srv/sr/7d2e.qcow2", "qcow2"), cd("3", "xvdd", Some("/srv/iso/debian-12.iso"))],
+        // The CD comes first among the VM's VBDs; pygrub must get the bootable disk first.
+        disks: vec![cd("3", "xvdd", Some("/srv/iso/debian-12.iso")), disk("0", "xvda", "/srv/sr/7d2e.qcow2", "qcow2")],
         nics: vec![],
         ..Default::default()
     };
@@ -148,7 +149,7 @@ fn pvh() -> DomainSpec {
 
 fn json_of(spec: &DomainSpec) -> String {
     let mut cfg = domain_config(spec).unwrap_or_else(|e| panic!("{} does not translate: {e:?}", spec.vm_uuid));
-    cfg.to_json(std::ptr::null_mut()).expect("libxl generates JSON without a context")
+    cfg.to_json(None).expect("libxl generates JSON without a context")
 }
 
 fn check(case: &str, spec: DomainSpec) {
@@ -164,8 +165,8 @@ fn check(case: &str, spec: DomainSpec) {
     // (bitmaps are allocated through it; a null one crashes), and a context needs Xen: so the
     // parse-back runs in dom0 only.
     if let Ok(ctx) = Ctx::open() {
-        let mut back = DomainConfig::from_json(ctx.raw(), &got).unwrap_or_else(|rc| panic!("{case}: libxl cannot parse it back: {rc}"));
-        assert_eq!(parse(&back.to_json(ctx.raw()).unwrap()), parse(&got), "{case}: the round trip through libxl changes it");
+        let mut back = DomainConfig::from_json(&ctx, &got).unwrap_or_else(|rc| panic!("{case}: libxl cannot parse it back: {rc}"));
+        assert_eq!(parse(&back.to_json(Some(&ctx)).unwrap()), parse(&got), "{case}: the round trip through libxl changes it");
     }
 }
 
@@ -202,6 +203,9 @@ fn context_off_xen_fails_with_libxl_words_not_a_crash() {
     assert!(err.contains("/proc/xen/capabilities"), "{err}");
 }
 
+/// One change that makes a VM untranslatable.
+type Change = Box<dyn Fn(&mut DomainSpec)>;
+
 /// The field named when a VM cannot be expressed, for one change to a translatable VM.
 fn failing_field(spec: DomainSpec) -> String {
     match domain_config(&spec) {
@@ -213,7 +217,7 @@ fn failing_field(spec: DomainSpec) -> String {
 
 #[test]
 fn untranslatable_vms_name_the_field() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut DomainSpec)>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         ("VM.PV_kernel", Box::new(|s| s.detail.pv_kernel.clear())),
         ("VM.PV_kernel", Box::new(|s| s.detail.pv_kernel = "vmlinuz".into())),
         ("VM.PV_bootloader", Box::new(|s| s.detail.pv_bootloader = "eliloader".into())),
@@ -240,7 +244,7 @@ fn untranslatable_vms_name_the_field() {
         change(&mut s);
         assert_eq!(failing_field(s), field);
     }
-    let hvm_cases: Vec<(&str, Box<dyn Fn(&mut DomainSpec)>)> = vec![
+    let hvm_cases: Vec<(&str, Change)> = vec![
         ("VM.HVM_boot_policy", Box::new(|s| s.detail.hvm_boot_policy = "UEFI".into())),
         ("VM.HVM_boot_params:order", Box::new(|s| s.detail.hvm_boot_params = pairs(&[("order", "cx")]))),
         ("VM.HVM_boot_params:firmware", Box::new(|s| s.detail.hvm_boot_params = pairs(&[("firmware", "coreboot")]))),

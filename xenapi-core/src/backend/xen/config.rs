@@ -2,6 +2,7 @@
 //! with its `_dispose`, so every string and array inside is allocated with the C allocator that
 //! `_dispose` frees with. Also libxl's own JSON form of a configuration, both ways.
 
+use super::ctx::Ctx;
 use super::ffi;
 use std::ffi::{CStr, CString};
 use std::os::raw::c_char;
@@ -106,10 +107,11 @@ impl DomainConfig {
     }
 
     /// libxl's JSON of the configuration (`libxl_domain_config_to_json`). The generator needs
-    /// no hypervisor: without a context (`ctx` null) it works on any machine.
-    pub fn to_json(&mut self, ctx: *mut ffi::libxl_ctx) -> Option<String> {
+    /// no hypervisor: without a context it works on any machine.
+    pub fn to_json(&mut self, ctx: Option<&Ctx>) -> Option<String> {
+        let ctx = ctx.map_or(std::ptr::null_mut(), Ctx::raw);
         // SAFETY: the config is initialised; libxl returns a malloc'd string or NULL, and
-        // uses the context only to log a failure.
+        // uses the context (null or live) only to log a failure.
         let p = unsafe { ffi::libxl_domain_config_to_json(ctx, &mut self.0) };
         if p.is_null() {
             return None;
@@ -121,12 +123,14 @@ impl DomainConfig {
     }
 
     /// Parses libxl's JSON of a configuration (`libxl_domain_config_from_json`); `Err` holds
-    /// libxl's return code.
-    pub fn from_json(ctx: *mut ffi::libxl_ctx, json: &str) -> Result<DomainConfig, i32> {
+    /// libxl's return code. Unlike the generator, the parser needs a context: it allocates
+    /// bitmaps through it.
+    pub fn from_json(ctx: &Ctx, json: &str) -> Result<DomainConfig, i32> {
         let text = CString::new(json).map_err(|_| ffi::ERROR_INVAL)?;
         let mut c = DomainConfig::new();
-        // SAFETY: `c` is initialised, `text` NUL-terminated; on failure `c` is still disposable.
-        let rc = unsafe { ffi::libxl_domain_config_from_json(ctx, &mut c.0, text.as_ptr()) };
+        // SAFETY: live context, `c` initialised, `text` NUL-terminated; on failure `c` is still
+        // disposable.
+        let rc = unsafe { ffi::libxl_domain_config_from_json(ctx.raw(), &mut c.0, text.as_ptr()) };
         if rc != 0 {
             return Err(rc);
         }

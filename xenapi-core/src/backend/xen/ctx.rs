@@ -203,9 +203,16 @@ impl Ctx {
         self.check(format!("libxl_device_disk_add({domid})"), unsafe { ffi::libxl_device_disk_add(self.raw, domid, disk.raw(), ptr::null()) })
     }
 
-    pub fn disk_remove(&self, domid: u32, disk: *mut ffi::libxl_device_disk) -> Result<(), XlError> {
-        // SAFETY: the caller passes a device owned by a live configuration.
-        self.check(format!("libxl_device_disk_remove({domid})"), unsafe { ffi::libxl_device_disk_remove(self.raw, domid, disk, ptr::null()) })
+    /// Removes the `i`-th disk of `cfg` (the domain's configuration) from the domain.
+    pub fn disk_remove(&self, domid: u32, cfg: &mut DomainConfig, i: usize) -> Result<(), XlError> {
+        let raw = cfg.raw();
+        if i >= raw.num_disks.max(0) as usize {
+            return Err(XlError { op: format!("libxl_device_disk_remove({domid})"), rc: ffi::ERROR_INVAL, said: Some(format!("no disk {i}")) });
+        }
+        // SAFETY: `i` is inside the array `cfg` owns and keeps alive for the call.
+        self.check(format!("libxl_device_disk_remove({domid})"), unsafe {
+            ffi::libxl_device_disk_remove(self.raw, domid, raw.disks.add(i), ptr::null())
+        })
     }
 
     pub fn nic_add(&self, domid: u32, nic: &mut Nic) -> Result<(), XlError> {
@@ -213,9 +220,16 @@ impl Ctx {
         self.check(format!("libxl_device_nic_add({domid})"), unsafe { ffi::libxl_device_nic_add(self.raw, domid, nic.raw(), ptr::null()) })
     }
 
-    pub fn nic_remove(&self, domid: u32, nic: *mut ffi::libxl_device_nic) -> Result<(), XlError> {
-        // SAFETY: the caller passes a device owned by a live configuration.
-        self.check(format!("libxl_device_nic_remove({domid})"), unsafe { ffi::libxl_device_nic_remove(self.raw, domid, nic, ptr::null()) })
+    /// Removes the `i`-th NIC of `cfg` (the domain's configuration) from the domain.
+    pub fn nic_remove(&self, domid: u32, cfg: &mut DomainConfig, i: usize) -> Result<(), XlError> {
+        let raw = cfg.raw();
+        if i >= raw.num_nics.max(0) as usize {
+            return Err(XlError { op: format!("libxl_device_nic_remove({domid})"), rc: ffi::ERROR_INVAL, said: Some(format!("no NIC {i}")) });
+        }
+        // SAFETY: `i` is inside the array `cfg` owns and keeps alive for the call.
+        self.check(format!("libxl_device_nic_remove({domid})"), unsafe {
+            ffi::libxl_device_nic_remove(self.raw, domid, raw.nics.add(i), ptr::null())
+        })
     }
 
     /// The configuration libxl keeps for a running domain (devices plugged since included).

@@ -414,11 +414,9 @@ impl Backend for Xen {
         let d = self.find(vm_uuid)?;
         let mut cfg = self.ctx.retrieve_config(d.domid).map_err(failed)?;
         let i = device_index(&mut cfg, kind, device).ok_or_else(|| BackendError::DeviceNotAttached(device.into()))?;
-        let raw = cfg.raw();
-        // SAFETY: `i` indexes the configuration's array, which `cfg` keeps alive for the call.
         match kind {
-            DeviceKind::Block => self.ctx.disk_remove(d.domid, unsafe { raw.disks.add(i) }),
-            DeviceKind::Network => self.ctx.nic_remove(d.domid, unsafe { raw.nics.add(i) }),
+            DeviceKind::Block => self.ctx.disk_remove(d.domid, &mut cfg, i),
+            DeviceKind::Network => self.ctx.nic_remove(d.domid, &mut cfg, i),
         }
         .map_err(failed)
     }

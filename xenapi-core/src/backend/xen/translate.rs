@@ -16,7 +16,7 @@
 //! | `platform:acpi`, `:apic` | `b_info.acpi`, `b_info.apic` |
 //! | `platform:pae`, `:nx`, `:viridian`, `:hpet`, `:timeoffset`, `:vga` | `b_info.u.hvm.*` |
 //! | `actions_after_shutdown`, `_reboot`, `_crash` | `on_poweroff`, `on_reboot`, `on_crash` (+ `on_watchdog`) |
-//! | VBD + VDI | `disks[]`: `vdev`, `pdev_path`, `format`, `readwrite`, `is_cdrom` |
+//! | VBD + VDI | `disks[]`: `vdev`, `pdev_path`, `format`, `readwrite`, `is_cdrom` (bootable first for a bootloader) |
 //! | VIF + network | `nics[]`: `devid`, `mac`, `bridge`, `mtu` |
 
 use super::config::{c_string, defbool, first_bits, string_list, Disk, DomainConfig, Nic, NulInString};
@@ -153,7 +153,12 @@ pub fn domain_config(spec: &DomainSpec) -> Result<DomainConfig, BackendError> {
     }
 
     let hvm = kind == Kind::Hvm;
-    let disks = d.disks.iter().map(|x| disk(x, hvm)).collect::<Result<Vec<_>, _>>()?;
+    // libxl hands a PV bootloader the first disk: the VM's bootable disks go first.
+    let mut order: Vec<&DiskSpec> = d.disks.iter().collect();
+    if !hvm && !d.pv_bootloader.is_empty() {
+        order.sort_by_key(|x| !x.bootable);
+    }
+    let disks = order.into_iter().map(|x| disk(x, hvm)).collect::<Result<Vec<_>, _>>()?;
     let nics = d.nics.iter().map(|x| nic(x, hvm)).collect::<Result<Vec<_>, _>>()?;
     let mut seen = std::collections::HashSet::new();
     for x in &d.disks {
