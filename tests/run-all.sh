@@ -41,7 +41,7 @@ cargo test --workspace
 # The libxl backend: its unit tests and translation tests (the rest of xenapi-core ran above).
 echo "== cargo build and test with the xen feature (libxl backend, no hypervisor needed)"
 cargo build -p xencim --features xen
-cargo test -p xenapi-core --features xen --lib --test xen_translation
+cargo test -p xenapi-core --features xen --lib --test xen_translation --test xen_records
 cargo test -p xencim --features xen --test xen_backend
 echo "== end-to-end tests"
 XENCIM_SKIP_BUILD=1 .venv/bin/python -m pytest -q tests
