@@ -3,6 +3,9 @@
 //! Without it there is nothing to do: the default build needs neither the headers nor libclang.
 
 fn main() {
+    // Without this, cargo would rerun the script (and rebuild the crate) whenever any file of
+    // the package changes.
+    println!("cargo:rerun-if-changed=build.rs");
     #[cfg(feature = "xen")]
     xen::generate();
 }
@@ -18,6 +21,7 @@ mod xen {
     const FUNCTIONS: &[&str] = &[
         "libxl_ctx_alloc",
         "libxl_ctx_free",
+        "libxl_childproc_setmode",
         "libxl_domain_config_init",
         "libxl_domain_config_dispose",
         "libxl_domain_config_to_json",

@@ -63,6 +63,12 @@ pub struct DeathWatch(*mut ffi::libxl_evgen_domain_death);
 // SAFETY: an opaque libxl handle, used only through the (thread-safe) context it came from.
 unsafe impl Send for DeathWatch {}
 
+static HOOKS: ffi::libxl_childproc_hooks = ffi::libxl_childproc_hooks {
+    chldowner: ffi::libxl_sigchld_owner_libxl_always_selective_reap,
+    fork_replacement: None,
+    reaped_callback: None,
+};
+
 pub struct Ctx {
     raw: *mut ffi::libxl_ctx,
     logger: Box<Logger>,
@@ -91,6 +97,10 @@ impl Ctx {
         if rc != 0 || raw.is_null() {
             return Err(XlError { op: "libxl_ctx_alloc".into(), rc, said: logger.take_last_error() });
         }
+        // The server runs children of its own (qemu-img) and waits for each by pid: libxl must
+        // reap only its own (bootloader, hotplug scripts), not every child of the process.
+        // SAFETY: HOOKS is static, so it outlives the context as libxl requires.
+        unsafe { ffi::libxl_childproc_setmode(raw, &HOOKS, ptr::null_mut()) };
         Ok(Ctx { raw, logger })
     }
 
