@@ -257,8 +257,18 @@ pub fn reconcile(xapi: &Xapi) -> Result<(), ApiError> {
     xapi.store.write(|tx| set_host_memory_free(tx, xapi))
 }
 
+/// Held while guests that stopped by themselves are taken from the backend and their actions
+/// applied: a caller that finds nothing left to take (housekeeping took it) waits until the
+/// actions are applied, so `VM.send_sysrq` answers after the record shows the outcome.
+static STOPPED_GUESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn stopped_guests() -> std::sync::MutexGuard<'static, ()> {
+    STOPPED_GUESTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Applies `actions_after_crash` to every VM whose domain crashed.
 pub fn handle_crashes(xapi: &Xapi) {
+    let _one_at_a_time = stopped_guests();
     for uuid in xapi.backend.take_crashed() {
         let Some(vm) = vm_by_uuid(xapi, &uuid) else {
             let _ = xapi.backend.destroy(&uuid);
@@ -273,6 +283,7 @@ pub fn handle_crashes(xapi: &Xapi) {
 /// Applies `actions_after_shutdown` or `actions_after_reboot` to every VM whose guest shut
 /// down or rebooted by itself (a real guest can; the simulated one cannot).
 pub fn handle_guest_shutdowns(xapi: &Xapi) {
+    let _one_at_a_time = stopped_guests();
     let c = vm_class();
     for (uuid, why) in xapi.backend.take_guest_shutdowns() {
         let Some(vm) = vm_by_uuid(xapi, &uuid) else {
