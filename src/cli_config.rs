@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use xenapi_core::config::{CoreConfig, SimHostConfig};
+use xenapi_core::config::{BackendChoice, CoreConfig, SimHostConfig};
 use xenapi_core::server::ListenConfig;
 
 #[derive(Args, Debug, Default)]
@@ -48,7 +48,8 @@ pub struct ServeArgs {
     /// Sessions kept per originator before the oldest are invalidated [default: 500].
     #[arg(long)]
     pub sessions_per_originator: Option<usize>,
-    /// Hypervisor backend: `sim` (simulated host, no Xen needed) [default: sim].
+    /// Hypervisor backend: `sim` (simulated host, no Xen needed) or `xen` (libxl, in dom0; a
+    /// build with `--features xen`) [default: sim].
     #[arg(long)]
     pub backend: Option<String>,
     /// The embedded CIM-XML broker [default: 127.0.0.1:5988]; `off` disables it.
@@ -122,19 +123,31 @@ pub fn read_secret(path: &Path) -> Result<String> {
     Ok(text.lines().next().unwrap_or("").to_string())
 }
 
+/// `--backend xen` needs a build with libxl and a process in dom0: refused up front otherwise.
+fn check_xen_backend() -> Result<()> {
+    #[cfg(feature = "xen")]
+    return xenapi_core::backend::xen::check_dom0().map_err(anyhow::Error::msg);
+    #[cfg(not(feature = "xen"))]
+    anyhow::bail!(xenapi_core::backend::NOT_BUILT)
+}
+
 pub fn resolve(args: &ServeArgs) -> Result<Settings> {
     let file: FileConfig = match &args.config {
         Some(p) => toml::from_str(&std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?)
             .with_context(|| format!("invalid config file {}", p.display()))?,
         None => FileConfig::default(),
     };
-    match args.backend.clone().or(file.backend).as_deref().unwrap_or("sim") {
-        "sim" => {}
-        "xen" => anyhow::bail!("the xen backend (libxl) is not part of this build yet; use --backend sim"),
+    let backend = match args.backend.clone().or(file.backend).as_deref().unwrap_or("sim") {
+        "sim" => BackendChoice::Sim,
+        "xen" => {
+            check_xen_backend()?;
+            BackendChoice::Xen
+        }
         other => anyhow::bail!("unknown backend {other}: expected sim or xen"),
-    }
+    };
     let state_dir = args.state_dir.clone().or(file.state_dir).unwrap_or_else(default_state_dir);
     let mut core = CoreConfig::new(state_dir.clone());
+    core.backend = backend;
     if let Some(s) = args.session_timeout_secs.or(file.session_timeout_secs) {
         core.session_idle_timeout = Duration::from_secs(s);
     }

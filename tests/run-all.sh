@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(curl python3-venv gcc openssl sblim-wbemcli qemu-utils valgrind)
+apt_packages=(curl python3-venv gcc openssl sblim-wbemcli qemu-utils valgrind libxen-dev libclang-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -38,5 +38,10 @@ echo "== cargo build"
 cargo build --workspace --all-targets
 echo "== cargo test"
 cargo test --workspace
+# The libxl backend: its unit tests and translation tests (the rest of xenapi-core ran above).
+echo "== cargo build and test with the xen feature (libxl backend, no hypervisor needed)"
+cargo build -p xencim --features xen
+cargo test -p xenapi-core --features xen --lib --test xen_translation --test xen_records
+cargo test -p xencim --features xen --test xen_backend
 echo "== end-to-end tests"
 XENCIM_SKIP_BUILD=1 .venv/bin/python -m pytest -q tests

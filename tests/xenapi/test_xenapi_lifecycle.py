@@ -331,6 +331,32 @@ def test_crash_injection_applies_actions_after_crash(srv, x, action, state, rest
         x.VM.hard_shutdown(vm)
 
 
+@pytest.mark.parametrize("key,field,action,state", [
+    ("o", "actions_after_shutdown", "destroy", "Halted"),
+    ("o", "actions_after_shutdown", "restart", "Running"),
+    ("b", "actions_after_reboot", "restart", "Running"),
+    ("b", "actions_after_reboot", "destroy", "Halted"),
+])
+def test_guest_that_stops_by_itself_gets_its_actions(x, key, field, action, state):
+    # sysrq o/b: the simulated guest powers off or reboots on its own, as a real guest does
+    # (the xen backend reports that through libxl's domain events); the record follows and
+    # event.from tells watchers.
+    vm = new_vm(x, f"own-{key}-{action}", **{field: action})
+    x.VM.start(vm, False, False)
+    domid = x.VM.get_domid(vm)
+    token = event_from(x, ["vm/" + vm], "", 0.0)["token"]
+    x.VM.send_sysrq(vm, key)
+    assert x.VM.get_power_state(vm) == state
+    if state == "Halted":
+        assert x.VM.get_domid(vm) == "-1"
+    else:
+        assert x.VM.get_domid(vm) not in ("-1", domid), "rebuilt under a new domid"
+    events = event_from(x, ["vm/" + vm], token, 1.0)["events"]
+    assert events and events[-1]["snapshot"]["power_state"] == state
+    if state != "Halted":
+        x.VM.hard_shutdown(vm)
+
+
 def test_templates_dom0_and_operations_in_progress(x):
     templates = [v for v, r in x.VM.get_all_records().items() if r["is_a_template"] and r["is_default_template"]]
     assert len(templates) >= 3

@@ -14,6 +14,17 @@ pub struct CoreConfig {
     /// Root's password on first start; otherwise one is generated.
     pub initial_root_password: Option<String>,
     pub host: SimHostConfig,
+    pub backend: BackendChoice,
+}
+
+/// Which hypervisor backend the server drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// The simulated host (no Xen needed).
+    #[default]
+    Sim,
+    /// Xen through libxl, in dom0 (builds with the `xen` feature).
+    Xen,
 }
 
 impl CoreConfig {
@@ -24,6 +35,7 @@ impl CoreConfig {
             sessions_per_originator: 500,
             initial_root_password: None,
             host: SimHostConfig::default(),
+            backend: BackendChoice::Sim,
         }
     }
 }

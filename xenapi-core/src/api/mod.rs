@@ -16,6 +16,7 @@ pub mod vdi;
 pub mod vif;
 pub mod vm;
 mod vm_copy;
+pub mod vm_devices;
 mod vm_power;
 pub mod vm_state;
 
@@ -83,7 +84,7 @@ impl Xapi {
         let store = Store::open(&config.state_dir)?;
         let boot = crate::bootstrap::ensure(&store, &config)?;
         let sessions = session::Sessions::load(&store, &config)?;
-        let backend: Arc<dyn Backend> = Arc::new(crate::backend::sim::Sim::open(&config.state_dir, config.host.clone())?);
+        let backend = crate::backend::open(&config)?;
         let xapi = Arc::new(Xapi {
             config,
             store,
@@ -136,6 +137,7 @@ impl Xapi {
                 let Some(x) = me.upgrade() else { return };
                 let _ = tokio::task::spawn_blocking(move || {
                     vm_state::handle_crashes(&x);
+                    vm_state::handle_guest_shutdowns(&x);
                     vm_state::refresh_metrics(&x);
                     if last_slow.elapsed() >= std::time::Duration::from_secs(60) {
                         x.sessions.expire_idle(&x.store);

@@ -2,7 +2,7 @@
 //! memory and vCPUs. Each runs through [`operate`]: lifecycle check and `current_operations`
 //! entry in one transaction, the backend work on a blocking thread, then the entry removed.
 
-use super::vm_state::{backend_error, domain_spec, int, mark_running, mark_stopped, suspend_image, update_vm, view, vm_class};
+use super::vm_state::{backend_error, int, mark_running, mark_stopped, suspend_image, update_vm, view, vm_class};
 use super::Xapi;
 use crate::backend::{BackendError, Cancel};
 use crate::dispatch::{Ctx, Dispatcher, Handler};
@@ -118,7 +118,7 @@ fn start_work(o: &Op, paused: bool) -> Result<Value, ApiError> {
     check_memory(int(&rec, "memory_static_min"), int(&rec, "memory_dynamic_min"), int(&rec, "memory_dynamic_max"), int(&rec, "memory_static_max"))?;
     check_vcpus(int(&rec, "VCPUs_at_startup"), int(&rec, "VCPUs_max"))?;
     super::vbd::check_start(&o.xapi, &o.vm)?;
-    let spec = domain_spec(&rec);
+    let spec = super::vm_devices::domain_spec(&o.xapi, &rec)?;
     let domid = o.xapi.backend.create(&spec).map_err(|e| o.fail(e))?;
     o.progress(0.5);
     if !paused {
@@ -280,7 +280,7 @@ pub fn register(d: &mut Dispatcher) {
     fn resume_work(o: &Op, paused: bool) -> Result<Value, ApiError> {
         super::host::assert_enabled(&o.xapi)?;
         let rec = o.record()?;
-        let spec = domain_spec(&rec);
+        let spec = super::vm_devices::domain_spec(&o.xapi, &rec)?;
         let image = suspend_image(&o.xapi, &spec.vm_uuid);
         let domid = o.xapi.backend.resume(&spec, &image).map_err(|e| o.fail(e))?;
         if !paused {
@@ -316,9 +316,15 @@ pub fn register(d: &mut Dispatcher) {
                 Ok(Value::void())
             })
             .await?;
-            // A crash shows at once rather than at the next housekeeping round.
+            // A crash or a guest's own power-off shows at once rather than at the next
+            // housekeeping round.
             let xapi = ctx.xapi.clone();
-            tokio::task::spawn_blocking(move || super::vm_state::handle_crashes(&xapi)).await.ok();
+            tokio::task::spawn_blocking(move || {
+                super::vm_state::handle_crashes(&xapi);
+                super::vm_state::handle_guest_shutdowns(&xapi);
+            })
+            .await
+            .ok();
             Ok(Value::void())
         })
     });

@@ -3,7 +3,7 @@
 //! with what the backend runs), crashed domains, and the periodic metrics refresh.
 
 use super::Xapi;
-use crate::backend::{BackendError, DomId, DomainSpec, DomainState};
+use crate::backend::{BackendError, DomId, DomainDetail, DomainSpec, DomainState, GuestShutdown};
 use crate::error::ApiError;
 use crate::lifecycle::{self, VmView};
 use crate::model::{model, Class};
@@ -57,9 +57,30 @@ pub fn int(rec: &Record, f: &str) -> i64 {
     rec.get(vm_class(), f).as_int().unwrap_or(0)
 }
 
-/// What the backend needs to build the VM's domain.
+/// What the backend needs to build the VM's domain, its devices left out
+/// ([`super::vm_devices::domain_spec`] adds them).
 pub fn domain_spec(rec: &Record) -> DomainSpec {
     let c = vm_class();
+    let s = |f: &str| rec.str(c, f).to_string();
+    let detail = DomainDetail {
+        domain_type: s("domain_type"),
+        pv_kernel: s("PV_kernel"),
+        pv_ramdisk: s("PV_ramdisk"),
+        pv_args: s("PV_args"),
+        pv_bootloader: s("PV_bootloader"),
+        pv_bootloader_args: s("PV_bootloader_args"),
+        hvm_boot_policy: s("HVM_boot_policy"),
+        hvm_boot_params: string_pairs(rec.get(c, "HVM_boot_params")),
+        platform: string_pairs(rec.get(c, "platform")),
+        memory_static_min: int(rec, "memory_static_min"),
+        memory_dynamic_min: int(rec, "memory_dynamic_min"),
+        vcpus_params: string_pairs(rec.get(c, "VCPUs_params")),
+        actions_after_shutdown: s("actions_after_shutdown"),
+        actions_after_reboot: s("actions_after_reboot"),
+        actions_after_crash: s("actions_after_crash"),
+        disks: vec![],
+        nics: vec![],
+    };
     DomainSpec {
         vm_uuid: rec.str(c, "uuid").to_string(),
         name: rec.str(c, "name_label").to_string(),
@@ -69,6 +90,7 @@ pub fn domain_spec(rec: &Record) -> DomainSpec {
         vcpus_max: int(rec, "VCPUs_max"),
         hvm: !rec.str(c, "HVM_boot_policy").is_empty() || rec.str(c, "domain_type") == "hvm",
         other_config: string_pairs(rec.get(c, "other_config")),
+        detail,
     }
 }
 
@@ -87,6 +109,7 @@ pub fn backend_error(vm: &str, task: Option<&str>, e: BackendError) -> ApiError 
         BackendError::GuestLacksFeature(_) => ApiError::new("VM_LACKS_FEATURE", [vm]),
         BackendError::DeviceAlreadyAttached(d) => ApiError::new("DEVICE_ALREADY_ATTACHED", [d]),
         BackendError::DeviceNotAttached(d) => ApiError::new("DEVICE_ALREADY_DETACHED", [d]),
+        BackendError::Untranslatable { field, value, reason } => ApiError::new("INVALID_VALUE", [field, format!("{value} ({reason})")]),
         BackendError::Cancelled => ApiError::new("TASK_CANCELLED", [task.unwrap_or("")]),
         BackendError::NoSuchDomain(u) => ApiError::internal(format!("VM {vm} has no domain (uuid {u})")),
         BackendError::Failed(m) => ApiError::internal(m),
@@ -234,8 +257,18 @@ pub fn reconcile(xapi: &Xapi) -> Result<(), ApiError> {
     xapi.store.write(|tx| set_host_memory_free(tx, xapi))
 }
 
+/// Held while guests that stopped by themselves are taken from the backend and their actions
+/// applied: a caller that finds nothing left to take (housekeeping took it) waits until the
+/// actions are applied, so `VM.send_sysrq` answers after the record shows the outcome.
+static STOPPED_GUESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn stopped_guests() -> std::sync::MutexGuard<'static, ()> {
+    STOPPED_GUESTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Applies `actions_after_crash` to every VM whose domain crashed.
 pub fn handle_crashes(xapi: &Xapi) {
+    let _one_at_a_time = stopped_guests();
     for uuid in xapi.backend.take_crashed() {
         let Some(vm) = vm_by_uuid(xapi, &uuid) else {
             let _ = xapi.backend.destroy(&uuid);
@@ -243,6 +276,38 @@ pub fn handle_crashes(xapi: &Xapi) {
         };
         if let Err(e) = apply_crash_action(xapi, &vm, &uuid) {
             tracing::error!(vm = %vm, error = %e, "could not apply actions_after_crash");
+        }
+    }
+}
+
+/// Applies `actions_after_shutdown` or `actions_after_reboot` to every VM whose guest shut
+/// down or rebooted by itself (a real guest can; the simulated one cannot).
+pub fn handle_guest_shutdowns(xapi: &Xapi) {
+    let _one_at_a_time = stopped_guests();
+    let c = vm_class();
+    for (uuid, why) in xapi.backend.take_guest_shutdowns() {
+        let Some(vm) = vm_by_uuid(xapi, &uuid) else {
+            let _ = xapi.backend.destroy(&uuid);
+            continue;
+        };
+        let field = match why {
+            GuestShutdown::Poweroff => "actions_after_shutdown",
+            GuestShutdown::Reboot => "actions_after_reboot",
+        };
+        let action = xapi.store.read().get("VM", &vm).map(|r| r.str(c, field).to_string()).unwrap_or_default();
+        tracing::info!(vm = %vm, ?why, action = %action, "the guest stopped by itself");
+        let r = if action == "restart" {
+            xapi.backend.hard_reboot(&uuid).map_err(|e| backend_error(&vm, None, e)).and_then(|domid| {
+                xapi.store.write(|tx| mark_running(tx, xapi, &vm, domid, false, true))
+            })
+        } else {
+            match xapi.backend.destroy(&uuid) {
+                Ok(()) | Err(BackendError::NoSuchDomain(_)) => xapi.store.write(|tx| mark_stopped(tx, xapi, &vm, "Halted")),
+                Err(e) => Err(backend_error(&vm, None, e)),
+            }
+        };
+        if let Err(e) = r {
+            tracing::error!(vm = %vm, error = %e, "could not apply {field}");
         }
     }
 }

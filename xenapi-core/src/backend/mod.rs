@@ -6,12 +6,29 @@
 //! the guest): the API runs them on blocking threads and passes a [`Cancel`] flag to the long ones.
 
 pub mod sim;
+#[cfg(feature = "xen")]
+pub mod xen;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub type DomId = i64;
+
+/// The backend the configuration asks for.
+pub fn open(config: &crate::config::CoreConfig) -> Result<Arc<dyn Backend>, String> {
+    use crate::config::BackendChoice;
+    match config.backend {
+        BackendChoice::Sim => Ok(Arc::new(sim::Sim::open(&config.state_dir, config.host.clone())?)),
+        #[cfg(feature = "xen")]
+        BackendChoice::Xen => Ok(Arc::new(xen::Xen::open(&config.host)?)),
+        #[cfg(not(feature = "xen"))]
+        BackendChoice::Xen => Err(NOT_BUILT.into()),
+    }
+}
+
+/// Why `--backend xen` fails in a default build.
+pub const NOT_BUILT: &str = "this xencim was built without the xen backend (libxl): rebuild it with `cargo build --features xen` (needs libxen-dev) on the Xen dom0, or use --backend sim";
 
 /// What a domain is built from: the parts of a VM record the hypervisor needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +43,68 @@ pub struct DomainSpec {
     pub hvm: bool,
     /// `other_config`, where the simulated guest reads its behaviour.
     pub other_config: Vec<(String, String)>,
+    /// What a real hypervisor also needs: boot, limits, devices (the simulated host ignores it).
+    pub detail: DomainDetail,
+}
+
+/// The VM's fields a real domain is built from, copied from its records as they are: the backend
+/// interprets them (and names the field it cannot express).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DomainDetail {
+    /// `VM.domain_type`: `hvm`, `pv`, `pvh`, or `unspecified`.
+    pub domain_type: String,
+    pub pv_kernel: String,
+    pub pv_ramdisk: String,
+    pub pv_args: String,
+    pub pv_bootloader: String,
+    pub pv_bootloader_args: String,
+    pub hvm_boot_policy: String,
+    pub hvm_boot_params: Vec<(String, String)>,
+    pub platform: Vec<(String, String)>,
+    pub memory_static_min: i64,
+    pub memory_dynamic_min: i64,
+    /// `VCPUs_params` (`weight`, `cap`).
+    pub vcpus_params: Vec<(String, String)>,
+    pub actions_after_shutdown: String,
+    pub actions_after_reboot: String,
+    pub actions_after_crash: String,
+    pub disks: Vec<DiskSpec>,
+    pub nics: Vec<NicSpec>,
+}
+
+/// A VBD with what its VDI is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DiskSpec {
+    pub vbd_uuid: String,
+    pub userdevice: String,
+    /// The guest device the API plugs (`xvda`, `hdd`): the name `plug`/`unplug` use.
+    pub device: String,
+    pub cdrom: bool,
+    pub read_only: bool,
+    pub bootable: bool,
+    /// `None`: an empty CD drive.
+    pub image: Option<DiskImage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DiskImage {
+    pub vdi_uuid: String,
+    /// The image file in its SR's directory.
+    pub path: std::path::PathBuf,
+    /// `raw` or `qcow2` (`sm_config:format` of the VDI).
+    pub format: String,
+}
+
+/// A VIF with the bridge of its network.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NicSpec {
+    pub vif_uuid: String,
+    /// `VIF.device`: the NIC's index in the guest, the name `plug`/`unplug` use.
+    pub device: String,
+    pub mac: String,
+    pub bridge: String,
+    /// 0: the network's default.
+    pub mtu: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +153,8 @@ pub enum BackendError {
     GuestLacksFeature(String),
     DeviceAlreadyAttached(String),
     DeviceNotAttached(String),
+    /// A field of the VM (or of one of its devices) that this hypervisor cannot express.
+    Untranslatable { field: String, value: String, reason: String },
     Cancelled,
     Failed(String),
 }
@@ -131,4 +212,17 @@ pub trait Backend: Send + Sync {
     /// VMs whose domains crashed since the last call; the domains stay, crashed, until
     /// `actions_after_crash` destroys, restarts or preserves them.
     fn take_crashed(&self) -> Vec<String>;
+    /// VMs whose guests shut down or rebooted by themselves since the last call (their domains
+    /// stay, shut down, until `actions_after_shutdown`/`actions_after_reboot` are applied): a
+    /// real guest powering off, a simulated one told so by sysrq `o` or `b`.
+    fn take_guest_shutdowns(&self) -> Vec<(String, GuestShutdown)> {
+        Vec::new()
+    }
+}
+
+/// What a guest asked for when it stopped by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestShutdown {
+    Poweroff,
+    Reboot,
 }

@@ -44,6 +44,7 @@ pub struct Sim {
     cfg: SimHostConfig,
     state: Mutex<SimState>,
     crashed: Mutex<Vec<String>>,
+    guest_shutdowns: Mutex<Vec<(String, GuestShutdown)>>,
 }
 
 fn kind_name(k: DeviceKind) -> &'static str {
@@ -61,7 +62,7 @@ impl Sim {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => SimState { next_domid: 1, domains: vec![] },
             Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
         };
-        Ok(Sim { file, cfg, state: Mutex::new(state), crashed: Mutex::new(vec![]) })
+        Ok(Sim { file, cfg, state: Mutex::new(state), crashed: Mutex::new(vec![]), guest_shutdowns: Mutex::new(vec![]) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SimState> {
@@ -366,6 +367,21 @@ impl Backend for Sim {
     }
 
     fn send_sysrq(&self, vm_uuid: &str, key: &str) -> Result<(), BackendError> {
+        // sysrq-o powers the guest off, sysrq-b reboots it: the guest stops by itself, and its
+        // domain stays, shut down, until actions_after_shutdown/reboot decide what follows.
+        let own = match key {
+            "o" => Some(GuestShutdown::Poweroff),
+            "b" => Some(GuestShutdown::Reboot),
+            _ => None,
+        };
+        if let Some(why) = own {
+            self.with_dom(vm_uuid, |s, i| {
+                s.domains[i].state = "shutdown".into();
+                Ok(())
+            })?;
+            self.guest_shutdowns.lock().unwrap_or_else(|p| p.into_inner()).push((vm_uuid.to_string(), why));
+            return Ok(());
+        }
         if key != "c" {
             // Other keys reach the guest and change nothing the API can see.
             return self.with_dom(vm_uuid, |_, _| Ok(()));
@@ -383,6 +399,10 @@ impl Backend for Sim {
     fn take_crashed(&self) -> Vec<String> {
         std::mem::take(&mut *self.crashed.lock().unwrap_or_else(|p| p.into_inner()))
     }
+
+    fn take_guest_shutdowns(&self) -> Vec<(String, GuestShutdown)> {
+        std::mem::take(&mut *self.guest_shutdowns.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 #[cfg(test)]
@@ -399,6 +419,7 @@ mod tests {
             vcpus_max: vcpus,
             hvm: false,
             other_config: vec![],
+            detail: DomainDetail::default(),
         }
     }
 
@@ -483,5 +504,19 @@ mod tests {
         assert_eq!(s.domain("a").unwrap().state, DomainState::Crashed);
         assert_eq!(s.take_crashed(), ["a"]);
         assert!(s.take_crashed().is_empty());
+    }
+
+    #[test]
+    fn sysrq_o_and_b_stop_the_guest_by_itself() {
+        let d = tempfile::tempdir().unwrap();
+        let s = sim(d.path());
+        s.create(&spec("a", 512, 1)).unwrap();
+        s.create(&spec("b", 512, 1)).unwrap();
+        s.unpause("a").unwrap();
+        s.send_sysrq("a", "o").unwrap();
+        s.send_sysrq("b", "b").unwrap();
+        assert_eq!(s.domain("a").unwrap().state, DomainState::Paused, "shut down, not running, until acted on");
+        assert_eq!(s.take_guest_shutdowns(), [("a".to_string(), GuestShutdown::Poweroff), ("b".to_string(), GuestShutdown::Reboot)]);
+        assert!(s.take_guest_shutdowns().is_empty() && s.take_crashed().is_empty());
     }
 }
