@@ -732,8 +732,11 @@ pub fn link(assoc: Assoc, ns: &str, first: ObjectPath, second: ObjectPath) -> In
     let path = ObjectPath::new(ns, assoc.class()).with_key(r1, first.clone()).with_key(r2, second.clone());
     let mut i = Instance::new(path).with(r1, first).with(r2, second);
     if matches!(assoc, Assoc::ElementSettingData | Assoc::DeviceElementSettingData) {
+        // 1 = Is Default / Is Current / Is Next: a VM or device has one setting, which it
+        // uses now and will use at its next start.
         i.set("IsDefault", CimValue::Uint16(1));
         i.set("IsCurrent", CimValue::Uint16(1));
+        i.set("IsNext", CimValue::Uint16(1));
     }
     if assoc == Assoc::ElementCapabilities {
         // 2 Default, 3 Current: the only capabilities of their element, and its current ones.
@@ -1013,6 +1016,7 @@ mod tests {
         let back = hops(Assoc::ElementSettingData, &t, &vssd::path("root/cimv2", "v2"), Some("SettingData"), None, None);
         assert_eq!(far_paths(&back), [cs::path(NAMESPACE, "v2").to_string()]);
         assert_eq!(back[0].link.get("IsDefault"), Some(&CimValue::Uint16(1)));
+        assert_eq!(back[0].link.get("IsNext"), Some(&CimValue::Uint16(1)));
         assert!(hops(Assoc::SettingsDefineState, &t, &cs::path("root/cimv2", "dom0"), None, None, None).is_empty());
         assert!(hops(Assoc::SettingsDefineState, &t, &cs::path("root/cimv2", "tpl"), None, None, None).is_empty());
     }
@@ -1142,6 +1146,7 @@ mod tests {
         let h = hops(Assoc::DeviceElementSettingData, &t, &cpu, Some("SettingData"), None, None);
         assert_eq!(far_paths(&h), [dev::path(NAMESPACE, Kind::Processor, "v", "Xen:v/VCPU0").to_string(), dev::path(NAMESPACE, Kind::Processor, "v", "Xen:v/VCPU1").to_string()]);
         assert_eq!(h[0].link.get("IsCurrent"), Some(&CimValue::Uint16(1)));
+        assert_eq!(h[0].link.get("IsNext"), Some(&CimValue::Uint16(1)));
         assert_eq!(all_links(Assoc::DeviceSettingsDefineState, &t, "root/cimv2").len(), 2 + 1 + 1 + 1);
     }
 

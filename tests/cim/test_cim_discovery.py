@@ -57,8 +57,8 @@ def profile(cim, name):
 def test_profiles_are_registered_in_interop(cim):
     profiles = {p["RegisteredName"]: p for p in cim.EnumerateInstances("CIM_RegisteredProfile", namespace=INTEROP)}
     expected = {
-        "System Virtualization": "1.0.0", "Virtual System Profile": "1.0.0a", "Resource Allocation": "1.1.0c",
-        "Allocation Capabilities": "1.0.0a", "Processor Resource Virtualization": "1.0.0",
+        "System Virtualization": "1.0.0", "Virtual System Profile": "1.0.0", "Resource Allocation": "1.1.0",
+        "Allocation Capabilities": "1.0.0", "Processor Resource Virtualization": "1.0.0",
         "Memory Resource Virtualization": "1.0.0", "Storage Resource Virtualization": "1.0.0",
         "Ethernet Port Resource Virtualization": "1.0.0",
     }
@@ -104,7 +104,7 @@ def test_dsp1057_walk_from_the_profile_to_vm_settings_and_devices(cim, x, vm):
     up = cim.AssociatorNames(rasds[0].path, AssocClass="CIM_VirtualSystemSettingDataComponent")
     assert [p["InstanceID"] for p in up] == [f"Xen:{uuid}"]
     esd = cim.References(mine, ResultClass="CIM_ElementSettingData")
-    assert len(esd) == 1 and esd[0]["IsDefault"] == 1 and esd[0]["SettingData"]["InstanceID"] == f"Xen:{uuid}"
+    assert len(esd) == 1 and esd[0]["IsDefault"] == esd[0]["IsCurrent"] == esd[0]["IsNext"] == 1 and esd[0]["SettingData"]["InstanceID"] == f"Xen:{uuid}"
     # Xen_ComputerSystem -> SystemDevice -> devices
     devices = cim.Associators(mine, AssocClass="CIM_SystemDevice", Role="GroupComponent", ResultRole="PartComponent")
     by_class = {}
@@ -216,4 +216,4 @@ def test_wbemcli_follows_the_same_associations(srv, vm):
     out = wbemcli(srv, "rin", cs, "-arc", "Xen_SystemDevice")
     assert out.count("Xen_SystemDevice") >= 5, out
     out = wbemcli(srv, "ri", cs, "-arc", "Xen_ComputerSystemElementSettingData")
-    assert "IsDefault=1" in out.replace(" ", "")
+    assert "IsDefault=1" in out.replace(" ", "") and "IsNext=1" in out.replace(" ", "")

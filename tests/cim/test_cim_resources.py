@@ -146,7 +146,7 @@ def test_vssd_component_reaches_every_rasd_and_devices_their_settings(cim, x, sr
     settings = cim.AssociatorNames(disk, AssocClass="CIM_SettingsDefineState")
     assert [(p.classname, p["InstanceID"]) for p in settings] == [("Xen_DiskSettingData", f"Xen:{uuid}/{vbd_uuid}")]
     esd = cim.References(disk, ResultClass="CIM_ElementSettingData")
-    assert len(esd) == 1 and esd[0]["IsDefault"] == 1
+    assert len(esd) == 1 and esd[0]["IsDefault"] == esd[0]["IsNext"] == 1
     vcpus = cim.AssociatorNames(rasd_path("Xen_ProcessorSettingData", f"Xen:{uuid}/Processor"), AssocClass="CIM_SettingsDefineState")
     assert sorted(p["DeviceID"] for p in vcpus) == [f"Xen:{uuid}/VCPU0", f"Xen:{uuid}/VCPU1"]
     pools = cim.AssociatorNames(rasd_path("Xen_NetworkPortSettingData", f"Xen:{uuid}/{vif_uuid}"), AssocClass="CIM_ResourceAllocationFromPool")
