@@ -3,7 +3,7 @@
 //!
 //! | association | role → class | role → class | from |
 //! | --- | --- | --- | --- |
-//! | `Xen_HostedComputerSystem` | Antecedent → host | Dependent → VM | `VM.resident_on`, `host.resident_VMs` |
+//! | `Xen_HostedComputerSystem` | Antecedent → host | Dependent → VM | `VM.resident_on`, `host.resident_VMs`; a VM not running: `affinity`, else the only host or the pool master |
 //! | `Xen_SystemDevice` | GroupComponent → VM | PartComponent → its devices | `VM.VCPUs_max`, `VBDs`, `VIFs` |
 //! | `Xen_ComputerSystemSettingsDefineState` | ManagedElement → VM | SettingData → its VSSD | the VM uuid |
 //! | `Xen_ComputerSystemElementSettingData` | ManagedElement → VM | SettingData → its VSSD | the VM uuid |
@@ -338,11 +338,8 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         v
     };
     match (assoc, src) {
-        (Assoc::HostedComputerSystem, Object::Host(r, h)) => (true, resident_vms(t, r, h).into_iter().map(Object::Vm).collect()),
-        (Assoc::HostedComputerSystem, Object::Vm(v)) => {
-            let r = v.str("resident_on");
-            (false, t.entry("host", r).map(|(k, h)| Object::Host(k, h)).into_iter().collect())
-        }
+        (Assoc::HostedComputerSystem, Object::Host(r, h)) => (true, hosted_vms(t, r, h, is_virtual_system).into_iter().map(Object::Vm).collect()),
+        (Assoc::HostedComputerSystem, Object::Vm(v)) => (false, cs::vm_host(t, v).map(|(k, h)| Object::Host(k, h)).into_iter().collect()),
         (Assoc::SystemDevice, Object::Vm(v)) => {
             let devices = dev::KINDS.into_iter().flat_map(|k| dev::devices(NAMESPACE, k, v, t).into_iter().map(move |i| Object::Device(k, v, i)));
             (true, devices.collect())
@@ -436,6 +433,17 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
 fn resident_vms<'t>(t: &'t Tables, r: &str, h: &ObjectRecord) -> Vec<&'t ObjectRecord> {
     let mut v: Vec<&ObjectRecord> = deref_set(t, h, "resident_VMs", "vm").into_iter().map(|(_, v)| v).filter(|v| v.str("resident_on") == r && is_virtual_system(v)).collect();
     v.sort_unstable_by_key(|v| v.str("uuid"));
+    v
+}
+
+/// The VMs (those `keep` accepts) whose host ([`cs::vm_host`]) is host `r`: those resident on it,
+/// and those not running that would start on it. By uuid.
+fn hosted_vms<'t>(t: &'t Tables, r: &str, h: &ObjectRecord, keep: fn(&ObjectRecord) -> bool) -> Vec<&'t ObjectRecord> {
+    let resident = deref_set(t, h, "resident_VMs", "vm").into_iter().map(|(_, v)| v).filter(|v| v.str("resident_on") == r);
+    let elsewhere = t.iter("vm").map(|(_, v)| v).filter(|v| t.get("host", v.str("resident_on")).is_none() && cs::vm_host(t, v).is_some_and(|(k, _)| k == r));
+    let mut v: Vec<&ObjectRecord> = resident.chain(elsewhere).filter(|v| keep(v)).collect();
+    v.sort_unstable_by_key(|v| v.str("uuid"));
+    v.dedup_by_key(|v| v.str("uuid"));
     v
 }
 
@@ -652,7 +660,7 @@ fn pool_rasds<'t>(t: &'t Tables, kind: PoolKind, r: &'t str, rec: &'t ObjectReco
     match kind {
         PoolKind::Processor | PoolKind::Memory => {
             let k = if kind == PoolKind::Processor { xen_rasd::Kind::Processor } else { xen_rasd::Kind::Memory };
-            resident_vms(t, r, rec).into_iter().map(|vm| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))).collect()
+            hosted_vms(t, r, rec, is_virtual_system).into_iter().map(|vm| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))).collect()
         }
         PoolKind::Storage => {
             let mut v: Vec<Object<'t>> = deref_set(t, rec, "VDIs", "vdi")
@@ -694,12 +702,13 @@ fn host_device_pool<'t>(t: &'t Tables, kind: HostKind, r: &'t str, h: &'t Object
     }
 }
 
-/// The pool a RASD allocates from: the resident host's processor or memory pool (none when the
-/// VM is not running), the SR of a disk's VDI, the network of a NIC.
+/// The pool a RASD allocates from: the processor or memory pool of the VM's host
+/// ([`cs::vm_host`], which for a halted VM is where it would start; none for a template or
+/// snapshot, which never runs), the SR of a disk's VDI, the network of a NIC.
 fn rasd_pool<'t>(t: &'t Tables, vm: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
     let class = i.path.classname.as_str();
     if let Some(k) = [xen_rasd::Kind::Processor, xen_rasd::Kind::Memory].into_iter().find(|k| k.class().eq_ignore_ascii_case(class)) {
-        let (r, h) = deref_one(t, vm, "resident_on", "host")?;
+        let (r, h) = cs::vm_host(t, vm).filter(|_| is_virtual_system(vm))?;
         return Some(Object::Pool(if k == xen_rasd::Kind::Processor { PoolKind::Processor } else { PoolKind::Memory }, r, h));
     }
     let kind = drasd::Kind::of_class(class)?;
@@ -978,7 +987,7 @@ mod tests {
     }
 
     #[test]
-    fn hosted_computer_system_follows_resident_on() {
+    fn hosted_computer_system_follows_resident_on_else_the_host_a_vm_would_start_on() {
         let t = tables();
         let h = hops(Assoc::HostedComputerSystem, &t, &host::path("root/cimv2", "h1"), None, None, None);
         assert_eq!(far_paths(&h), [cs::path(NAMESPACE, "v1").to_string()], "not dom0, not halted VMs");
@@ -988,6 +997,17 @@ mod tests {
         assert_eq!(far_paths(&back), [host::path(NAMESPACE, "h1").to_string()]);
         assert!(hops(Assoc::HostedComputerSystem, &t, &cs::path("root/cimv2", "v2"), None, None, None).is_empty());
         assert!(hops(Assoc::HostedComputerSystem, &t, &host::path("root/cimv2", "h2"), None, None, None).is_empty());
+        // A halted VM belongs to the host it would start on: its affinity, else the pool master.
+        let mut t = tables();
+        t.insert("pool", "P", rec("pool", vec![("uuid", s("p")), ("master", s("H2"))]));
+        let h2 = hops(Assoc::HostedComputerSystem, &t, &host::path("root/cimv2", "h2"), None, None, None);
+        assert_eq!(far_paths(&h2), [cs::path(NAMESPACE, "v2").to_string()], "not the template");
+        let back = hops(Assoc::HostedComputerSystem, &t, &cs::path("root/cimv2", "v2"), None, None, None);
+        assert_eq!(far_paths(&back), [host::path(NAMESPACE, "h2").to_string()]);
+        t.insert("vm", "V2", rec("VM", vec![("uuid", s("v2")), ("power_state", s("Halted")), ("resident_on", s("OpaqueRef:NULL")), ("affinity", s("H1"))]));
+        let h1 = hops(Assoc::HostedComputerSystem, &t, &host::path("root/cimv2", "h1"), None, None, None);
+        assert_eq!(far_paths(&h1), [cs::path(NAMESPACE, "v1").to_string(), cs::path(NAMESPACE, "v2").to_string()]);
+        assert_eq!(all_links(Assoc::HostedComputerSystem, &t, "root/cimv2").len(), 2, "each VM once");
     }
 
     #[test]

@@ -37,6 +37,9 @@ use xenapi_core::Value;
 mod resources;
 mod system;
 mod undo;
+/// The XenAPI action of an Automatic*Action value (the inverse of the VSSD's output, for tests).
+#[cfg(test)]
+pub(crate) use system::action as automatic_action;
 
 pub const CLASS: &str = "Xen_VirtualSystemManagementService";
 pub const SERVICE_NAME: &str = "Xen Hypervisor";
