@@ -21,6 +21,7 @@
 //! | `Xen_ReferencedProfile` | Dependent → DSP1042 | Antecedent → the other profiles (root/interop) | |
 //! | `Xen_ConcreteComponent` | GroupComponent → pool | PartComponent → host processors, memory, PIFs; SR's disk images | `host_CPUs`, `network.PIFs`, `SR.VDIs` |
 //! | `Xen_BasedOn` | Antecedent → disk image | Dependent → the Xen_Disk on it | `VBD.VDI`, `VDI.VBDs` |
+//! | `Xen_SettingsDefineCapabilities` | GroupComponent → allocation capabilities | PartComponent → its four capabilities setting data (ValueRole, ValueRange) | the pool source's uuid |
 //!
 //! One provider type serves them all: it resolves the source object, lists the far ends, and
 //! applies Role, ResultRole, ResultClass and AssocClass (class filters match the class or any of
@@ -31,6 +32,7 @@ use crate::backend::{Backend, BackendRef};
 use crate::cache::Tables;
 use crate::util::{namespace_of, string_key, NAMESPACE};
 use crate::xen_capabilities::{self as caps, CapKind};
+use crate::xen_capabilities_setting_data::{self as capsd, Bound};
 use crate::xen_computer_system::{self as cs, is_virtual_system};
 use crate::xen_disk_image as image;
 use crate::xen_host_device::{self as hdev, HostKind};
@@ -68,6 +70,7 @@ pub enum Assoc {
     DeviceSettingsDefineState,
     DeviceElementSettingData,
     ResourceAllocationFromPool,
+    SettingsDefineCapabilities,
 }
 
 pub const ASSOCS: [Assoc; 14] = [
@@ -108,6 +111,7 @@ impl Assoc {
             Assoc::DeviceSettingsDefineState => "Xen_DeviceSettingsDefineState",
             Assoc::DeviceElementSettingData => "Xen_DeviceElementSettingData",
             Assoc::ResourceAllocationFromPool => "Xen_ResourceAllocationFromPool",
+            Assoc::SettingsDefineCapabilities => "Xen_SettingsDefineCapabilities",
         }
     }
 
@@ -126,9 +130,13 @@ impl Assoc {
             // DSP1042 references the others: it is the Dependent (CIM_ReferencedProfile).
             Assoc::ReferencedProfile => ("Dependent", "Antecedent"),
             Assoc::ConcreteComponent => ("GroupComponent", "PartComponent"),
+            Assoc::SettingsDefineCapabilities => ("GroupComponent", "PartComponent"),
         }
     }
 }
+
+/// The association of the capabilities setting data (DSP1043), kept apart like [`RASD_ASSOCS`].
+pub const CAPABILITIES_SETTING_ASSOCS: [Assoc; 1] = [Assoc::SettingsDefineCapabilities];
 
 /// The associations of the RASDs (kept apart from [`ASSOCS`], whose test sample has no RASD).
 pub const RASD_ASSOCS: [Assoc; 4] = [Assoc::VssdComponent, Assoc::DeviceSettingsDefineState, Assoc::DeviceElementSettingData, Assoc::ResourceAllocationFromPool];
@@ -199,6 +207,11 @@ pub fn lineage(class: &str) -> Vec<&'static str> {
         "xen_devicesettingsdefinestate" => (&["Xen_DeviceSettingsDefineState", "CIM_SettingsDefineState"], NONE),
         "xen_deviceelementsettingdata" => (&["Xen_DeviceElementSettingData", "CIM_ElementSettingData"], NONE),
         "xen_resourceallocationfrompool" => (&["Xen_ResourceAllocationFromPool", "CIM_ResourceAllocationFromPool", "CIM_Dependency"], NONE),
+        "xen_processorcapabilitiessettingdata" => (&["Xen_ProcessorCapabilitiesSettingData"], RASD),
+        "xen_memorycapabilitiessettingdata" => (&["Xen_MemoryCapabilitiesSettingData"], RASD),
+        "xen_storagecapabilitiessettingdata" => (&["Xen_StorageCapabilitiesSettingData"], RASD),
+        "xen_networkconnectioncapabilitiessettingdata" => (&["Xen_NetworkConnectionCapabilitiesSettingData"], RASD),
+        "xen_settingsdefinecapabilities" => (&["Xen_SettingsDefineCapabilities", "CIM_SettingsDefineCapabilities", "CIM_Component"], NONE),
         _ => (NONE, NONE),
     };
     own.iter().chain(parents).copied().collect()
@@ -231,6 +244,8 @@ pub enum Object<'t> {
     HostPool(&'t ObjectRecord),
     /// A RASD: its VM record and instance.
     Rasd(&'t ObjectRecord, Instance),
+    /// A capabilities setting data: the pool kind, which of the four, its source's ref and record.
+    CapsSetting(PoolKind, Bound, &'t str, &'t ObjectRecord),
 }
 
 /// The object `op` names, if it exists.
@@ -262,6 +277,9 @@ pub fn resolve<'t>(t: &'t Tables, op: &ObjectPath) -> Option<Object<'t>> {
     }
     if let Some(kind) = CapKind::of_class(class) {
         return caps::find(t, kind, op).map(|(r, rec)| Object::Caps(kind, r.as_str(), rec));
+    }
+    if let Some(kind) = capsd::of_class(class) {
+        return capsd::find(t, kind, op).map(|(r, rec, b)| Object::CapsSetting(kind, b, r.as_str(), rec));
     }
     if let Some(kind) = HostKind::of_class(class) {
         if !ccn_ok(kind.class()) {
@@ -309,6 +327,7 @@ impl Object<'_> {
             Object::Vsms(_, h) => vsms::path(NAMESPACE, h.str("uuid")),
             Object::HostPool(p) => hpool::path(NAMESPACE, p.str("uuid")),
             Object::Rasd(_, i) => i.path.clone(),
+            Object::CapsSetting(k, b, _, r) => capsd::path(NAMESPACE, *k, r.str("uuid"), *b),
         }
     }
 
@@ -326,6 +345,7 @@ impl Object<'_> {
             Object::Vsms(_, h) => vsms::instance(NAMESPACE, h.str("uuid")),
             Object::HostPool(p) => hpool::instance(NAMESPACE, p, t),
             Object::Rasd(_, i) => i.clone(),
+            Object::CapsSetting(k, b, _, r) => capsd::instance(NAMESPACE, *k, *b, r, t),
         }
     }
 }
@@ -424,6 +444,10 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         (Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData, Object::Rasd(vm, i)) => (false, rasd_devices(t, vm, i)),
         (Assoc::ResourceAllocationFromPool, Object::Pool(kind, r, rec)) => (true, pool_rasds(t, *kind, r, rec)),
         (Assoc::ResourceAllocationFromPool, Object::Rasd(vm, i)) => (false, rasd_pool(t, vm, i).into_iter().collect()),
+        (Assoc::SettingsDefineCapabilities, Object::Caps(CapKind::Allocation(pk), r, rec)) => {
+            (true, capsd::BOUNDS.into_iter().map(|b| Object::CapsSetting(*pk, b, r, rec)).collect())
+        }
+        (Assoc::SettingsDefineCapabilities, Object::CapsSetting(pk, _, r, rec)) => (false, vec![Object::Caps(CapKind::Allocation(*pk), r, rec)]),
         _ => (false, vec![]),
     }
 }
@@ -738,6 +762,7 @@ fn device_image<'t>(t: &'t Tables, vm: &'t ObjectRecord, i: &Instance) -> Option
 /// The association instance between `first` (first role) and `second`, in namespace `ns`.
 pub fn link(assoc: Assoc, ns: &str, first: ObjectPath, second: ObjectPath) -> Instance {
     let (r1, r2) = assoc.roles();
+    let bound = if assoc == Assoc::SettingsDefineCapabilities { capsd::bound_of(&second) } else { None };
     let path = ObjectPath::new(ns, assoc.class()).with_key(r1, first.clone()).with_key(r2, second.clone());
     let mut i = Instance::new(path).with(r1, first).with(r2, second);
     if matches!(assoc, Assoc::ElementSettingData | Assoc::DeviceElementSettingData) {
@@ -750,6 +775,15 @@ pub fn link(assoc: Assoc, ns: &str, first: ObjectPath, second: ObjectPath) -> In
     if assoc == Assoc::ElementCapabilities {
         // 2 Default, 3 Current: the only capabilities of their element, and its current ones.
         i.set("Characteristics", crate::util::u16_array(&[2, 3]));
+    }
+    if assoc == Assoc::SettingsDefineCapabilities {
+        // DSP1043: which value the setting data gives (Default point, or the Minimums,
+        // Maximums or Increments of what is supported); its properties vary independently.
+        if let Some(b) = bound {
+            i.set("ValueRole", CimValue::Uint16(b.value_role()));
+            i.set("ValueRange", CimValue::Uint16(b.value_range()));
+        }
+        i.set("PropertyPolicy", CimValue::Uint16(0));
     }
     if assoc == Assoc::ServiceAffectsElement {
         // 5 Manages: the VSMS starts, stops, modifies and destroys the VM.
@@ -827,6 +861,7 @@ pub fn all_links(assoc: Assoc, t: &Tables, ns: &str) -> Vec<Instance> {
             v.into_iter().flat_map(|vm| dev::KINDS.into_iter().flat_map(move |k| dev::devices(NAMESPACE, k, vm, t)).map(|i| i.path)).collect()
         }
         Assoc::ResourceAllocationFromPool => pool_paths(t),
+        Assoc::SettingsDefineCapabilities => caps::allocation_kinds().flat_map(|k| caps::sources(t, k).into_iter().map(move |(_, r)| caps::path(NAMESPACE, k, r.str("uuid")))).collect(),
         _ => {
             let mut v: Vec<&str> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| v.str("uuid")).collect();
             v.sort_unstable();
@@ -1182,5 +1217,27 @@ mod tests {
         assert_eq!(far_paths(&up), [pool::path(NAMESPACE, PoolKind::Memory, "h").to_string()]);
         let cpu = hops(Assoc::ResourceAllocationFromPool, &t, &pool::path("root/cimv2", PoolKind::Processor, "h"), None, None, None);
         assert_eq!(far_paths(&cpu), [rasd("Xen_ProcessorSettingData", "Xen:v/Processor").to_string()]);
+    }
+
+    #[test]
+    fn allocation_capabilities_define_their_four_settings() {
+        let t = rasd_tables();
+        let mem = caps::path("root/cimv2", CapKind::Allocation(PoolKind::Memory), "h");
+        let h = hops(Assoc::SettingsDefineCapabilities, &t, &mem, None, None, None);
+        let ids: Vec<String> = h.iter().map(|h| string_key(&h.far.path(), "InstanceID").unwrap()).collect();
+        assert_eq!(ids, ["Xen:h/MemoryMinimum", "Xen:h/MemoryMaximum", "Xen:h/MemoryIncrement", "Xen:h/MemoryDefault"]);
+        let roles: Vec<(Option<CimValue>, Option<CimValue>)> = h.iter().map(|h| (h.link.get("ValueRole").cloned(), h.link.get("ValueRange").cloned())).collect();
+        let u = |n| Some(CimValue::Uint16(n));
+        assert_eq!(roles, [(u(3), u(1)), (u(3), u(2)), (u(3), u(3)), (u(0), u(0))]);
+        assert_eq!(h[0].link.get("PropertyPolicy").cloned(), u(0));
+        let back = hops(Assoc::SettingsDefineCapabilities, &t, &capsd::path("root/cimv2", PoolKind::Memory, "h", Bound::Default), None, Some("GroupComponent"), None);
+        assert_eq!(far_paths(&back), [caps::path(NAMESPACE, CapKind::Allocation(PoolKind::Memory), "h").to_string()]);
+        assert_eq!(back[0].link.get("ValueRole").cloned(), u(0), "the same link from either end");
+        assert!(hops(Assoc::SettingsDefineCapabilities, &t, &capsd::path("root/cimv2", PoolKind::Memory, "nohost", Bound::Default), None, None, None).is_empty());
+        assert!(hops(Assoc::SettingsDefineCapabilities, &t, &caps::path("root/cimv2", CapKind::Vsms, "h"), None, None, None).is_empty(), "VSMS capabilities define none");
+        let all = all_links(Assoc::SettingsDefineCapabilities, &t, "root/cimv2");
+        let pools = pool::POOL_KINDS.iter().map(|k| t.iter(k.source()).count()).sum::<usize>();
+        assert_eq!(all.len(), 4 * pools);
+        assert!(is_a("Xen_StorageCapabilitiesSettingData", "CIM_ResourceAllocationSettingData") && is_a("Xen_SettingsDefineCapabilities", "CIM_Component"));
     }
 }
