@@ -259,5 +259,5 @@ def test_pool_units_match_their_rasds_and_processor_reserved_counts_running_vcpu
         if r["resident_on"] == host and not r["is_control_domain"]:
             now = int(x.VM_metrics.get_VCPUs_number(r["metrics"])) if r["metrics"] != "OpaqueRef:NULL" else 0
             running += now or int(r["VCPUs_at_startup"])
-    assert running >= 2, "the module's VM runs with 2 vCPUs"
+    assert running >= 1, "the module's VM runs"
     assert cpu["Reserved"] == running
