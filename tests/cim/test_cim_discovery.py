@@ -243,14 +243,12 @@ def test_pool_units_match_their_rasds_and_processor_reserved_counts_running_vcpu
     ref, uuid, vbd_uuid, _, _, sr_uuid, _ = vm
     host = x.VM.get_resident_on(ref)
     h = x.host.get_uuid(host)
-    def pool(cls, iid):
+    def get(cls, iid):
         return cim.GetInstance(pywbem.CIMInstanceName(cls, keybindings={"InstanceID": iid}, namespace=CIMV2))
-    def rasd(cls, iid):
-        return pool(cls, iid)
-    cpu, mem, sr = pool("Xen_ProcessorPool", f"Xen:{h}/ProcessorPool"), pool("Xen_MemoryPool", f"Xen:{h}/MemoryPool"), pool("Xen_StoragePool", f"Xen:{sr_uuid}")
-    assert cpu["AllocationUnits"] == rasd("Xen_ProcessorSettingData", f"Xen:{uuid}/Processor")["AllocationUnits"] == "count"
-    assert mem["AllocationUnits"] == rasd("Xen_MemorySettingData", f"Xen:{uuid}/Memory")["AllocationUnits"] == "byte*2^20"
-    assert sr["AllocationUnits"] == rasd("Xen_DiskSettingData", f"Xen:{uuid}/{vbd_uuid}")["AllocationUnits"] == "byte"
+    cpu, mem, sr = get("Xen_ProcessorPool", f"Xen:{h}/ProcessorPool"), get("Xen_MemoryPool", f"Xen:{h}/MemoryPool"), get("Xen_StoragePool", f"Xen:{sr_uuid}")
+    assert cpu["AllocationUnits"] == get("Xen_ProcessorSettingData", f"Xen:{uuid}/Processor")["AllocationUnits"] == "count"
+    assert mem["AllocationUnits"] == get("Xen_MemorySettingData", f"Xen:{uuid}/Memory")["AllocationUnits"] == "byte*2^20"
+    assert sr["AllocationUnits"] == get("Xen_DiskSettingData", f"Xen:{uuid}/{vbd_uuid}")["AllocationUnits"] == "byte"
     metrics = x.host_metrics.get_record(x.host.get_metrics(host))
     assert mem["Capacity"] == int(metrics["memory_total"]) >> 20
     # Reserved: the vCPUs the guests resident on the host have now, as the XenAPI SDK counts them
@@ -261,3 +259,14 @@ def test_pool_units_match_their_rasds_and_processor_reserved_counts_running_vcpu
             running += now or int(r["VCPUs_at_startup"])
     assert running >= 1, "the module's VM runs"
     assert cpu["Reserved"] == running
+    # a guest started with 2 vCPUs reserves 2 more; halted, it reserves none
+    rec = cim_env.vm_record("cim-discovery-reserve")
+    rec["VCPUs_max"] = rec["VCPUs_at_startup"] = "2"
+    other = x.VM.create(rec)
+    try:
+        x.VM.start_on(other, host, False, False)
+        assert get("Xen_ProcessorPool", f"Xen:{h}/ProcessorPool")["Reserved"] == running + 2
+        x.VM.hard_shutdown(other)
+        assert get("Xen_ProcessorPool", f"Xen:{h}/ProcessorPool")["Reserved"] == running
+    finally:
+        x.VM.destroy(other)
