@@ -239,6 +239,16 @@ def test_wbemcli_follows_the_same_associations(srv, vm):
     assert "IsDefault=1" in out.replace(" ", "") and "IsNext=1" in out.replace(" ", "")
 
 
+
+def test_wbemcli_reaches_the_capabilities_setting_data(srv, x):
+    h = x.host.get_uuid(x.host.get_all()[0])
+    caps = f'Xen_MemoryAllocationCapabilities.InstanceID="Xen:{h}/MemoryAllocationCapabilities"'
+    out = wbemcli(srv, "ain", caps, "-ac", "Xen_SettingsDefineCapabilities")
+    assert sorted(b for b in ("Minimum", "Maximum", "Increment", "Default") if f"Xen:{h}/Memory{b}" in out) == ["Default", "Increment", "Maximum", "Minimum"], out
+    out = wbemcli(srv, "ri", caps, "-arc", "Xen_SettingsDefineCapabilities").replace(" ", "")
+    assert out.count("ValueRole=3") == 3 and out.count("ValueRole=0") == 1, out
+
+
 def test_pool_units_match_their_rasds_and_processor_reserved_counts_running_vcpus(cim, x, vm):
     ref, uuid, vbd_uuid, _, _, sr_uuid, _ = vm
     host = x.VM.get_resident_on(ref)
