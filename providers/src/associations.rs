@@ -3,7 +3,7 @@
 //!
 //! | association | role → class | role → class | from |
 //! | --- | --- | --- | --- |
-//! | `Xen_HostedComputerSystem` | Antecedent → host | Dependent → VM | `VM.resident_on`, `host.resident_VMs` |
+//! | `Xen_HostedComputerSystem` | Antecedent → host | Dependent → VM | `VM.resident_on`, `host.resident_VMs`; a VM not running: `affinity`, else the only host or the pool master |
 //! | `Xen_SystemDevice` | GroupComponent → VM | PartComponent → its devices | `VM.VCPUs_max`, `VBDs`, `VIFs` |
 //! | `Xen_ComputerSystemSettingsDefineState` | ManagedElement → VM | SettingData → its VSSD | the VM uuid |
 //! | `Xen_ComputerSystemElementSettingData` | ManagedElement → VM | SettingData → its VSSD | the VM uuid |
@@ -21,6 +21,7 @@
 //! | `Xen_ReferencedProfile` | Dependent → DSP1042 | Antecedent → the other profiles (root/interop) | |
 //! | `Xen_ConcreteComponent` | GroupComponent → pool | PartComponent → host processors, memory, PIFs; SR's disk images | `host_CPUs`, `network.PIFs`, `SR.VDIs` |
 //! | `Xen_BasedOn` | Antecedent → disk image | Dependent → the Xen_Disk on it | `VBD.VDI`, `VDI.VBDs` |
+//! | `Xen_SettingsDefineCapabilities` | GroupComponent → allocation capabilities | PartComponent → its four capabilities setting data (ValueRole, ValueRange) | the pool source's uuid |
 //!
 //! One provider type serves them all: it resolves the source object, lists the far ends, and
 //! applies Role, ResultRole, ResultClass and AssocClass (class filters match the class or any of
@@ -31,6 +32,7 @@ use crate::backend::{Backend, BackendRef};
 use crate::cache::Tables;
 use crate::util::{namespace_of, string_key, NAMESPACE};
 use crate::xen_capabilities::{self as caps, CapKind};
+use crate::xen_capabilities_setting_data::{self as capsd, Bound};
 use crate::xen_computer_system::{self as cs, is_virtual_system};
 use crate::xen_disk_image as image;
 use crate::xen_host_device::{self as hdev, HostKind};
@@ -68,6 +70,7 @@ pub enum Assoc {
     DeviceSettingsDefineState,
     DeviceElementSettingData,
     ResourceAllocationFromPool,
+    SettingsDefineCapabilities,
 }
 
 pub const ASSOCS: [Assoc; 14] = [
@@ -108,6 +111,7 @@ impl Assoc {
             Assoc::DeviceSettingsDefineState => "Xen_DeviceSettingsDefineState",
             Assoc::DeviceElementSettingData => "Xen_DeviceElementSettingData",
             Assoc::ResourceAllocationFromPool => "Xen_ResourceAllocationFromPool",
+            Assoc::SettingsDefineCapabilities => "Xen_SettingsDefineCapabilities",
         }
     }
 
@@ -126,9 +130,13 @@ impl Assoc {
             // DSP1042 references the others: it is the Dependent (CIM_ReferencedProfile).
             Assoc::ReferencedProfile => ("Dependent", "Antecedent"),
             Assoc::ConcreteComponent => ("GroupComponent", "PartComponent"),
+            Assoc::SettingsDefineCapabilities => ("GroupComponent", "PartComponent"),
         }
     }
 }
+
+/// The association of the capabilities setting data (DSP1043), kept apart like [`RASD_ASSOCS`].
+pub const CAPABILITIES_SETTING_ASSOCS: [Assoc; 1] = [Assoc::SettingsDefineCapabilities];
 
 /// The associations of the RASDs (kept apart from [`ASSOCS`], whose test sample has no RASD).
 pub const RASD_ASSOCS: [Assoc; 4] = [Assoc::VssdComponent, Assoc::DeviceSettingsDefineState, Assoc::DeviceElementSettingData, Assoc::ResourceAllocationFromPool];
@@ -199,6 +207,11 @@ pub fn lineage(class: &str) -> Vec<&'static str> {
         "xen_devicesettingsdefinestate" => (&["Xen_DeviceSettingsDefineState", "CIM_SettingsDefineState"], NONE),
         "xen_deviceelementsettingdata" => (&["Xen_DeviceElementSettingData", "CIM_ElementSettingData"], NONE),
         "xen_resourceallocationfrompool" => (&["Xen_ResourceAllocationFromPool", "CIM_ResourceAllocationFromPool", "CIM_Dependency"], NONE),
+        "xen_processorcapabilitiessettingdata" => (&["Xen_ProcessorCapabilitiesSettingData"], RASD),
+        "xen_memorycapabilitiessettingdata" => (&["Xen_MemoryCapabilitiesSettingData"], RASD),
+        "xen_storagecapabilitiessettingdata" => (&["Xen_StorageCapabilitiesSettingData"], RASD),
+        "xen_networkconnectioncapabilitiessettingdata" => (&["Xen_NetworkConnectionCapabilitiesSettingData"], RASD),
+        "xen_settingsdefinecapabilities" => (&["Xen_SettingsDefineCapabilities", "CIM_SettingsDefineCapabilities", "CIM_Component"], NONE),
         _ => (NONE, NONE),
     };
     own.iter().chain(parents).copied().collect()
@@ -231,6 +244,8 @@ pub enum Object<'t> {
     HostPool(&'t ObjectRecord),
     /// A RASD: its VM record and instance.
     Rasd(&'t ObjectRecord, Instance),
+    /// A capabilities setting data: the pool kind, which of the four, its source's ref and record.
+    CapsSetting(PoolKind, Bound, &'t str, &'t ObjectRecord),
 }
 
 /// The object `op` names, if it exists.
@@ -262,6 +277,9 @@ pub fn resolve<'t>(t: &'t Tables, op: &ObjectPath) -> Option<Object<'t>> {
     }
     if let Some(kind) = CapKind::of_class(class) {
         return caps::find(t, kind, op).map(|(r, rec)| Object::Caps(kind, r.as_str(), rec));
+    }
+    if let Some(kind) = capsd::of_class(class) {
+        return capsd::find(t, kind, op).map(|(r, rec, b)| Object::CapsSetting(kind, b, r.as_str(), rec));
     }
     if let Some(kind) = HostKind::of_class(class) {
         if !ccn_ok(kind.class()) {
@@ -309,6 +327,7 @@ impl Object<'_> {
             Object::Vsms(_, h) => vsms::path(NAMESPACE, h.str("uuid")),
             Object::HostPool(p) => hpool::path(NAMESPACE, p.str("uuid")),
             Object::Rasd(_, i) => i.path.clone(),
+            Object::CapsSetting(k, b, _, r) => capsd::path(NAMESPACE, *k, r.str("uuid"), *b),
         }
     }
 
@@ -326,6 +345,7 @@ impl Object<'_> {
             Object::Vsms(_, h) => vsms::instance(NAMESPACE, h.str("uuid")),
             Object::HostPool(p) => hpool::instance(NAMESPACE, p, t),
             Object::Rasd(_, i) => i.clone(),
+            Object::CapsSetting(k, b, _, r) => capsd::instance(NAMESPACE, *k, *b, r, t),
         }
     }
 }
@@ -338,11 +358,8 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         v
     };
     match (assoc, src) {
-        (Assoc::HostedComputerSystem, Object::Host(r, h)) => (true, resident_vms(t, r, h).into_iter().map(Object::Vm).collect()),
-        (Assoc::HostedComputerSystem, Object::Vm(v)) => {
-            let r = v.str("resident_on");
-            (false, t.entry("host", r).map(|(k, h)| Object::Host(k, h)).into_iter().collect())
-        }
+        (Assoc::HostedComputerSystem, Object::Host(r, h)) => (true, hosted_vms(t, r, h, is_virtual_system).into_iter().map(Object::Vm).collect()),
+        (Assoc::HostedComputerSystem, Object::Vm(v)) => (false, cs::vm_host(t, v).map(|(k, h)| Object::Host(k, h)).into_iter().collect()),
         (Assoc::SystemDevice, Object::Vm(v)) => {
             let devices = dev::KINDS.into_iter().flat_map(|k| dev::devices(NAMESPACE, k, v, t).into_iter().map(move |i| Object::Device(k, v, i)));
             (true, devices.collect())
@@ -427,6 +444,10 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         (Assoc::DeviceSettingsDefineState | Assoc::DeviceElementSettingData, Object::Rasd(vm, i)) => (false, rasd_devices(t, vm, i)),
         (Assoc::ResourceAllocationFromPool, Object::Pool(kind, r, rec)) => (true, pool_rasds(t, *kind, r, rec)),
         (Assoc::ResourceAllocationFromPool, Object::Rasd(vm, i)) => (false, rasd_pool(t, vm, i).into_iter().collect()),
+        (Assoc::SettingsDefineCapabilities, Object::Caps(CapKind::Allocation(pk), r, rec)) => {
+            (true, capsd::BOUNDS.into_iter().map(|b| Object::CapsSetting(*pk, b, r, rec)).collect())
+        }
+        (Assoc::SettingsDefineCapabilities, Object::CapsSetting(pk, _, r, rec)) => (false, vec![Object::Caps(CapKind::Allocation(*pk), r, rec)]),
         _ => (false, vec![]),
     }
 }
@@ -436,6 +457,17 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
 fn resident_vms<'t>(t: &'t Tables, r: &str, h: &ObjectRecord) -> Vec<&'t ObjectRecord> {
     let mut v: Vec<&ObjectRecord> = deref_set(t, h, "resident_VMs", "vm").into_iter().map(|(_, v)| v).filter(|v| v.str("resident_on") == r && is_virtual_system(v)).collect();
     v.sort_unstable_by_key(|v| v.str("uuid"));
+    v
+}
+
+/// The VMs (those `keep` accepts) whose host ([`cs::vm_host`]) is host `r`: those resident on it,
+/// and those not running that would start on it. By uuid.
+fn hosted_vms<'t>(t: &'t Tables, r: &str, h: &ObjectRecord, keep: fn(&ObjectRecord) -> bool) -> Vec<&'t ObjectRecord> {
+    let resident = deref_set(t, h, "resident_VMs", "vm").into_iter().map(|(_, v)| v).filter(|v| v.str("resident_on") == r);
+    let elsewhere = t.iter("vm").map(|(_, v)| v).filter(|v| t.get("host", v.str("resident_on")).is_none() && cs::vm_host(t, v).is_some_and(|(k, _)| k == r));
+    let mut v: Vec<&ObjectRecord> = resident.chain(elsewhere).filter(|v| keep(v)).collect();
+    v.sort_unstable_by_key(|v| v.str("uuid"));
+    v.dedup_by_key(|v| v.str("uuid"));
     v
 }
 
@@ -652,7 +684,7 @@ fn pool_rasds<'t>(t: &'t Tables, kind: PoolKind, r: &'t str, rec: &'t ObjectReco
     match kind {
         PoolKind::Processor | PoolKind::Memory => {
             let k = if kind == PoolKind::Processor { xen_rasd::Kind::Processor } else { xen_rasd::Kind::Memory };
-            resident_vms(t, r, rec).into_iter().map(|vm| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))).collect()
+            hosted_vms(t, r, rec, is_virtual_system).into_iter().map(|vm| Object::Rasd(vm, xen_rasd::instance(NAMESPACE, k, vm, t))).collect()
         }
         PoolKind::Storage => {
             let mut v: Vec<Object<'t>> = deref_set(t, rec, "VDIs", "vdi")
@@ -694,12 +726,13 @@ fn host_device_pool<'t>(t: &'t Tables, kind: HostKind, r: &'t str, h: &'t Object
     }
 }
 
-/// The pool a RASD allocates from: the resident host's processor or memory pool (none when the
-/// VM is not running), the SR of a disk's VDI, the network of a NIC.
+/// The pool a RASD allocates from: the processor or memory pool of the VM's host
+/// ([`cs::vm_host`], which for a halted VM is where it would start; none for a template or
+/// snapshot, which never runs), the SR of a disk's VDI, the network of a NIC.
 fn rasd_pool<'t>(t: &'t Tables, vm: &'t ObjectRecord, i: &Instance) -> Option<Object<'t>> {
     let class = i.path.classname.as_str();
     if let Some(k) = [xen_rasd::Kind::Processor, xen_rasd::Kind::Memory].into_iter().find(|k| k.class().eq_ignore_ascii_case(class)) {
-        let (r, h) = deref_one(t, vm, "resident_on", "host")?;
+        let (r, h) = cs::vm_host(t, vm).filter(|_| is_virtual_system(vm))?;
         return Some(Object::Pool(if k == xen_rasd::Kind::Processor { PoolKind::Processor } else { PoolKind::Memory }, r, h));
     }
     let kind = drasd::Kind::of_class(class)?;
@@ -729,15 +762,28 @@ fn device_image<'t>(t: &'t Tables, vm: &'t ObjectRecord, i: &Instance) -> Option
 /// The association instance between `first` (first role) and `second`, in namespace `ns`.
 pub fn link(assoc: Assoc, ns: &str, first: ObjectPath, second: ObjectPath) -> Instance {
     let (r1, r2) = assoc.roles();
+    let bound = if assoc == Assoc::SettingsDefineCapabilities { capsd::bound_of(&second) } else { None };
     let path = ObjectPath::new(ns, assoc.class()).with_key(r1, first.clone()).with_key(r2, second.clone());
     let mut i = Instance::new(path).with(r1, first).with(r2, second);
     if matches!(assoc, Assoc::ElementSettingData | Assoc::DeviceElementSettingData) {
+        // 1 = Is Default / Is Current / Is Next: a VM or device has one setting, which it
+        // uses now and will use at its next start.
         i.set("IsDefault", CimValue::Uint16(1));
         i.set("IsCurrent", CimValue::Uint16(1));
+        i.set("IsNext", CimValue::Uint16(1));
     }
     if assoc == Assoc::ElementCapabilities {
         // 2 Default, 3 Current: the only capabilities of their element, and its current ones.
         i.set("Characteristics", crate::util::u16_array(&[2, 3]));
+    }
+    if assoc == Assoc::SettingsDefineCapabilities {
+        // DSP1043: which value the setting data gives (Default point, or the Minimums,
+        // Maximums or Increments of what is supported); its properties vary independently.
+        if let Some(b) = bound {
+            i.set("ValueRole", CimValue::Uint16(b.value_role()));
+            i.set("ValueRange", CimValue::Uint16(b.value_range()));
+        }
+        i.set("PropertyPolicy", CimValue::Uint16(0));
     }
     if assoc == Assoc::ServiceAffectsElement {
         // 5 Manages: the VSMS starts, stops, modifies and destroys the VM.
@@ -815,6 +861,7 @@ pub fn all_links(assoc: Assoc, t: &Tables, ns: &str) -> Vec<Instance> {
             v.into_iter().flat_map(|vm| dev::KINDS.into_iter().flat_map(move |k| dev::devices(NAMESPACE, k, vm, t)).map(|i| i.path)).collect()
         }
         Assoc::ResourceAllocationFromPool => pool_paths(t),
+        Assoc::SettingsDefineCapabilities => caps::allocation_kinds().flat_map(|k| caps::sources(t, k).into_iter().map(move |(_, r)| caps::path(NAMESPACE, k, r.str("uuid")))).collect(),
         _ => {
             let mut v: Vec<&str> = t.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).map(|v| v.str("uuid")).collect();
             v.sort_unstable();
@@ -975,7 +1022,7 @@ mod tests {
     }
 
     #[test]
-    fn hosted_computer_system_follows_resident_on() {
+    fn hosted_computer_system_follows_resident_on_else_the_host_a_vm_would_start_on() {
         let t = tables();
         let h = hops(Assoc::HostedComputerSystem, &t, &host::path("root/cimv2", "h1"), None, None, None);
         assert_eq!(far_paths(&h), [cs::path(NAMESPACE, "v1").to_string()], "not dom0, not halted VMs");
@@ -985,6 +1032,17 @@ mod tests {
         assert_eq!(far_paths(&back), [host::path(NAMESPACE, "h1").to_string()]);
         assert!(hops(Assoc::HostedComputerSystem, &t, &cs::path("root/cimv2", "v2"), None, None, None).is_empty());
         assert!(hops(Assoc::HostedComputerSystem, &t, &host::path("root/cimv2", "h2"), None, None, None).is_empty());
+        // A halted VM belongs to the host it would start on: its affinity, else the pool master.
+        let mut t = tables();
+        t.insert("pool", "P", rec("pool", vec![("uuid", s("p")), ("master", s("H2"))]));
+        let h2 = hops(Assoc::HostedComputerSystem, &t, &host::path("root/cimv2", "h2"), None, None, None);
+        assert_eq!(far_paths(&h2), [cs::path(NAMESPACE, "v2").to_string()], "not the template");
+        let back = hops(Assoc::HostedComputerSystem, &t, &cs::path("root/cimv2", "v2"), None, None, None);
+        assert_eq!(far_paths(&back), [host::path(NAMESPACE, "h2").to_string()]);
+        t.insert("vm", "V2", rec("VM", vec![("uuid", s("v2")), ("power_state", s("Halted")), ("resident_on", s("OpaqueRef:NULL")), ("affinity", s("H1"))]));
+        let h1 = hops(Assoc::HostedComputerSystem, &t, &host::path("root/cimv2", "h1"), None, None, None);
+        assert_eq!(far_paths(&h1), [cs::path(NAMESPACE, "v1").to_string(), cs::path(NAMESPACE, "v2").to_string()]);
+        assert_eq!(all_links(Assoc::HostedComputerSystem, &t, "root/cimv2").len(), 2, "each VM once");
     }
 
     #[test]
@@ -1013,6 +1071,7 @@ mod tests {
         let back = hops(Assoc::ElementSettingData, &t, &vssd::path("root/cimv2", "v2"), Some("SettingData"), None, None);
         assert_eq!(far_paths(&back), [cs::path(NAMESPACE, "v2").to_string()]);
         assert_eq!(back[0].link.get("IsDefault"), Some(&CimValue::Uint16(1)));
+        assert_eq!(back[0].link.get("IsNext"), Some(&CimValue::Uint16(1)));
         assert!(hops(Assoc::SettingsDefineState, &t, &cs::path("root/cimv2", "dom0"), None, None, None).is_empty());
         assert!(hops(Assoc::SettingsDefineState, &t, &cs::path("root/cimv2", "tpl"), None, None, None).is_empty());
     }
@@ -1142,6 +1201,7 @@ mod tests {
         let h = hops(Assoc::DeviceElementSettingData, &t, &cpu, Some("SettingData"), None, None);
         assert_eq!(far_paths(&h), [dev::path(NAMESPACE, Kind::Processor, "v", "Xen:v/VCPU0").to_string(), dev::path(NAMESPACE, Kind::Processor, "v", "Xen:v/VCPU1").to_string()]);
         assert_eq!(h[0].link.get("IsCurrent"), Some(&CimValue::Uint16(1)));
+        assert_eq!(h[0].link.get("IsNext"), Some(&CimValue::Uint16(1)));
         assert_eq!(all_links(Assoc::DeviceSettingsDefineState, &t, "root/cimv2").len(), 2 + 1 + 1 + 1);
     }
 
@@ -1157,5 +1217,27 @@ mod tests {
         assert_eq!(far_paths(&up), [pool::path(NAMESPACE, PoolKind::Memory, "h").to_string()]);
         let cpu = hops(Assoc::ResourceAllocationFromPool, &t, &pool::path("root/cimv2", PoolKind::Processor, "h"), None, None, None);
         assert_eq!(far_paths(&cpu), [rasd("Xen_ProcessorSettingData", "Xen:v/Processor").to_string()]);
+    }
+
+    #[test]
+    fn allocation_capabilities_define_their_four_settings() {
+        let t = rasd_tables();
+        let mem = caps::path("root/cimv2", CapKind::Allocation(PoolKind::Memory), "h");
+        let h = hops(Assoc::SettingsDefineCapabilities, &t, &mem, None, None, None);
+        let ids: Vec<String> = h.iter().map(|h| string_key(&h.far.path(), "InstanceID").unwrap()).collect();
+        assert_eq!(ids, ["Xen:h/MemoryMinimum", "Xen:h/MemoryMaximum", "Xen:h/MemoryIncrement", "Xen:h/MemoryDefault"]);
+        let roles: Vec<(Option<CimValue>, Option<CimValue>)> = h.iter().map(|h| (h.link.get("ValueRole").cloned(), h.link.get("ValueRange").cloned())).collect();
+        let u = |n| Some(CimValue::Uint16(n));
+        assert_eq!(roles, [(u(3), u(1)), (u(3), u(2)), (u(3), u(3)), (u(0), u(0))]);
+        assert_eq!(h[0].link.get("PropertyPolicy").cloned(), u(0));
+        let back = hops(Assoc::SettingsDefineCapabilities, &t, &capsd::path("root/cimv2", PoolKind::Memory, "h", Bound::Default), None, Some("GroupComponent"), None);
+        assert_eq!(far_paths(&back), [caps::path(NAMESPACE, CapKind::Allocation(PoolKind::Memory), "h").to_string()]);
+        assert_eq!(back[0].link.get("ValueRole").cloned(), u(0), "the same link from either end");
+        assert!(hops(Assoc::SettingsDefineCapabilities, &t, &capsd::path("root/cimv2", PoolKind::Memory, "nohost", Bound::Default), None, None, None).is_empty());
+        assert!(hops(Assoc::SettingsDefineCapabilities, &t, &caps::path("root/cimv2", CapKind::Vsms, "h"), None, None, None).is_empty(), "VSMS capabilities define none");
+        let all = all_links(Assoc::SettingsDefineCapabilities, &t, "root/cimv2");
+        let pools = pool::POOL_KINDS.iter().map(|k| t.iter(k.source()).count()).sum::<usize>();
+        assert_eq!(all.len(), 4 * pools);
+        assert!(is_a("Xen_StorageCapabilitiesSettingData", "CIM_ResourceAllocationSettingData") && is_a("Xen_SettingsDefineCapabilities", "CIM_Component"));
     }
 }

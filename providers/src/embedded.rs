@@ -181,15 +181,59 @@ pub fn parse_mof(text: &str) -> Result<Embedded, String> {
     Ok(Embedded { class, props })
 }
 
+/// The elements that carry one instance with its path (DSP0201), as clients serialise an
+/// instance they got from EnumerateInstances, Associators or GetInstance with its path.
+const INSTANCE_WRAPPERS: [&str; 5] = ["VALUE.NAMEDINSTANCE", "VALUE.INSTANCEWITHPATH", "VALUE.OBJECTWITHPATH", "VALUE.OBJECTWITHLOCALPATH", "VALUE.OBJECT"];
+
+/// The name of the element whose start tag begins at `text[at..]`.
+fn element_name(text: &str, at: usize) -> &str {
+    let rest = &text[at + 1..];
+    &rest[..rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len())]
+}
+
+/// Where the `<INSTANCE` start tag is: the root element, or the one inside a wrapper of
+/// [`INSTANCE_WRAPPERS`] (its INSTANCENAME / INSTANCEPATH is skipped: the instance is what is
+/// embedded, its path adds nothing).
+fn instance_start(text: &str) -> Result<usize, String> {
+    // the root element: the first tag that is no XML declaration, comment or doctype
+    let mut at = 0;
+    let root = loop {
+        let i = text[at..].find('<').map(|i| at + i).ok_or("expected <INSTANCE>")?;
+        if text[i..].starts_with("<?") || text[i..].starts_with("<!") {
+            at = i + 2;
+            continue;
+        }
+        break i;
+    };
+    let name = element_name(text, root);
+    if name == "INSTANCE" {
+        return Ok(root);
+    }
+    if !INSTANCE_WRAPPERS.contains(&name) {
+        return Err(format!("expected <INSTANCE> or an instance in {}, got <{name}>", INSTANCE_WRAPPERS.join(" / ")));
+    }
+    let mut from = root + 1;
+    while let Some(i) = text[from..].find("<INSTANCE").map(|i| from + i) {
+        if element_name(text, i) == "INSTANCE" {
+            return Ok(i);
+        }
+        from = i + 1;
+    }
+    Err(format!("<{name}> holds no <INSTANCE>"))
+}
+
 /// Parses one CIM-XML `<INSTANCE CLASSNAME="..">` with `PROPERTY` / `PROPERTY.ARRAY` children
-/// (DSP0201); a property without `VALUE` is NULL.
+/// (DSP0201), bare or wrapped with its path (`VALUE.NAMEDINSTANCE`, `VALUE.INSTANCEWITHPATH`,
+/// ...); a property without `VALUE` is NULL.
 pub fn parse_cimxml(text: &str) -> Result<Embedded, String> {
     let err = |m: &str| format!("embedded instance: {m} in {text:?}");
-    let start = text.find("<INSTANCE").ok_or_else(|| err("expected <INSTANCE>"))?;
+    let start = instance_start(text).map_err(|m| err(&m))?;
     let head_end = text[start..].find('>').map(|i| start + i).ok_or_else(|| err("unterminated <INSTANCE"))?;
     let class = attr(&text[start..head_end], "CLASSNAME").ok_or_else(|| err("no CLASSNAME"))?;
     let mut props = Vec::new();
-    let mut rest = &text[head_end..];
+    // the properties of this INSTANCE only, not of what follows a wrapped one
+    let end = text[head_end..].find("</INSTANCE>").map_or(text.len(), |i| head_end + i);
+    let mut rest = &text[head_end..end];
     while let Some(i) = rest.find("<PROPERTY") {
         rest = &rest[i..];
         let tag_end = rest.find('>').ok_or_else(|| err("unterminated <PROPERTY"))?;
@@ -407,6 +451,29 @@ mod tests {
         assert_eq!(e.str("Caption"), None);
         assert!(parse_cimxml("<CLASS NAME=\"x\"/>").is_err());
         assert!(parse_cimxml("<INSTANCE CLASSNAME=\"A\"><PROPERTY NAME=\"X\"><VALUE>1</VALUE>").is_err());
+    }
+
+    #[test]
+    fn unwraps_instances_sent_with_their_path() {
+        let inst = "<INSTANCE CLASSNAME=\"Xen_MemorySettingData\"><PROPERTY NAME=\"InstanceID\" TYPE=\"string\"><VALUE>Xen:v/Memory</VALUE></PROPERTY>\
+                    <PROPERTY NAME=\"VirtualQuantity\" TYPE=\"uint64\"><VALUE>512</VALUE></PROPERTY></INSTANCE>";
+        let name = "<INSTANCENAME CLASSNAME=\"Xen_MemorySettingData\"><KEYBINDING NAME=\"InstanceID\"><KEYVALUE VALUETYPE=\"string\">Xen:v/Memory</KEYVALUE></KEYBINDING></INSTANCENAME>";
+        let path = format!("<INSTANCEPATH><NAMESPACEPATH><HOST>localhost</HOST><LOCALNAMESPACEPATH><NAMESPACE NAME=\"root\"/><NAMESPACE NAME=\"cimv2\"/></LOCALNAMESPACEPATH></NAMESPACEPATH>{name}</INSTANCEPATH>");
+        for text in [
+            format!("<VALUE.INSTANCEWITHPATH>{path}{inst}</VALUE.INSTANCEWITHPATH>"),
+            format!("<VALUE.NAMEDINSTANCE>{name}{inst}</VALUE.NAMEDINSTANCE>"),
+            format!("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<VALUE.NAMEDINSTANCE>{name}{inst}</VALUE.NAMEDINSTANCE>"),
+            inst.to_string(),
+        ] {
+            let e = Embedded::from_value(&CimValue::String(text.clone())).unwrap_or_else(|m| panic!("{m}"));
+            assert_eq!(e.class, "Xen_MemorySettingData", "{text}");
+            assert_eq!((e.str("InstanceID"), e.uint("VirtualQuantity")), (Some("Xen:v/Memory"), Ok(Some(512))), "{text}");
+            assert_eq!(e.props.len(), 2, "the path's keys are no properties");
+        }
+        let e = parse_cimxml(&format!("<VALUE.INSTANCEWITHPATH>{path}</VALUE.INSTANCEWITHPATH>")).unwrap_err();
+        assert!(e.contains("holds no <INSTANCE>"), "{e}");
+        let e = parse_cimxml(&format!("<VALUE.REFERENCE>{name}</VALUE.REFERENCE>")).unwrap_err();
+        assert!(e.contains("got <VALUE.REFERENCE>"), "{e}");
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub mod xen_capabilities;
 pub mod xen_disk_image;
 pub mod xen_host_device;
 pub mod xen_host_pool;
+pub mod xen_capabilities_setting_data;
 
 /// The provider names this library exports (`<Name>_Create_<Type>MI`), one per class.
 pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSystem", "Xen_ComputerSystemSettingData", "Xen_SystemStateChangeJob", "Xen_VirtualSystemManagementService", "Xen_ProcessorSettingData", "Xen_MemorySettingData",
@@ -106,6 +107,12 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_ComputerSystemCreation",
     "Xen_ComputerSystemDeletion",
     "Xen_ComputerSystemModification",
+    // DSP1043 capabilities setting data and their association (xen_capabilities_setting_data.rs).
+    "Xen_ProcessorCapabilitiesSettingData",
+    "Xen_MemoryCapabilitiesSettingData",
+    "Xen_StorageCapabilitiesSettingData",
+    "Xen_NetworkConnectionCapabilitiesSettingData",
+    "Xen_SettingsDefineCapabilities",
 ];
 
 use cmpi_shim::provider::{Broker, Context};
@@ -179,4 +186,9 @@ cmpi_shim::export_providers! {
     Xen_ComputerSystemModification => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Modification, b)) },
     Xen_ComputerSystemTemplate => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Template)) },
     Xen_ComputerSystemSnapshot => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Snapshot)) },
+    Xen_ProcessorCapabilitiesSettingData => |_b: Broker, _c: &Context| -> Result<xen_capabilities_setting_data::CapabilitiesSettingDataProvider, CmpiError> { Ok(xen_capabilities_setting_data::CapabilitiesSettingDataProvider::new(xen_resource_pool::PoolKind::Processor)) },
+    Xen_MemoryCapabilitiesSettingData => |_b: Broker, _c: &Context| -> Result<xen_capabilities_setting_data::CapabilitiesSettingDataProvider, CmpiError> { Ok(xen_capabilities_setting_data::CapabilitiesSettingDataProvider::new(xen_resource_pool::PoolKind::Memory)) },
+    Xen_StorageCapabilitiesSettingData => |_b: Broker, _c: &Context| -> Result<xen_capabilities_setting_data::CapabilitiesSettingDataProvider, CmpiError> { Ok(xen_capabilities_setting_data::CapabilitiesSettingDataProvider::new(xen_resource_pool::PoolKind::Storage)) },
+    Xen_NetworkConnectionCapabilitiesSettingData => |_b: Broker, _c: &Context| -> Result<xen_capabilities_setting_data::CapabilitiesSettingDataProvider, CmpiError> { Ok(xen_capabilities_setting_data::CapabilitiesSettingDataProvider::new(xen_resource_pool::PoolKind::NetworkConnection)) },
+    Xen_SettingsDefineCapabilities => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::SettingsDefineCapabilities)) },
 }

@@ -253,6 +253,23 @@ pub fn path(ns: &str, uuid: &str) -> ObjectPath {
     ObjectPath::new(ns, CLASS).with_key("CreationClassName", CLASS).with_key("Name", uuid)
 }
 
+/// The host a VM belongs to: the one it is resident on; else, for a VM that is not running, the
+/// one it would start on — its affinity host, else the only host, else the pool master (where
+/// XenAPI places a VM with no affinity). DSP1042/DSP1057 host every virtual system, defined
+/// or active, so this is the host of Xen_HostedComputerSystem, of `Host`, and the host whose
+/// processor and memory pools a VM's RASDs allocate from. None only when the cache has no
+/// such host.
+pub fn vm_host<'t>(t: &'t Tables, vm: &ObjectRecord) -> Option<(&'t String, &'t ObjectRecord)> {
+    if let Some(e) = ["resident_on", "affinity"].into_iter().find_map(|f| t.entry("host", vm.str(f))) {
+        return Some(e);
+    }
+    let mut hosts = t.iter("host");
+    if let (Some(only), None) = (hosts.next(), hosts.next()) {
+        return Some(only);
+    }
+    t.iter("pool").find_map(|(_, p)| t.entry("host", p.str("master")))
+}
+
 /// `VM_guest_metrics.os_version` keys and their labels (xs-cim order).
 const OS_VERSION_KEYS: [(&str, &str); 5] =
     [("name", "OS Name"), ("uname", "OS UName"), ("major", "Major Version"), ("minor", "Minor Version"), ("distro", "OS Distribution")];
@@ -280,11 +297,8 @@ pub fn instance(ns: &str, vm: &ObjectRecord, tables: &Tables, last_requested: Op
     if !available.is_empty() {
         i.set("AvailableRequestedStates", u16_array(&available));
     }
-    let host = vm.str("resident_on");
-    if !is_null_ref(host) {
-        if let Some(h) = tables.get("host", host) {
-            i.set("Host", h.str("uuid"));
-        }
+    if let Some((_, h)) = vm_host(tables, vm) {
+        i.set("Host", h.str("uuid"));
     }
     if let Some(m) = tables.deref("vm_metrics", vm, "metrics") {
         if let Some(d) = datetime(m.get("install_time")) {
@@ -665,7 +679,22 @@ mod tests {
         let i = instance("root/cimv2", &halted, &t, Some(3));
         assert_eq!(i.get("EnabledState"), Some(&CimValue::Uint16(3)));
         assert_eq!(i.get("RequestedState"), Some(&CimValue::Uint16(3)));
-        assert_eq!(i.get("Host"), None);
+        assert_eq!(i.get("Host"), Some(&CimValue::from("host-uuid")), "a halted VM belongs to the only host");
         assert_eq!(i.get("AvailableRequestedStates"), None);
+    }
+
+    #[test]
+    fn vm_host_is_the_resident_host_else_affinity_else_the_pool_master() {
+        let mut t = Tables::default();
+        t.insert("host", "H1", rec("host", vec![("uuid", s("h1"))]));
+        t.insert("host", "H2", rec("host", vec![("uuid", s("h2"))]));
+        let vm = |res: &str, aff: &str| rec("VM", vec![("uuid", s("v")), ("resident_on", s(res)), ("affinity", s(aff))]);
+        let host_of = |t: &Tables, v: &ObjectRecord| vm_host(t, v).map(|(_, h)| h.str("uuid").to_string());
+        assert_eq!(host_of(&t, &vm("H2", "H1")).as_deref(), Some("h2"), "resident_on first");
+        assert_eq!(host_of(&t, &vm("OpaqueRef:NULL", "H1")).as_deref(), Some("h1"), "then affinity");
+        assert_eq!(host_of(&t, &vm("OpaqueRef:NULL", "OpaqueRef:NULL")), None, "two hosts and no pool: no way to choose");
+        t.insert("pool", "P", rec("pool", vec![("uuid", s("p")), ("master", s("H2"))]));
+        assert_eq!(host_of(&t, &vm("OpaqueRef:NULL", "OpaqueRef:NULL")).as_deref(), Some("h2"), "then the pool master");
+        assert_eq!(host_of(&t, &vm("OpaqueRef:NULL", "OpaqueRef:gone")).as_deref(), Some("h2"), "a dangling affinity is ignored");
     }
 }

@@ -99,6 +99,27 @@ pub fn path_for(ns: &str, vm: &ObjectRecord) -> Option<ObjectPath> {
     VssdKind::of(vm).map(|k| path_of(ns, k, vm.str("uuid")))
 }
 
+/// The VSSD's automatic action properties and the VM field each reports.
+pub const AUTOMATIC_ACTIONS: [(&str, &str); 3] =
+    [("AutomaticShutdownAction", "actions_after_shutdown"), ("AutomaticStartupAction", "actions_after_reboot"), ("AutomaticRecoveryAction", "actions_after_crash")];
+
+/// The CIM 2.41 value of automatic action property `prop` for the XenAPI action `xen` (the
+/// xs-cim mapping, xs-cim-model.md §2.2): destroy → 2 (Turn Off after a shutdown, None after a
+/// reboot or crash); restart → 3 (Restart if previously active, Restart), as are the crash
+/// actions that restart; preserve and coredump_and_destroy leave the domain down → 2 None.
+/// What has no CIM value (restart after a shutdown) is 1 Other; an unknown field 0 Unknown.
+pub fn action_value(prop: &str, xen: &str) -> u16 {
+    match (prop, xen) {
+        (_, "destroy") => 2,
+        ("AutomaticShutdownAction", "restart") => 1,
+        ("AutomaticStartupAction" | "AutomaticRecoveryAction", "restart") => 3,
+        ("AutomaticRecoveryAction", "coredump_and_restart" | "rename_restart") => 3,
+        ("AutomaticRecoveryAction", "preserve" | "coredump_and_destroy") => 2,
+        (_, "") => 0,
+        _ => 1,
+    }
+}
+
 /// The instance of `vm`, of the class of its kind; `tables` gives its metrics, host and, for a
 /// snapshot, the VM it was taken of.
 pub fn instance(ns: &str, vm: &ObjectRecord, tables: &Tables) -> Instance {
@@ -132,18 +153,20 @@ pub fn instance(ns: &str, vm: &ObjectRecord, tables: &Tables) -> Instance {
             i.set(prop, vm.str(field));
         }
     }
+    for (prop, field) in AUTOMATIC_ACTIONS {
+        i.set(prop, CimValue::Uint16(action_value(prop, vm.str(field))));
+    }
     let metrics = tables.deref("vm_metrics", vm, "metrics");
     if let Some(d) = metrics.and_then(|m| datetime(m.get("install_time"))) {
         i.set("CreationTime", d);
     }
     match kind {
         VssdKind::System => {
-            let host = vm.str("resident_on");
-            if !is_null_ref(host) {
-                if let Some(h) = tables.get("host", host) {
-                    i.set("Host", h.str("uuid"));
-                }
+            if let Some((_, h)) = cs::vm_host(tables, vm) {
+                i.set("Host", h.str("uuid"));
             }
+            // "" when the VM may start on any host (ModifySystemSettings takes "" to clear it).
+            i.set("HostAffinity", tables.deref("host", vm, "affinity").map_or("", |h| h.str("uuid")));
             if let Some(d) = metrics.and_then(|m| datetime(m.get("start_time"))) {
                 i.set("StartTime", d);
             }
@@ -315,5 +338,30 @@ mod tests {
         assert_eq!(i.get("SnapshotTime").map(|d| format!("{d:?}")), Some(format!("{:?}", CimValue::DateTime(cmpi_shim::CimDateTime::from_unix_micros(86_400_000_000)))));
         // Once the source is gone, SnapshotOf is not set.
         assert_eq!(instance("root/cimv2", &snap, &Tables::default()).get("SnapshotOf"), None);
+    }
+
+    #[test]
+    fn automatic_actions_are_output_with_the_cim_values() {
+        assert_eq!(action_value("AutomaticShutdownAction", "destroy"), 2);
+        assert_eq!(action_value("AutomaticShutdownAction", "restart"), 1, "no CIM value: Other");
+        assert_eq!(action_value("AutomaticStartupAction", "restart"), 3);
+        assert_eq!(action_value("AutomaticRecoveryAction", "coredump_and_restart"), 3);
+        assert_eq!(action_value("AutomaticRecoveryAction", "preserve"), 2);
+        assert_eq!(action_value("AutomaticRecoveryAction", ""), 0);
+        // what ModifySystemSettings maps a shown value to is the action shown
+        for (prop, xen) in [("AutomaticShutdownAction", "destroy"), ("AutomaticStartupAction", "destroy"), ("AutomaticStartupAction", "restart"), ("AutomaticRecoveryAction", "restart")] {
+            assert_eq!(crate::xen_vsms::automatic_action(prop, action_value(prop, xen).into()), Ok(xen), "{prop} {xen}");
+        }
+        let mut t = Tables::default();
+        t.insert("host", "H", rec("host", vec![("uuid", s("h"))]));
+        let v = vm(vec![("uuid", s("v")), ("actions_after_shutdown", s("destroy")), ("actions_after_reboot", s("restart")), ("actions_after_crash", s("restart")), ("affinity", s("H"))]);
+        let i = instance("root/cimv2", &v, &t);
+        assert_eq!(i.get("AutomaticShutdownAction"), Some(&CimValue::Uint16(2)));
+        assert_eq!(i.get("AutomaticStartupAction"), Some(&CimValue::Uint16(3)));
+        assert_eq!(i.get("AutomaticRecoveryAction"), Some(&CimValue::Uint16(3)));
+        assert_eq!(i.get("HostAffinity"), Some(&CimValue::from("h")));
+        assert_eq!(i.get("Host"), Some(&CimValue::from("h")), "halted, affinity h");
+        let free = instance("root/cimv2", &vm(vec![("uuid", s("w")), ("affinity", s("OpaqueRef:NULL"))]), &t);
+        assert_eq!(free.get("HostAffinity"), Some(&CimValue::from("")));
     }
 }

@@ -53,6 +53,9 @@ pub fn vm_uuid_of(kind: Kind, id: &str) -> Option<&str> {
     id.strip_prefix("Xen:")?.strip_suffix(kind.suffix())?.strip_suffix('/')
 }
 
+/// The programmatic units of the memory RASDs (MiB), also those of the memory pools.
+pub const MEMORY_UNITS: &str = "byte*2^20";
+
 /// Bytes as MiB, rounded up.
 pub fn mib_up(bytes: i64) -> u64 {
     (bytes.max(0) as u64).div_ceil(1 << 20)
@@ -65,11 +68,11 @@ pub fn instance(ns: &str, kind: Kind, vm: &ObjectRecord, tables: &Tables) -> Ins
         .with("ElementName", vm.str("name_label"))
         .with("AutomaticAllocation", true)
         .with("AutomaticDeallocation", true);
-    let host = vm.str("resident_on");
-    if !is_null_ref(host) {
-        if let Some(h) = tables.get("host", host) {
-            i.set("PoolID", h.str("uuid"));
-        }
+    // The pool of the VM's host, running or not: a halted VM allocates from it when it starts.
+    // Templates and snapshots never run, so allocate from no host.
+    let host = Some(vm).filter(|vm| crate::xen_computer_system::is_virtual_system(vm)).and_then(|vm| crate::xen_computer_system::vm_host(tables, vm));
+    if let Some((_, h)) = host {
+        i.set("PoolID", h.str("uuid"));
     }
     match kind {
         Kind::Processor => {
@@ -93,8 +96,8 @@ pub fn instance(ns: &str, kind: Kind, vm: &ObjectRecord, tables: &Tables) -> Ins
             i.set("Caption", "Memory settings of a Xen virtual machine");
             i.set("ResourceType", CimValue::Uint16(4));
             i.set("ConsumerVisibility", CimValue::Uint16(2));
-            i.set("AllocationUnits", "byte*2^20");
-            i.set("VirtualQuantityUnits", "byte*2^20");
+            i.set("AllocationUnits", MEMORY_UNITS);
+            i.set("VirtualQuantityUnits", MEMORY_UNITS);
             i.set("VirtualQuantity", CimValue::Uint64(mib_up(quantity)));
             i.set("Reservation", CimValue::Uint64(mib_up(vm.int("memory_dynamic_min").unwrap_or(0))));
             i.set("Limit", CimValue::Uint64(mib_up(vm.int("memory_dynamic_max").unwrap_or(0))));

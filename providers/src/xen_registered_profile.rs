@@ -35,13 +35,13 @@ pub const SYSTEM_VIRTUALIZATION: Profile = Profile { dsp: "DSP1042", name: "Syst
 /// The DSP number of Allocation Capabilities, whose central instances are the
 /// `Xen_*AllocationCapabilities`.
 pub const ALLOCATION_CAPABILITIES_DSP: &str = "DSP1043";
-pub const VIRTUAL_SYSTEM: Profile = Profile { dsp: "DSP1057", name: "Virtual System Profile", version: "1.0.0a" };
+pub const VIRTUAL_SYSTEM: Profile = Profile { dsp: "DSP1057", name: "Virtual System Profile", version: "1.0.0" };
 
 pub const PROFILES: [Profile; 8] = [
     SYSTEM_VIRTUALIZATION,
     VIRTUAL_SYSTEM,
-    Profile { dsp: "DSP1041", name: "Resource Allocation", version: "1.1.0c" },
-    Profile { dsp: "DSP1043", name: "Allocation Capabilities", version: "1.0.0a" },
+    Profile { dsp: "DSP1041", name: "Resource Allocation", version: "1.1.0" },
+    Profile { dsp: "DSP1043", name: "Allocation Capabilities", version: "1.0.0" },
     Profile { dsp: "DSP1044", name: "Processor Resource Virtualization", version: "1.0.0" },
     Profile { dsp: "DSP1045", name: "Memory Resource Virtualization", version: "1.0.0" },
     Profile { dsp: "DSP1047", name: "Storage Resource Virtualization", version: "1.0.0" },
@@ -125,8 +125,18 @@ mod tests {
         assert_eq!(i.path.namespace, "root/interop");
         assert_eq!(i.get("RegisteredOrganization"), Some(&CimValue::Uint16(2)));
         assert_eq!(i.get("RegisteredName"), Some(&CimValue::from("Virtual System Profile")));
-        assert_eq!(i.get("RegisteredVersion"), Some(&CimValue::from("1.0.0a")));
+        assert_eq!(i.get("RegisteredVersion"), Some(&CimValue::from("1.0.0")));
         assert_eq!(Profile::by_instance_id("Xen:DSP1042"), Some(SYSTEM_VIRTUALIZATION));
         assert_eq!(Profile::by_instance_id("Xen:DSP9999"), None);
+    }
+
+    #[test]
+    fn versions_are_numeric_major_minor_update() {
+        // DSP1033: RegisteredVersion is "M.N.U", three decimal numbers (no errata letters).
+        for p in PROFILES {
+            let parts: Vec<&str> = p.version.split('.').collect();
+            assert_eq!(parts.len(), 3, "{p:?}");
+            assert!(parts.iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())), "{p:?}");
+        }
     }
 }

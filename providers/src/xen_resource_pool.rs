@@ -2,13 +2,18 @@
 //!
 //! ```text
 //! Xen_ProcessorPool.InstanceID="Xen:<host uuid>/ProcessorPool"   one per host, Capacity = host_CPUs
-//! Xen_MemoryPool.InstanceID="Xen:<host uuid>/MemoryPool"         one per host, bytes
-//! Xen_StoragePool.InstanceID="Xen:<sr uuid>"                     one per SR, bytes
+//! Xen_MemoryPool.InstanceID="Xen:<host uuid>/MemoryPool"         one per host, "byte*2^20"
+//! Xen_StoragePool.InstanceID="Xen:<sr uuid>"                     one per SR, "byte"
 //! Xen_NetworkConnectionPool.InstanceID="Xen:<network uuid>"      one per network
 //! ```
 //!
 //! xs-cim put the host uuid (or "Shared") into the storage pool key, so the key changed with the
 //! PBD count; here a pool's key is derived from its own object only. PoolID is that uuid.
+//!
+//! AllocationUnits are DSP0004 programmatic units, those of the RASDs allocated from the pool
+//! (xs-cim mixed "Bytes" pools with "byte*2^20" memory RASDs): "count" of vCPUs and of ports,
+//! "byte*2^20" (MiB) of memory, "byte" of disk. Reserved is what the running guests hold: the
+//! vCPUs of the VMs resident on the host, the host memory in use, the SR's utilisation.
 
 use crate::backend::BackendRef;
 use crate::cache::Tables;
@@ -90,14 +95,17 @@ pub fn instance(ns: &str, kind: PoolKind, src: &ObjectRecord, tables: &Tables) -
         .with("HealthState", CimValue::Uint16(5))
         .with("OperationalStatus", u16_array(&[2]));
     let (ty, sub, capacity, reserved, units, name): (u16, String, u64, u64, &str, String) = match kind {
-        PoolKind::Processor => (3, "xen:vcpu".into(), string_set(src, "host_CPUs").len() as u64, 0, "count", "Xen Virtual Processor Pool".into()),
+        PoolKind::Processor => {
+            (3, "xen:vcpu".into(), string_set(src, "host_CPUs").len() as u64, running_vcpus(tables, src), "count", "Xen Virtual Processor Pool".into())
+        }
         PoolKind::Memory => {
             let (total, free) = tables.deref("host_metrics", src, "metrics").map(|m| (uint(m.int("memory_total")), uint(m.int("memory_free")))).unwrap_or((0, 0));
-            (4, "Xen Memory".into(), total, total.saturating_sub(free), "Bytes", "Xen Memory Pool".into())
+            // MiB as the memory RASDs: what exists rounded down, what is used rounded up.
+            (4, "Xen Memory".into(), total >> 20, total.saturating_sub(free).div_ceil(1 << 20), crate::xen_rasd::MEMORY_UNITS, "Xen Memory Pool".into())
         }
         PoolKind::Storage => {
             let ty = if src.str("content_type") == "iso" { 16 } else { 19 };
-            (ty, src.str("type").to_string(), uint(src.int("physical_size")), uint(src.int("physical_utilisation")), "Bytes", src.str("name_label").to_string())
+            (ty, src.str("type").to_string(), uint(src.int("physical_size")), uint(src.int("physical_utilisation")), "byte", src.str("name_label").to_string())
         }
         PoolKind::NetworkConnection => (33, String::new(), u32::MAX as u64, 0, "count", src.str("name_label").to_string()),
     };
@@ -113,6 +121,25 @@ pub fn instance(ns: &str, kind: PoolKind, src: &ObjectRecord, tables: &Tables) -
         i.set("Description", src.str("name_description"));
     }
     i
+}
+
+/// The vCPUs the guest VMs resident on `host` have now (VM_metrics.VCPUs_number, else
+/// VCPUs_at_startup): the processor pool's Reserved.
+fn running_vcpus(tables: &Tables, host: &ObjectRecord) -> u64 {
+    string_set(host, "resident_VMs")
+        .iter()
+        .filter_map(|r| tables.get("vm", r))
+        .filter(|vm| resident_on_host(tables, vm, host) && crate::xen_computer_system::is_virtual_system(vm))
+        .map(|vm| {
+            let now = tables.deref("vm_metrics", vm, "metrics").and_then(|m| m.int("VCPUs_number")).filter(|n| *n > 0);
+            uint(now.or_else(|| vm.int("VCPUs_at_startup")))
+        })
+        .sum()
+}
+
+/// True when `vm.resident_on` is `host` (the host's resident_VMs may lag behind).
+fn resident_on_host(tables: &Tables, vm: &ObjectRecord, host: &ObjectRecord) -> bool {
+    tables.deref("host", vm, "resident_on").is_some_and(|h| h.str("uuid") == host.str("uuid"))
 }
 
 /// The (ref, source record) of the pool `op` names.
@@ -178,19 +205,27 @@ mod tests {
     #[test]
     fn capacities_come_from_the_source_records() {
         let mut t = Tables::default();
-        t.insert("host_metrics", "HM", rec("host_metrics", vec![("memory_total", s("1000")), ("memory_free", s("400"))]));
-        let h = rec("host", vec![("uuid", s("h")), ("metrics", s("HM")), ("host_CPUs", Wire::Array(vec![s("C1"), s("C2")]))]);
+        t.insert("host_metrics", "HM", rec("host_metrics", vec![("memory_total", s(&(1000u64 << 20).to_string())), ("memory_free", s(&((400u64 << 20) - 1).to_string()))]));
+        let h = rec("host", vec![("uuid", s("h")), ("metrics", s("HM")), ("host_CPUs", Wire::Array(vec![s("C1"), s("C2")])), ("resident_VMs", Wire::Array(vec![s("V1"), s("V2"), s("DOM0")]))]);
+        t.insert("host", "H", h.clone());
+        t.insert("vm_metrics", "M1", rec("VM_metrics", vec![("VCPUs_number", s("3"))]));
+        t.insert("vm", "V1", rec("VM", vec![("uuid", s("v1")), ("resident_on", s("H")), ("VCPUs_at_startup", s("1")), ("metrics", s("M1"))]));
+        t.insert("vm", "V2", rec("VM", vec![("uuid", s("v2")), ("resident_on", s("H")), ("VCPUs_at_startup", s("2"))]));
+        t.insert("vm", "DOM0", rec("VM", vec![("uuid", s("d")), ("resident_on", s("H")), ("VCPUs_at_startup", s("8")), ("is_control_domain", Wire::Bool(true))]));
         let p = instance("root/cimv2", PoolKind::Processor, &h, &t);
         assert_eq!(p.get("Capacity"), Some(&CimValue::Uint64(2)));
-        assert_eq!(p.get("ResourceType"), Some(&CimValue::Uint16(3)));
+        assert_eq!(p.get("Reserved"), Some(&CimValue::Uint64(5)), "3 now running + 2 at startup; not dom0's");
+        assert_eq!((p.get("ResourceType"), p.get("AllocationUnits")), (Some(&CimValue::Uint16(3)), Some(&CimValue::from("count"))));
         let m = instance("root/cimv2", PoolKind::Memory, &h, &t);
-        assert_eq!((m.get("Capacity"), m.get("Reserved")), (Some(&CimValue::Uint64(1000)), Some(&CimValue::Uint64(600))));
+        assert_eq!((m.get("Capacity"), m.get("Reserved")), (Some(&CimValue::Uint64(1000)), Some(&CimValue::Uint64(601))), "MiB, used rounded up");
+        assert_eq!(m.get("AllocationUnits"), Some(&CimValue::from(crate::xen_rasd::MEMORY_UNITS)), "the memory RASDs' units");
         let sr = rec("SR", vec![("uuid", s("sr")), ("name_label", s("Local")), ("type", s("file")), ("physical_size", s("50")), ("physical_utilisation", s("5"))]);
         let st = instance("root/cimv2", PoolKind::Storage, &sr, &t);
         assert_eq!(st.path, path("root/cimv2", PoolKind::Storage, "sr"));
         assert_eq!(st.get("InstanceID"), Some(&CimValue::from("Xen:sr")));
         assert_eq!(st.get("ResourceType"), Some(&CimValue::Uint16(19)));
         assert_eq!(st.get("Primordial"), Some(&CimValue::Boolean(true)));
+        assert_eq!(st.get("AllocationUnits"), Some(&CimValue::from("byte")), "the disk RASDs' units");
         let iso = rec("SR", vec![("uuid", s("iso")), ("content_type", s("iso"))]);
         assert_eq!(instance("root/cimv2", PoolKind::Storage, &iso, &t).get("ResourceType"), Some(&CimValue::Uint16(16)));
     }

@@ -37,6 +37,9 @@ use xenapi_core::Value;
 mod resources;
 mod system;
 mod undo;
+/// The XenAPI action of an Automatic*Action value (the inverse of the VSSD's output, for tests).
+#[cfg(test)]
+pub(crate) use system::action as automatic_action;
 
 pub const CLASS: &str = "Xen_VirtualSystemManagementService";
 pub const SERVICE_NAME: &str = "Xen Hypervisor";
@@ -138,6 +141,10 @@ pub struct Memory {
 pub const MAX_VCPUS: u64 = 64;
 /// The least memory a guest may have.
 pub const MIN_MEMORY: u64 = 16 * MIB;
+/// The memory of a guest defined without a memory RASD (its static and dynamic max).
+pub const DEFAULT_MEMORY: u64 = 256 * MIB;
+/// The VCPUs of a guest defined without a processor RASD.
+pub const DEFAULT_VCPUS: u64 = 1;
 
 /// The byte multiplier of an AllocationUnits / VirtualQuantityUnits string: `byte`, `bytes`,
 /// `KB`/`KiB`/`kilobyte(s)`, `MB`/`MiB`/`megabyte(s)`, `GB`/`GiB`/`gigabyte(s)`, and the DSP0004
@@ -385,8 +392,8 @@ fn vcpus_params(v: &Vcpus) -> Vec<(String, String)> {
 
 /// The `VM.create` record of a spec without a template (1 VCPU and 256 MiB unless given).
 pub fn create_record(s: &VmSpec) -> Value {
-    let m = s.memory.unwrap_or(Memory { static_min: 128 * MIB, static_max: 256 * MIB, dynamic_min: 256 * MIB, dynamic_max: 256 * MIB });
-    let v = s.vcpus.unwrap_or(Vcpus { max: 1, at_startup: 1, cap: None, weight: None });
+    let m = s.memory.unwrap_or(Memory { static_min: 128 * MIB, static_max: DEFAULT_MEMORY, dynamic_min: DEFAULT_MEMORY, dynamic_max: DEFAULT_MEMORY });
+    let v = s.vcpus.unwrap_or(Vcpus { max: DEFAULT_VCPUS, at_startup: DEFAULT_VCPUS, cap: None, weight: None });
     let (bootloader, kernel, ramdisk, args, hvm_policy, hvm_params) = match &s.boot {
         Some(Boot::Hvm { order }) => (String::new(), String::new(), String::new(), String::new(), "BIOS order", vec![("order".to_string(), order.clone())]),
         Some(Boot::Pv { bootloader, kernel, ramdisk, args }) => (bootloader.clone(), kernel.clone(), ramdisk.clone(), args.clone(), "", vec![]),

@@ -57,8 +57,8 @@ def profile(cim, name):
 def test_profiles_are_registered_in_interop(cim):
     profiles = {p["RegisteredName"]: p for p in cim.EnumerateInstances("CIM_RegisteredProfile", namespace=INTEROP)}
     expected = {
-        "System Virtualization": "1.0.0", "Virtual System Profile": "1.0.0a", "Resource Allocation": "1.1.0c",
-        "Allocation Capabilities": "1.0.0a", "Processor Resource Virtualization": "1.0.0",
+        "System Virtualization": "1.0.0", "Virtual System Profile": "1.0.0", "Resource Allocation": "1.1.0",
+        "Allocation Capabilities": "1.0.0", "Processor Resource Virtualization": "1.0.0",
         "Memory Resource Virtualization": "1.0.0", "Storage Resource Virtualization": "1.0.0",
         "Ethernet Port Resource Virtualization": "1.0.0",
     }
@@ -104,7 +104,7 @@ def test_dsp1057_walk_from_the_profile_to_vm_settings_and_devices(cim, x, vm):
     up = cim.AssociatorNames(rasds[0].path, AssocClass="CIM_VirtualSystemSettingDataComponent")
     assert [p["InstanceID"] for p in up] == [f"Xen:{uuid}"]
     esd = cim.References(mine, ResultClass="CIM_ElementSettingData")
-    assert len(esd) == 1 and esd[0]["IsDefault"] == 1 and esd[0]["SettingData"]["InstanceID"] == f"Xen:{uuid}"
+    assert len(esd) == 1 and esd[0]["IsDefault"] == esd[0]["IsCurrent"] == esd[0]["IsNext"] == 1 and esd[0]["SettingData"]["InstanceID"] == f"Xen:{uuid}"
     # Xen_ComputerSystem -> SystemDevice -> devices
     devices = cim.Associators(mine, AssocClass="CIM_SystemDevice", Role="GroupComponent", ResultRole="PartComponent")
     by_class = {}
@@ -148,14 +148,34 @@ def test_dsp1042_host_conforms_and_hosts_running_vms(cim, x, vm):
     assert len(refs) == 1 and refs[0]["Antecedent"]["Name"] == host_uuid
 
 
-def test_halted_vm_has_no_host_but_keeps_its_settings_and_devices(cim, x):
+def test_halted_vm_is_hosted_and_its_rasds_name_the_pools_it_would_use(cim, x):
+    """DSP1042/DSP1057: a defined but inactive VM is hosted too: by the host it would start on
+    (its affinity, else the only host or the pool master), which the XenAPI SDK names."""
     ref = x.VM.create(cim_env.vm_record("cim-discovery-halted"))
     uuid = x.VM.get_uuid(ref)
     try:
-        assert cim.AssociatorNames(vm_path(uuid), AssocClass="CIM_HostedDependency") == []
+        assert x.VM.get_power_state(ref) == "Halted" and x.VM.get_resident_on(ref) == "OpaqueRef:NULL"
+        hosts = x.host.get_all()
+        expected = hosts[0] if len(hosts) == 1 else x.pool.get_master(x.pool.get_all()[0])
+        host_uuid = x.host.get_uuid(expected)
+        up = cim.AssociatorNames(vm_path(uuid), AssocClass="CIM_HostedDependency", ResultRole="Antecedent")
+        assert [(p.classname, p["Name"]) for p in up] == [("Xen_HostComputerSystem", host_uuid)]
+        host = pywbem.CIMInstanceName("Xen_HostComputerSystem", keybindings={"CreationClassName": "Xen_HostComputerSystem", "Name": host_uuid},
+                                      namespace=CIMV2)
+        assert uuid in [p["Name"] for p in cim.AssociatorNames(host, AssocClass="Xen_HostedComputerSystem", ResultClass="Xen_ComputerSystem")]
+        assert cim.GetInstance(vm_path(uuid))["Host"] == host_uuid
+        # its processor and memory RASDs allocate from that host's pools ...
+        for kind, pool in (("Processor", "Xen_ProcessorPool"), ("Memory", "Xen_MemoryPool")):
+            rasd = pywbem.CIMInstanceName(f"Xen_{kind}SettingData", keybindings={"InstanceID": f"Xen:{uuid}/{kind}"}, namespace=CIMV2)
+            assert cim.GetInstance(rasd)["PoolID"] == host_uuid
+            pools = cim.AssociatorNames(rasd, AssocClass="CIM_ResourceAllocationFromPool")
+            assert [(p.classname, p["InstanceID"]) for p in pools] == [(pool, f"Xen:{host_uuid}/{pool[4:]}")]
+        # ... but its devices are not allocated while it is halted
         assert len(cim.AssociatorNames(vm_path(uuid), AssocClass="CIM_SettingsDefineState")) == 1
         kinds = sorted(p.classname for p in cim.AssociatorNames(vm_path(uuid), AssocClass="CIM_SystemDevice"))
         assert kinds == ["Xen_Memory", "Xen_Processor"]
+        memory = cim.AssociatorNames(vm_path(uuid), AssocClass="CIM_SystemDevice", ResultClass="Xen_Memory")[0]
+        assert cim.AssociatorNames(memory, AssocClass="CIM_ElementAllocatedFromPool") == []
     finally:
         x.VM.destroy(ref)
 
@@ -216,4 +236,47 @@ def test_wbemcli_follows_the_same_associations(srv, vm):
     out = wbemcli(srv, "rin", cs, "-arc", "Xen_SystemDevice")
     assert out.count("Xen_SystemDevice") >= 5, out
     out = wbemcli(srv, "ri", cs, "-arc", "Xen_ComputerSystemElementSettingData")
-    assert "IsDefault=1" in out.replace(" ", "")
+    assert "IsDefault=1" in out.replace(" ", "") and "IsNext=1" in out.replace(" ", "")
+
+
+
+def test_wbemcli_reaches_the_capabilities_setting_data(srv, x):
+    h = x.host.get_uuid(x.host.get_all()[0])
+    caps = f'Xen_MemoryAllocationCapabilities.InstanceID="Xen:{h}/MemoryAllocationCapabilities"'
+    out = wbemcli(srv, "ain", caps, "-ac", "Xen_SettingsDefineCapabilities")
+    assert sorted(b for b in ("Minimum", "Maximum", "Increment", "Default") if f"Xen:{h}/Memory{b}" in out) == ["Default", "Increment", "Maximum", "Minimum"], out
+    out = wbemcli(srv, "ri", caps, "-arc", "Xen_SettingsDefineCapabilities").replace(" ", "")
+    assert out.count("ValueRole=3") == 3 and out.count("ValueRole=0") == 1, out
+
+
+def test_pool_units_match_their_rasds_and_processor_reserved_counts_running_vcpus(cim, x, vm):
+    ref, uuid, vbd_uuid, _, _, sr_uuid, _ = vm
+    host = x.VM.get_resident_on(ref)
+    h = x.host.get_uuid(host)
+    def get(cls, iid):
+        return cim.GetInstance(pywbem.CIMInstanceName(cls, keybindings={"InstanceID": iid}, namespace=CIMV2))
+    cpu, mem, sr = get("Xen_ProcessorPool", f"Xen:{h}/ProcessorPool"), get("Xen_MemoryPool", f"Xen:{h}/MemoryPool"), get("Xen_StoragePool", f"Xen:{sr_uuid}")
+    assert cpu["AllocationUnits"] == get("Xen_ProcessorSettingData", f"Xen:{uuid}/Processor")["AllocationUnits"] == "count"
+    assert mem["AllocationUnits"] == get("Xen_MemorySettingData", f"Xen:{uuid}/Memory")["AllocationUnits"] == "byte*2^20"
+    assert sr["AllocationUnits"] == get("Xen_DiskSettingData", f"Xen:{uuid}/{vbd_uuid}")["AllocationUnits"] == "byte"
+    metrics = x.host_metrics.get_record(x.host.get_metrics(host))
+    assert mem["Capacity"] == int(metrics["memory_total"]) >> 20
+    # Reserved: the vCPUs the guests resident on the host have now, as the XenAPI SDK counts them
+    running = 0
+    for r in x.VM.get_all_records().values():
+        if r["resident_on"] == host and not r["is_control_domain"]:
+            now = int(x.VM_metrics.get_VCPUs_number(r["metrics"])) if r["metrics"] != "OpaqueRef:NULL" else 0
+            running += now or int(r["VCPUs_at_startup"])
+    assert running >= 1, "the module's VM runs"
+    assert cpu["Reserved"] == running
+    # a guest started with 2 vCPUs reserves 2 more; halted, it reserves none
+    rec = cim_env.vm_record("cim-discovery-reserve")
+    rec["VCPUs_max"] = rec["VCPUs_at_startup"] = "2"
+    other = x.VM.create(rec)
+    try:
+        x.VM.start_on(other, host, False, False)
+        assert get("Xen_ProcessorPool", f"Xen:{h}/ProcessorPool")["Reserved"] == running + 2
+        x.VM.hard_shutdown(other)
+        assert get("Xen_ProcessorPool", f"Xen:{h}/ProcessorPool")["Reserved"] == running
+    finally:
+        x.VM.destroy(other)

@@ -146,7 +146,7 @@ def test_vssd_component_reaches_every_rasd_and_devices_their_settings(cim, x, sr
     settings = cim.AssociatorNames(disk, AssocClass="CIM_SettingsDefineState")
     assert [(p.classname, p["InstanceID"]) for p in settings] == [("Xen_DiskSettingData", f"Xen:{uuid}/{vbd_uuid}")]
     esd = cim.References(disk, ResultClass="CIM_ElementSettingData")
-    assert len(esd) == 1 and esd[0]["IsDefault"] == 1
+    assert len(esd) == 1 and esd[0]["IsDefault"] == esd[0]["IsNext"] == 1
     vcpus = cim.AssociatorNames(rasd_path("Xen_ProcessorSettingData", f"Xen:{uuid}/Processor"), AssocClass="CIM_SettingsDefineState")
     assert sorted(p["DeviceID"] for p in vcpus) == [f"Xen:{uuid}/VCPU0", f"Xen:{uuid}/VCPU1"]
     pools = cim.AssociatorNames(rasd_path("Xen_NetworkPortSettingData", f"Xen:{uuid}/{vif_uuid}"), AssocClass="CIM_ResourceAllocationFromPool")
@@ -366,6 +366,41 @@ def test_modify_system_settings_changes_exactly_what_is_written(cim, vsms, x, sr
                              SystemSettings=f'instance of Xen_ComputerSystemSettingData {{ InstanceID = "Xen:{uuid}"; AutomaticStartupAction = 2; }};')
     assert rc == 0
     assert changed_fields(after, state(x, ref)[0]) == ["actions_after_reboot"]
+
+
+def test_vssd_shows_the_automatic_actions_and_affinity_and_takes_them_back_wrapped(cim, vsms, x, sr):
+    """The VSSD outputs Automatic{Shutdown,Startup,Recovery}Action and HostAffinity as the
+    XenAPI record has them; the instance pywbem got from Associators, serialised with its path
+    (VALUE.INSTANCEWITHPATH, as tocimxmlstr gives it), is taken by ModifySystemSettings."""
+    ref, uuid = make_vm(x, "res-actions", sr, disk=False, nic=False)
+    host = x.host.get_all()[0]
+    [vssd] = cim.Associators(vm_path(uuid), AssocClass="CIM_SettingsDefineState", ResultClass="Xen_ComputerSystemSettingData")
+    rec = x.VM.get_record(ref)
+    assert (rec["actions_after_shutdown"], rec["actions_after_reboot"], rec["actions_after_crash"]) == ("destroy", "restart", "preserve")
+    assert (vssd["AutomaticShutdownAction"], vssd["AutomaticStartupAction"], vssd["AutomaticRecoveryAction"]) == (2, 3, 2)
+    assert vssd["HostAffinity"] == ""
+    before = state(x, ref)[0]
+    text = pywbem.tocimxmlstr(vssd)
+    assert text.startswith("<VALUE.INSTANCEWITHPATH>"), text[:60]
+    rc, _ = cim.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=text)
+    assert rc == 0 and changed_fields(before, state(x, ref)[0]) == [], "sent back as shown, nothing changes"
+    vssd["AutomaticStartupAction"] = pywbem.Uint16(2)
+    vssd["HostAffinity"] = x.host.get_uuid(host)
+    rc, _ = cim.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=pywbem.tocimxmlstr(vssd))
+    assert rc == 0
+    assert changed_fields(before, state(x, ref)[0]) == ["actions_after_reboot", "affinity"]
+    assert (x.VM.get_actions_after_reboot(ref), x.VM.get_affinity(ref)) == ("destroy", host)
+    again = cim.GetInstance(vssd_path(uuid))
+    assert (again["AutomaticStartupAction"], again["HostAffinity"]) == (2, x.host.get_uuid(host))
+    # a VALUE.NAMEDINSTANCE works as well
+    vssd["AutomaticStartupAction"] = pywbem.Uint16(3)
+    vssd.path.host = None
+    vssd.path.namespace = None
+    text = pywbem.tocimxmlstr(vssd)
+    assert text.startswith("<VALUE.NAMEDINSTANCE>"), text[:60]
+    rc, _ = cim.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=text)
+    assert rc == 0 and x.VM.get_actions_after_reboot(ref) == "restart"
+    x.VM.destroy(ref)
 
 
 def test_copy_system_clones_and_copies(cim, vsms, x, sr, net):

@@ -226,3 +226,53 @@ def test_job_request_state_change_terminates_it(cim, x):
     assert wait_job(cim, job, (7, 8, 10))["JobState"] == 8
     rc, _ = cim.InvokeMethod("RequestStateChange", job, RequestedState=pywbem.Uint16(5))
     assert rc == 4097, "already ended"
+
+
+def settings_defined_by(cim, caps):
+    """{(ValueRole, ValueRange): setting data instance} of an allocation capabilities (DSP1043)."""
+    out = {}
+    for link in cim.References(caps, ResultClass="CIM_SettingsDefineCapabilities"):
+        assert link.classname == "Xen_SettingsDefineCapabilities" and link["PropertyPolicy"] == 0
+        out[(link["ValueRole"], link["ValueRange"])] = cim.GetInstance(link["PartComponent"])
+    return out
+
+
+def test_allocation_capabilities_say_what_define_system_accepts(cim, vsms, x):
+    """DSP1043: each allocation capabilities defines four RASDs told apart by ValueRole /
+    ValueRange (Default point, Minimums, Maximums, Increments), in the units of the pool and of
+    the VM RASDs; DefineSystem accepts the bounds they give and refuses one step below."""
+    host = x.host.get_all()[0]
+    h = x.host.get_uuid(host)
+    mib = 1 << 20
+    total = int(x.host_metrics.get_memory_total(x.host.get_metrics(host)))
+    caps = pywbem.CIMInstanceName("Xen_MemoryAllocationCapabilities", keybindings={"InstanceID": f"Xen:{h}/MemoryAllocationCapabilities"}, namespace=NS)
+    mem = settings_defined_by(cim, caps)
+    assert {k: v["VirtualQuantity"] for k, v in mem.items()} == {(3, 1): 16, (3, 2): total // mib, (3, 3): 1, (0, 0): 256}
+    assert {v["InstanceID"] for v in mem.values()} == {f"Xen:{h}/Memory{b}" for b in ("Minimum", "Maximum", "Increment", "Default")}
+    pool = cim.GetInstance(pywbem.CIMInstanceName("Xen_MemoryPool", keybindings={"InstanceID": f"Xen:{h}/MemoryPool"}, namespace=NS))
+    assert all(v["AllocationUnits"] == pool["AllocationUnits"] == "byte*2^20" and v["PoolID"] == pool["PoolID"] for v in mem.values())
+    assert pool["Capacity"] == total // mib
+    cpu_caps = pywbem.CIMInstanceName("Xen_ProcessorAllocationCapabilities", keybindings={"InstanceID": f"Xen:{h}/ProcessorAllocationCapabilities"}, namespace=NS)
+    cpu = settings_defined_by(cim, cpu_caps)
+    assert {k: v["VirtualQuantity"] for k, v in cpu.items()} == {(3, 1): 1, (3, 2): 64, (3, 3): 1, (0, 0): 1}
+    # every allocation capabilities has its four, and they name its pool
+    for c in cim.EnumerateInstanceNames("CIM_AllocationCapabilities"):
+        settings = cim.Associators(c, AssocClass="CIM_SettingsDefineCapabilities", ResultClass="CIM_ResourceAllocationSettingData")
+        [p] = cim.Associators(c, AssocClass="CIM_ElementCapabilities", ResultClass="CIM_ResourcePool")
+        assert len(settings) == 4 and {s["PoolID"] for s in settings} == {p["PoolID"]}, c
+        assert {s["AllocationUnits"] for s in settings} == {p["AllocationUnits"]}, c
+    # DefineSystem takes the least memory and the most vCPUs the capabilities give ...
+    vssd = 'instance of Xen_ComputerSystemSettingData { ElementName = "cim-caps-bounds"; VirtualSystemType = "DMTF:Xen:PV"; };'
+    least, most = mem[(3, 1)], cpu[(3, 2)]
+    least.path = most.path = None
+    rc, out = cim.InvokeMethod("DefineSystem", vsms, SystemSettings=vssd, ResourceSettings=[least, most])
+    assert rc == 0
+    vm = x.VM.get_by_uuid(out["ResultingSystem"]["Name"])
+    assert (x.VM.get_memory_static_max(vm), x.VM.get_VCPUs_max(vm)) == (str(16 * mib), "64")
+    x.VM.destroy(vm)
+    # ... and refuses one increment less memory
+    least["VirtualQuantity"] = pywbem.Uint64(16 - mem[(3, 3)]["VirtualQuantity"])
+    with pytest.raises(pywbem.CIMError) as e:
+        cim.InvokeMethod("DefineSystem", vsms, SystemSettings=vssd, ResourceSettings=[least])
+    assert e.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER
+    assert not vms_named(x, "cim-caps-bounds")

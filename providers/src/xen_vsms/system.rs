@@ -106,6 +106,11 @@ pub fn system_steps(t: &Tables, vm_ref: &str, vm: &ObjectRecord, vssd: &Embedded
         ("AutomaticRecoveryAction", "actions_after_crash", "VM.set_actions_after_crash"),
     ] {
         if let Some(n) = vssd.uint(prop)? {
+            // The value the VSSD shows leaves the action as it is (a VSSD sent back unchanged
+            // changes nothing, even where XenAPI's action has no exact CIM value).
+            if n == u64::from(crate::xen_computer_system_setting_data::action_value(prop, vm.str(field))) {
+                continue;
+            }
             let new = action(prop, n)?;
             if new != vm.str(field) {
                 steps.push(Step::new(setter, vec![v(), Value::str(new)], Some((setter, vec![v(), Value::str(vm.str(field))]))));
@@ -317,6 +322,9 @@ mod tests {
         t.insert("host", "H", rec("host", vec![("uuid", s("h"))]));
         let same = parse_mof("instance of Xen_ComputerSystemSettingData { InstanceID = \"Xen:v\"; ElementName = \"old\"; Description = \"d\"; VirtualSystemType = \"DMTF:Xen:PV\"; PV_Args = \"quiet\"; Platform = {\"acpi=1\"}; Other_Config = {\"a=1\"}; };").unwrap();
         assert!(system_steps(&t, "V", &vm(), &same).unwrap().is_empty(), "a VSSD sent back unchanged changes nothing");
+        // The automatic actions as the VSSD shows them: 2 for destroy, 3 for restart after a reboot.
+        let shown = parse_mof("instance of Xen_ComputerSystemSettingData { AutomaticShutdownAction = 2; AutomaticStartupAction = 3; AutomaticRecoveryAction = 0; HostAffinity = \"\"; };").unwrap();
+        assert!(system_steps(&t, "V", &vm(), &shown).unwrap().is_empty(), "the actions as output change nothing");
         let changed = parse_mof("instance of Xen_ComputerSystemSettingData { ElementName = \"new\"; Other_Config = {\"c=3\", \"a=9\"}; AutomaticStartupAction = 2; HostAffinity = \"h\"; };").unwrap();
         let steps = system_steps(&t, "V", &vm(), &changed).unwrap();
         assert_eq!(methods(&steps), ["VM.set_name_label", "VM.set_other_config", "VM.set_actions_after_reboot", "VM.set_affinity"]);
