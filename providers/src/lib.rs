@@ -19,7 +19,7 @@
 //! | `Xen_RegisteredProfile` | DMTF profiles, root/interop | instance |
 //! | `Xen_ComputerSystemCreation`, `Xen_ComputerSystemDeletion`, `Xen_ComputerSystemModification` | lifecycle indications of the VMs ([`xen_computer_system_indication`]) | indication |
 //! | `Xen_HostedComputerSystem`, `Xen_SystemDevice`, `Xen_ComputerSystemSettingsDefineState`, `Xen_ComputerSystemElementSettingData`, `Xen_ElementConformsToProfile`, `Xen_HostedResourcePool`, `Xen_ElementAllocatedFromPool` | associations ([`associations`]) | instance, association |
-//! | `Xen_VirtualSystemManagementCapabilities`, `Xen_ComputerSystemCapabilities`, `Xen_{Processor,Memory,Storage,NetworkConnection}AllocationCapabilities` | capabilities ([`xen_capabilities`]) | instance |
+//! | `Xen_VirtualSystemManagementCapabilities`, `Xen_ComputerSystemCapabilities`, `Xen_HostComputerSystemCapabilities`, `Xen_{Processor,Memory,Storage,NetworkConnection}AllocationCapabilities` | capabilities ([`xen_capabilities`]) | instance |
 //! | `Xen_HostPool` | the XenAPI pool ([`xen_host_pool`]) | instance |
 //! | `Xen_DiskDrive` | VM CD drives ([`xen_device`]) | instance |
 //! | `Xen_DiskImage` | VDIs ([`xen_disk_image`]) | instance |
@@ -52,6 +52,7 @@ pub mod xen_capabilities;
 pub mod xen_disk_image;
 pub mod xen_host_device;
 pub mod xen_host_pool;
+pub mod requested_state;
 
 /// The provider names this library exports (`<Name>_Create_<Type>MI`), one per class.
 pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSystem", "Xen_ComputerSystemSettingData", "Xen_SystemStateChangeJob", "Xen_VirtualSystemManagementService", "Xen_ProcessorSettingData", "Xen_MemorySettingData",
@@ -106,6 +107,8 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_ComputerSystemCreation",
     "Xen_ComputerSystemDeletion",
     "Xen_ComputerSystemModification",
+    // The state capabilities of the hosts (xen_capabilities.rs).
+    "Xen_HostComputerSystemCapabilities",
 ];
 
 use cmpi_shim::provider::{Broker, Context};
@@ -179,4 +182,5 @@ cmpi_shim::export_providers! {
     Xen_ComputerSystemModification => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Modification, b)) },
     Xen_ComputerSystemTemplate => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Template)) },
     Xen_ComputerSystemSnapshot => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Snapshot)) },
+    Xen_HostComputerSystemCapabilities => |_b: Broker, _c: &Context| -> Result<xen_capabilities::CapabilitiesProvider, CmpiError> { Ok(xen_capabilities::CapabilitiesProvider::new(xen_capabilities::CapKind::HostComputerSystem)) },
 }
