@@ -6,7 +6,7 @@
 //! every MI before it unloads the library, so no thread of the runtime outlives the code).
 
 use crate::cache::{self, Cache, Tables};
-use crate::requested_state::RequestedStates;
+use crate::requested_state::{RequestedStates, TaskEnd};
 use crate::xen_computer_system::PowerState;
 use crate::xenapi_conn::{Conn, ProviderConfig, XenError};
 use std::future::Future;
@@ -109,7 +109,7 @@ impl Backend {
     }
 
     /// Remembers a request carried out by the XenAPI task `task_ref` (a job), and follows the
-    /// task in the background: its failure or cancellation forgets the request.
+    /// task in the background until it ends ([`crate::requested_state::TaskEnd`]).
     pub fn request_running(&self, vm_uuid: &str, state: u16, origin: PowerState, target: PowerState, task_ref: &str) {
         let id = self.requested.record(vm_uuid, state, origin, target, false);
         let (conn, requested) = (Arc::clone(&self.conn), Arc::clone(&self.requested));
@@ -126,12 +126,15 @@ impl Backend {
                 };
                 match status {
                     Ok(xenapi_core::rpc::Wire::Str(st)) if crate::xen_job::is_finished(&st) => {
-                        requested.task_ended(&vm_uuid, id, st == "success");
+                        requested.task_ended(&vm_uuid, id, if st == "success" { TaskEnd::Succeeded } else { TaskEnd::Failed });
                         return;
                     }
                     Ok(_) => failures = 0,
-                    // Destroyed by a client that read its outcome: nothing more to learn.
-                    Err(e) if e.code() == Some("HANDLE_INVALID") => return,
+                    // Destroyed (by KillJob with DeleteOnKill, or a XenAPI client) unseen.
+                    Err(e) if e.code() == Some("HANDLE_INVALID") => {
+                        requested.task_ended(&vm_uuid, id, TaskEnd::Gone);
+                        return;
+                    }
                     Err(_) => failures += 1,
                 }
             }

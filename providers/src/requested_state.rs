@@ -15,8 +15,8 @@
 //!
 //! While the operation runs (a job), the VM is still in `origin` and the request is shown. The
 //! request is forgotten once the VM has reached `target` and then left it, when the VM ends in a
-//! third state, or when the XenAPI task carrying it out fails or is cancelled
-//! ([`RequestedStates::task_ended`]).
+//! third state, when the XenAPI task carrying it out fails or is cancelled, and when the task is
+//! gone (destroyed by a client) and the VM is not in `target` ([`RequestedStates::task_ended`]).
 
 use crate::xen_computer_system::PowerState;
 use std::collections::HashMap;
@@ -37,6 +37,8 @@ pub struct Request {
     pub target: PowerState,
     /// True once the VM was seen in `target` (or the operation completed).
     pub reached: bool,
+    /// True while the operation is under way (its task has not ended).
+    pub running: bool,
     /// Tells this request from a later one for the same VM.
     pub id: u64,
 }
@@ -44,7 +46,7 @@ pub struct Request {
 /// What a request means for a VM now in some power state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Still under way, or arrived and still there: RequestedState is the request.
+    /// Under way, or arrived and still there: RequestedState is the request.
     Show,
     /// In `target` for the first time seen: shown, and from now on the VM must stay there.
     Arrived,
@@ -57,11 +59,21 @@ pub fn judge(r: &Request, now: PowerState) -> Verdict {
     if now == r.target {
         return if r.reached { Verdict::Show } else { Verdict::Arrived };
     }
-    if r.reached || now != r.origin {
-        Verdict::Forget
-    } else {
+    if r.running && !r.reached && now == r.origin {
         Verdict::Show
+    } else {
+        Verdict::Forget
     }
+}
+
+/// How the XenAPI task of a request ended, as far as it can be known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskEnd {
+    Succeeded,
+    /// Failed or cancelled: nothing was done as asked.
+    Failed,
+    /// Destroyed before its end was seen: only the VM's state can tell.
+    Gone,
 }
 
 /// The requests of every VM, by VM uuid.
@@ -81,7 +93,7 @@ impl RequestedStates {
     /// The id is what [`RequestedStates::task_ended`] names it by.
     pub fn record(&self, vm_uuid: &str, state: u16, origin: PowerState, target: PowerState, completed: bool) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(vm_uuid.to_string(), Request { state, origin, target, reached: completed, id });
+        self.lock().insert(vm_uuid.to_string(), Request { state, origin, target, reached: completed, running: !completed, id });
         id
     }
 
@@ -105,15 +117,18 @@ impl RequestedStates {
 
     /// The XenAPI task that carried out request `id` of VM `vm_uuid` ended: a success means the
     /// VM got to the target; a failure or cancellation means nothing was done as asked, so the
-    /// request is forgotten. A request made since is left alone.
-    pub fn task_ended(&self, vm_uuid: &str, id: u64, succeeded: bool) {
+    /// request is forgotten; a task that is gone leaves the request standing only while the VM
+    /// is in the target. A request made since is left alone.
+    pub fn task_ended(&self, vm_uuid: &str, id: u64, end: TaskEnd) {
         let mut m = self.lock();
-        match m.get_mut(vm_uuid) {
-            Some(r) if r.id == id && succeeded => r.reached = true,
-            Some(r) if r.id == id => {
+        let Some(r) = m.get_mut(vm_uuid).filter(|r| r.id == id) else { return };
+        r.running = false;
+        match end {
+            TaskEnd::Succeeded => r.reached = true,
+            TaskEnd::Failed => {
                 m.remove(vm_uuid);
             }
-            _ => {}
+            TaskEnd::Gone => {}
         }
     }
 
@@ -150,11 +165,11 @@ mod tests {
         let s = RequestedStates::default();
         let id = s.record("v", 4, Running, Halted, false);
         assert_eq!(s.shown("v", Running), 4, "still shutting down");
-        s.task_ended("v", id, false);
+        s.task_ended("v", id, TaskEnd::Failed);
         assert_eq!(s.shown("v", Running), 0, "the shutdown failed");
 
         let id = s.record("v", 4, Running, Halted, false);
-        s.task_ended("v", id, true);
+        s.task_ended("v", id, TaskEnd::Succeeded);
         // halted and started again before anyone looked: the task's success counts as arrival
         assert_eq!(s.shown("v", Running), 0);
         assert!(!s.is_current("v", id));
@@ -175,14 +190,25 @@ mod tests {
         let s = RequestedStates::default();
         let old = s.record("v", 10, Running, Running, false);
         let new = s.record("v", 9, Running, Paused, true);
-        s.task_ended("v", old, false);
+        s.task_ended("v", old, TaskEnd::Failed);
         assert!(s.is_current("v", new));
         assert_eq!(s.shown("v", Paused), 9);
     }
 
     #[test]
+    fn a_task_destroyed_unseen_leaves_only_the_vm_state_to_judge_by() {
+        let s = RequestedStates::default();
+        let id = s.record("v", 4, Running, Halted, false);
+        s.task_ended("v", id, TaskEnd::Gone);
+        assert_eq!(s.shown("v", Running), 0, "not under way any more, and not halted");
+        let id = s.record("v", 4, Running, Halted, false);
+        s.task_ended("v", id, TaskEnd::Gone);
+        assert_eq!(s.shown("v", Halted), 4, "it did halt");
+    }
+
+    #[test]
     fn reboot_keeps_the_state_it_started_from() {
-        let r = Request { state: 10, origin: Running, target: Running, reached: false, id: 0 };
+        let r = Request { state: 10, origin: Running, target: Running, reached: false, running: true, id: 0 };
         assert_eq!(judge(&r, Running), Verdict::Arrived);
         assert_eq!(judge(&Request { reached: true, ..r }, Running), Verdict::Show);
         assert_eq!(judge(&Request { reached: true, ..r }, Halted), Verdict::Forget);
