@@ -9,6 +9,7 @@ Xen_ComputerSystemCapabilities.RequestedStatesSupported, which is the fixed set
 SDK reads them (xs-cim-model.md §3.3, with 2 for unpause and resume). RequestedState is the last
 request while the VM is in the state asked for, else 0 (Unknown); the host's state capabilities
 list what its RequestStateChange supports."""
+import subprocess
 import time
 
 import pytest
@@ -180,7 +181,7 @@ def wait_property(cim, uuid, prop, want, timeout=20):
         time.sleep(0.05)
 
 
-def test_host_state_capabilities_list_what_its_request_state_change_supports(cim, x):
+def test_host_state_capabilities_list_what_its_request_state_change_supports(cim, x, srv):
     host_ref = x.host.get_all()[0]
     host_uuid = x.host.get_uuid(host_ref)
     path = pywbem.CIMInstanceName("Xen_HostComputerSystem", namespace=NS, keybindings={
@@ -202,6 +203,10 @@ def test_host_state_capabilities_list_what_its_request_state_change_supports(cim
         rc, _ = cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(requested))
         assert rc != 0, f"{requested} is not available, yet accepted"
     assert x.host.get_enabled(host_ref) is True, "nothing was changed"
+    url = f"http://root:{cim_env.PASSWORD}@127.0.0.1:{srv.cim_port}/root/cimv2:Xen_HostComputerSystemCapabilities"
+    r = subprocess.run(["wbemcli", "ei", url], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f'InstanceID="Xen:{host_uuid}/HostComputerSystemCapabilities"' in r.stdout and "RequestedStatesSupported=2,6" in r.stdout.replace(" ", "")
 
 
 def test_a_blocked_operation_is_neither_advertised_nor_accepted(cim, x):
