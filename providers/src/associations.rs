@@ -14,7 +14,7 @@
 //! | `Xen_ResourceAllocationFromPool` | Antecedent → pool | Dependent → RASD | as `Xen_ElementAllocatedFromPool` |
 //! | `Xen_ElementConformsToProfile` | ConformantStandard → profile (root/interop) | ManagedElement → host (DSP1042), VM (DSP1057), pool (DSP1041 and its resource's profile) (root/cimv2) | |
 //! | `Xen_SystemDevice` (hosts) | GroupComponent → host | PartComponent → its processors, memory, PIFs | `host.host_CPUs`, `metrics`, `PIFs` |
-//! | `Xen_ElementCapabilities` | ManagedElement → VM, VSMS, host, pool | Capabilities → its capabilities | the source's uuid |
+//! | `Xen_ElementCapabilities` | ManagedElement → VM, VSMS, host, pool | Capabilities → its capabilities (a host: its state capabilities and its VSMS's, DSP1042) | the source's uuid |
 //! | `Xen_HostedService` | Antecedent → host | Dependent → its VSMS | the host uuid |
 //! | `Xen_ServiceAffectsElement` | AffectingElement → VSMS | AffectedElement → every VM (any host's VSMS manages the pool's VMs) | |
 //! | `Xen_MemberOfCollection` | Collection → Xen_HostPool | Member → every host (one pool per XenAPI server) | |
@@ -183,6 +183,7 @@ pub fn lineage(class: &str) -> Vec<&'static str> {
         "xen_hostpool" => (&["Xen_HostPool", "CIM_SystemSpecificCollection", "CIM_Collection", "CIM_ManagedElement"], NONE),
         "xen_virtualsystemmanagementcapabilities" => (&["Xen_VirtualSystemManagementCapabilities", "CIM_VirtualSystemManagementCapabilities", "CIM_EnabledLogicalElementCapabilities", "CIM_Capabilities", "CIM_ManagedElement"], NONE),
         "xen_computersystemcapabilities" => (&["Xen_ComputerSystemCapabilities", "CIM_EnabledLogicalElementCapabilities", "CIM_Capabilities", "CIM_ManagedElement"], NONE),
+        "xen_hostcomputersystemcapabilities" => (&["Xen_HostComputerSystemCapabilities", "CIM_EnabledLogicalElementCapabilities", "CIM_Capabilities", "CIM_ManagedElement"], NONE),
         "xen_processorallocationcapabilities" | "xen_memoryallocationcapabilities" | "xen_storageallocationcapabilities" | "xen_networkconnectionallocationcapabilities" => {
             let own: &[&str] = match CapKind::of_class(class) {
                 Some(CapKind::Allocation(PoolKind::Processor)) => &["Xen_ProcessorAllocationCapabilities"],
@@ -333,7 +334,7 @@ impl Object<'_> {
 
     pub fn instance(&self, t: &Tables, b: &Backend) -> Instance {
         match self {
-            Object::Vm(v) => cs::instance(NAMESPACE, v, t, b.last_requested(v.str("uuid"))),
+            Object::Vm(v) => cs::instance(NAMESPACE, v, t, b.requested_state(v)),
             Object::Host(_, h) => host::instance(NAMESPACE, h, t),
             Object::Vssd(v) => vssd::instance(NAMESPACE, v, t),
             Object::Device(_, _, i) => i.clone(),
@@ -404,7 +405,8 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
         }
         (Assoc::SystemDevice, Object::HostDevice(_, r, h, _)) => (false, vec![Object::Host(r, h)]),
         (Assoc::ElementCapabilities, Object::Vm(v)) => (true, vec![Object::Caps(CapKind::ComputerSystem, "", v)]),
-        (Assoc::ElementCapabilities, Object::Host(r, h) | Object::Vsms(r, h)) => (true, vec![Object::Caps(CapKind::Vsms, r.as_str(), h)]),
+        (Assoc::ElementCapabilities, Object::Host(r, h)) => (true, vec![Object::Caps(CapKind::HostComputerSystem, r.as_str(), h), Object::Caps(CapKind::Vsms, r.as_str(), h)]),
+        (Assoc::ElementCapabilities, Object::Vsms(r, h)) => (true, vec![Object::Caps(CapKind::Vsms, r.as_str(), h)]),
         (Assoc::ElementCapabilities, Object::Pool(kind, r, rec)) => (true, vec![Object::Caps(CapKind::Allocation(*kind), r, rec)]),
         (Assoc::ElementCapabilities, Object::Caps(kind, r, rec)) => match kind {
             CapKind::ComputerSystem => (false, vec![Object::Vm(rec)]),
@@ -412,6 +414,7 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
                 Some((r, h)) => (false, vec![Object::Host(r, h), Object::Vsms(r, h)]),
                 None => (false, vec![]),
             },
+            CapKind::HostComputerSystem => (false, t.entry("host", r).map(|(r, h)| Object::Host(r, h)).into_iter().collect()),
             CapKind::Allocation(pk) => (false, vec![Object::Pool(*pk, r, rec)]),
         },
         (Assoc::HostedService, Object::Host(r, h)) => (true, vec![Object::Vsms(r, h)]),
@@ -1112,8 +1115,9 @@ mod tests {
         // and DSP1043 for their 4 allocation capabilities.
         assert_eq!(all_links(Assoc::ConformsToProfile, &t, "root/interop").len(), 2 + 2 + 4 + 2 + 2 + 4);
         assert_eq!(all_links(Assoc::SettingsDefineState, &t, "root/cimv2").len(), 2);
-        // VM, host, VSMS and pool capabilities: 2 VMs, 2 × (host + VSMS), 2 × 2 host pools.
-        assert_eq!(all_links(Assoc::ElementCapabilities, &t, "root/cimv2").len(), 2 + 4 + 4);
+        // VM, host, VSMS and pool capabilities: 2 VMs, 2 × (host → its own and its VSMS's,
+        // VSMS → its own), 2 × 2 host pools.
+        assert_eq!(all_links(Assoc::ElementCapabilities, &t, "root/cimv2").len(), 2 + 6 + 4);
         assert_eq!(all_links(Assoc::HostedService, &t, "root/cimv2").len(), 2);
         assert_eq!(all_links(Assoc::ServiceAffectsElement, &t, "root/cimv2").len(), 2 * 2);
         assert_eq!(all_links(Assoc::ReferencedProfile, &t, "root/interop").len(), rp::PROFILES.len() - 1);
@@ -1126,8 +1130,12 @@ mod tests {
         assert_eq!(caps_of(cs::path("root/cimv2", "v1")), [caps::path(NAMESPACE, CapKind::ComputerSystem, "v1").to_string()]);
         assert!(caps_of(cs::path("root/cimv2", "tpl")).is_empty());
         let vsmc = caps::path(NAMESPACE, CapKind::Vsms, "h1").to_string();
-        assert_eq!(caps_of(host::path("root/cimv2", "h1")), caps_of(vsms::path("root/cimv2", "h1")));
+        let host_caps = caps::path(NAMESPACE, CapKind::HostComputerSystem, "h1").to_string();
+        assert_eq!(caps_of(host::path("root/cimv2", "h1")), [host_caps.clone(), vsmc.clone()]);
         assert_eq!(caps_of(vsms::path("root/cimv2", "h1")), [vsmc]);
+        assert_eq!(caps_of(caps::path("root/cimv2", CapKind::HostComputerSystem, "h1")), [host::path(NAMESPACE, "h1").to_string()]);
+        let state_caps = hops(Assoc::ElementCapabilities, &t, &host::path("root/cimv2", "h1"), None, None, Some("Xen_HostComputerSystemCapabilities"));
+        assert_eq!(far_paths(&state_caps), [host_caps]);
         assert_eq!(caps_of(pool::path("root/cimv2", PoolKind::Memory, "h2")), [caps::path(NAMESPACE, CapKind::Allocation(PoolKind::Memory), "h2").to_string()]);
         let back = caps_of(caps::path("root/cimv2", CapKind::Vsms, "h2"));
         assert_eq!(back, [host::path(NAMESPACE, "h2").to_string(), vsms::path(NAMESPACE, "h2").to_string()]);

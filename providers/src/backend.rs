@@ -6,19 +6,26 @@
 //! every MI before it unloads the library, so no thread of the runtime outlives the code).
 
 use crate::cache::{self, Cache, Tables};
+use crate::requested_state::{RequestedStates, TaskEnd};
+use crate::xen_computer_system::PowerState;
 use crate::xenapi_conn::{Conn, ProviderConfig, XenError};
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use xenapi_core::client::Session;
+use std::time::Duration;
+use xenapi_core::client::{ObjectRecord, Session};
+
+/// How often the task of a running state change is looked at.
+const TASK_FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
+/// Consecutive failed looks after which a task is no longer followed.
+const TASK_FOLLOW_FAILURES: u32 = 20;
 
 pub struct Backend {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     pub conn: Arc<Conn>,
     pub cache: Arc<Cache>,
-    /// VM uuid → the last RequestedState asked through CIM (in this process).
-    requested: Mutex<HashMap<String, u16>>,
+    /// The requests made through RequestStateChange (in this process), by VM uuid.
+    requested: Arc<RequestedStates>,
 }
 
 impl Backend {
@@ -33,7 +40,7 @@ impl Backend {
         let conn = Arc::new(Conn::new(ProviderConfig::load()));
         let cache = Arc::new(Cache::new());
         handle.spawn(cache::run_poller(Arc::clone(&conn), Arc::clone(&cache)));
-        Ok(Backend { runtime: Mutex::new(Some(runtime)), handle, conn, cache, requested: Mutex::new(HashMap::new()) })
+        Ok(Backend { runtime: Mutex::new(Some(runtime)), handle, conn, cache, requested: Arc::new(RequestedStates::default()) })
     }
 
     /// Runs `fut` on the private runtime and waits for it. Works from any thread, including a
@@ -91,12 +98,47 @@ impl Backend {
         self.cache.tables()
     }
 
-    pub fn last_requested(&self, vm_uuid: &str) -> Option<u16> {
-        self.requested.lock().unwrap_or_else(|p| p.into_inner()).get(vm_uuid).copied()
+    /// RequestedState of `vm` (a VM record of the cache): see [`crate::requested_state`].
+    pub fn requested_state(&self, vm: &ObjectRecord) -> u16 {
+        self.requested.shown(vm.str("uuid"), PowerState::parse(vm.str("power_state")))
     }
 
-    pub fn set_requested(&self, vm_uuid: &str, state: u16) {
-        self.requested.lock().unwrap_or_else(|p| p.into_inner()).insert(vm_uuid.to_string(), state);
+    /// Remembers a request that completed: VM `vm_uuid` went from `origin` to `target`.
+    pub fn request_done(&self, vm_uuid: &str, state: u16, origin: PowerState, target: PowerState) {
+        self.requested.record(vm_uuid, state, origin, target, true);
+    }
+
+    /// Remembers a request carried out by the XenAPI task `task_ref` (a job), and follows the
+    /// task in the background until it ends ([`crate::requested_state::TaskEnd`]).
+    pub fn request_running(&self, vm_uuid: &str, state: u16, origin: PowerState, target: PowerState, task_ref: &str) {
+        let id = self.requested.record(vm_uuid, state, origin, target, false);
+        let (conn, requested) = (Arc::clone(&self.conn), Arc::clone(&self.requested));
+        let (vm_uuid, task_ref) = (vm_uuid.to_string(), task_ref.to_string());
+        self.handle.spawn(async move {
+            let mut failures = 0;
+            // Stops when the task ends, when a newer request replaces this one, or when the
+            // server keeps failing (the request is then left as it is).
+            while requested.is_current(&vm_uuid, id) && failures < TASK_FOLLOW_FAILURES {
+                tokio::time::sleep(TASK_FOLLOW_INTERVAL).await;
+                let status = match conn.session().await {
+                    Ok(s) => s.call("task.get_status", vec![xenapi_core::Value::str(task_ref.as_str())]).await.map_err(XenError::from),
+                    Err(e) => Err(e),
+                };
+                match status {
+                    Ok(xenapi_core::rpc::Wire::Str(st)) if crate::xen_job::is_finished(&st) => {
+                        requested.task_ended(&vm_uuid, id, if st == "success" { TaskEnd::Succeeded } else { TaskEnd::Failed });
+                        return;
+                    }
+                    Ok(_) => failures = 0,
+                    // Destroyed (by KillJob with DeleteOnKill, or a XenAPI client) unseen.
+                    Err(e) if e.code() == Some("HANDLE_INVALID") => {
+                        requested.task_ended(&vm_uuid, id, TaskEnd::Gone);
+                        return;
+                    }
+                    Err(_) => failures += 1,
+                }
+            }
+        });
     }
 
     fn shutdown(&self) {

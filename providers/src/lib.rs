@@ -19,7 +19,7 @@
 //! | `Xen_RegisteredProfile` | DMTF profiles, root/interop | instance |
 //! | `Xen_ComputerSystemCreation`, `Xen_ComputerSystemDeletion`, `Xen_ComputerSystemModification` | lifecycle indications of the VMs ([`xen_computer_system_indication`]) | indication |
 //! | `Xen_HostedComputerSystem`, `Xen_SystemDevice`, `Xen_ComputerSystemSettingsDefineState`, `Xen_ComputerSystemElementSettingData`, `Xen_ElementConformsToProfile`, `Xen_HostedResourcePool`, `Xen_ElementAllocatedFromPool` | associations ([`associations`]) | instance, association |
-//! | `Xen_VirtualSystemManagementCapabilities`, `Xen_ComputerSystemCapabilities`, `Xen_{Processor,Memory,Storage,NetworkConnection}AllocationCapabilities` | capabilities ([`xen_capabilities`]) | instance |
+//! | `Xen_VirtualSystemManagementCapabilities`, `Xen_ComputerSystemCapabilities`, `Xen_HostComputerSystemCapabilities`, `Xen_{Processor,Memory,Storage,NetworkConnection}AllocationCapabilities` | capabilities ([`xen_capabilities`]) | instance |
 //! | `Xen_HostPool` | the XenAPI pool ([`xen_host_pool`]) | instance |
 //! | `Xen_DiskDrive` | VM CD drives ([`xen_device`]) | instance |
 //! | `Xen_DiskImage` | VDIs ([`xen_disk_image`]) | instance |
@@ -53,6 +53,7 @@ pub mod xen_disk_image;
 pub mod xen_host_device;
 pub mod xen_host_pool;
 pub mod xen_capabilities_setting_data;
+pub mod requested_state;
 
 /// The provider names this library exports (`<Name>_Create_<Type>MI`), one per class.
 pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSystem", "Xen_ComputerSystemSettingData", "Xen_SystemStateChangeJob", "Xen_VirtualSystemManagementService", "Xen_ProcessorSettingData", "Xen_MemorySettingData",
@@ -113,6 +114,8 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_StorageCapabilitiesSettingData",
     "Xen_NetworkConnectionCapabilitiesSettingData",
     "Xen_SettingsDefineCapabilities",
+    // The state capabilities of the hosts (xen_capabilities.rs).
+    "Xen_HostComputerSystemCapabilities",
 ];
 
 use cmpi_shim::provider::{Broker, Context};
@@ -191,4 +194,5 @@ cmpi_shim::export_providers! {
     Xen_StorageCapabilitiesSettingData => |_b: Broker, _c: &Context| -> Result<xen_capabilities_setting_data::CapabilitiesSettingDataProvider, CmpiError> { Ok(xen_capabilities_setting_data::CapabilitiesSettingDataProvider::new(xen_resource_pool::PoolKind::Storage)) },
     Xen_NetworkConnectionCapabilitiesSettingData => |_b: Broker, _c: &Context| -> Result<xen_capabilities_setting_data::CapabilitiesSettingDataProvider, CmpiError> { Ok(xen_capabilities_setting_data::CapabilitiesSettingDataProvider::new(xen_resource_pool::PoolKind::NetworkConnection)) },
     Xen_SettingsDefineCapabilities => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::SettingsDefineCapabilities)) },
+    Xen_HostComputerSystemCapabilities => |_b: Broker, _c: &Context| -> Result<xen_capabilities::CapabilitiesProvider, CmpiError> { Ok(xen_capabilities::CapabilitiesProvider::new(xen_capabilities::CapKind::HostComputerSystem)) },
 }

@@ -1,8 +1,9 @@
 //! The capabilities classes (xs-cim-model.md §2.6, with the CIM 2.41 numbering of its §6.7):
 //!
 //! ```text
-//! Xen_VirtualSystemManagementCapabilities.InstanceID="Xen:<host uuid>"          one per host
-//! Xen_ComputerSystemCapabilities.InstanceID="Xen:<vm uuid>"                     one per VM
+//! Xen_VirtualSystemManagementCapabilities.InstanceID="Xen:<host uuid>/VirtualSystemManagementCapabilities"
+//! Xen_HostComputerSystemCapabilities.InstanceID="Xen:<host uuid>/HostComputerSystemCapabilities"
+//! Xen_ComputerSystemCapabilities.InstanceID="Xen:<vm uuid>/ComputerSystemCapabilities"
 //! Xen_ProcessorAllocationCapabilities.InstanceID="Xen:<host uuid>/ProcessorAllocationCapabilities"
 //! Xen_MemoryAllocationCapabilities.InstanceID="Xen:<host uuid>/MemoryAllocationCapabilities"
 //! Xen_StorageAllocationCapabilities.InstanceID="Xen:<sr uuid>/StorageAllocationCapabilities"
@@ -10,15 +11,23 @@
 //! ```
 //!
 //! Each is made from one cached record (host, VM, SR or network) and keyed by that record's uuid
-//! only. `Xen_ComputerSystemCapabilities.RequestedStatesSupported` is
-//! [`cs::requested_states_supported`], the very function RequestStateChange decides with, so
-//! what is advertised is what is accepted. The allocation capabilities describe the primordial
-//! pool of the same kind and source (DSP1043): one per pool.
+//! and its kind, so that no two instances share an InstanceID with each other or with the
+//! element they describe (`Xen:<uuid>` is the InstanceID of the VM, the host and the VSSD;
+//! xs-cim-model.md §6.8).
+//!
+//! The state capabilities (CIM_EnabledLogicalElementCapabilities) of the systems list in
+//! RequestedStatesSupported the fixed set of states their RequestStateChange supports, whatever
+//! the state they are in: [`cs::SUPPORTED_STATES`] for a VM, [`host::SUPPORTED_STATES`] for a
+//! host. What is accepted now is the system's own AvailableRequestedStates, a subset of it. The
+//! VSMS capabilities, which describe the service, list none (the service has no
+//! RequestStateChange). The allocation capabilities describe the primordial pool of the same
+//! kind and source (DSP1043): one per pool.
 
 use crate::backend::BackendRef;
 use crate::cache::Tables;
 use crate::util::*;
-use crate::xen_computer_system::{self as cs, is_virtual_system, PowerState};
+use crate::xen_computer_system::{self as cs, is_virtual_system};
+use crate::xen_host_computer_system as host;
 use crate::xen_resource_pool::{PoolKind, POOL_KINDS};
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
@@ -32,13 +41,16 @@ pub enum CapKind {
     Vsms,
     /// Of a guest VM (its state changes).
     ComputerSystem,
+    /// Of a host (its state changes: maintenance).
+    HostComputerSystem,
     /// Of the primordial pool of a kind.
     Allocation(PoolKind),
 }
 
-pub const CAP_KINDS: [CapKind; 6] = [
+pub const CAP_KINDS: [CapKind; 7] = [
     CapKind::Vsms,
     CapKind::ComputerSystem,
+    CapKind::HostComputerSystem,
     CapKind::Allocation(PoolKind::Processor),
     CapKind::Allocation(PoolKind::Memory),
     CapKind::Allocation(PoolKind::Storage),
@@ -64,6 +76,7 @@ impl CapKind {
         match self {
             CapKind::Vsms => "Xen_VirtualSystemManagementCapabilities",
             CapKind::ComputerSystem => "Xen_ComputerSystemCapabilities",
+            CapKind::HostComputerSystem => "Xen_HostComputerSystemCapabilities",
             CapKind::Allocation(PoolKind::Processor) => "Xen_ProcessorAllocationCapabilities",
             CapKind::Allocation(PoolKind::Memory) => "Xen_MemoryAllocationCapabilities",
             CapKind::Allocation(PoolKind::Storage) => "Xen_StorageAllocationCapabilities",
@@ -78,16 +91,18 @@ impl CapKind {
     /// The XenAPI class an instance is made from.
     pub fn source(self) -> &'static str {
         match self {
-            CapKind::Vsms => "host",
+            CapKind::Vsms | CapKind::HostComputerSystem => "host",
             CapKind::ComputerSystem => "vm",
             CapKind::Allocation(k) => k.source(),
         }
     }
 
-    /// The suffix after `Xen:<uuid>` in the InstanceID ("" for none).
+    /// The suffix after `Xen:<uuid>` in the InstanceID: `/` and the class name without `Xen_`.
     fn suffix(self) -> &'static str {
         match self {
-            CapKind::Vsms | CapKind::ComputerSystem => "",
+            CapKind::Vsms => "/VirtualSystemManagementCapabilities",
+            CapKind::ComputerSystem => "/ComputerSystemCapabilities",
+            CapKind::HostComputerSystem => "/HostComputerSystemCapabilities",
             CapKind::Allocation(PoolKind::Processor) => "/ProcessorAllocationCapabilities",
             CapKind::Allocation(PoolKind::Memory) => "/MemoryAllocationCapabilities",
             CapKind::Allocation(PoolKind::Storage) => "/StorageAllocationCapabilities",
@@ -130,13 +145,17 @@ pub fn instance(ns: &str, kind: CapKind, src: &ObjectRecord) -> Instance {
             // The service itself has no RequestStateChange, and its name is fixed.
             .with("RequestedStatesSupported", u16_array(&[]))
             .with("ElementNameEditSupported", false),
-        CapKind::ComputerSystem => {
-            let states = cs::requested_states_supported(PowerState::parse(src.str("power_state")), &string_set(src, "allowed_operations"));
-            i.with("ElementName", src.str("name_label"))
-                .with("Caption", "Xen virtual machine state capabilities")
-                .with("RequestedStatesSupported", u16_array(&states))
-                .with("ElementNameEditSupported", false)
-        }
+        // Names are changed through XenAPI (or ModifySystemSettings), not through these.
+        CapKind::ComputerSystem => i
+            .with("ElementName", src.str("name_label"))
+            .with("Caption", "Xen virtual machine state capabilities")
+            .with("RequestedStatesSupported", u16_array(&cs::SUPPORTED_STATES))
+            .with("ElementNameEditSupported", false),
+        CapKind::HostComputerSystem => i
+            .with("ElementName", src.str("name_label"))
+            .with("Caption", "Xen host state capabilities")
+            .with("RequestedStatesSupported", u16_array(&host::SUPPORTED_STATES))
+            .with("ElementNameEditSupported", false),
         CapKind::Allocation(pk) => allocation(i, pk, src),
     }
 }
@@ -229,6 +248,7 @@ impl InstanceProvider for CapabilitiesProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
+    use crate::xen_computer_system::PowerState;
     use xenapi_core::rpc::Wire;
 
     #[test]
@@ -240,6 +260,14 @@ mod tests {
         assert_eq!(CapKind::Vsms.uuid_of("Xen:u/MemoryAllocationCapabilities"), None);
         assert_eq!(CapKind::Allocation(PoolKind::Memory).uuid_of("Xen:u"), None);
         assert_eq!(CapKind::Vsms.uuid_of("u"), None);
+        // None is the InstanceID of the system it describes, nor of another kind's source.
+        for k in CAP_KINDS {
+            assert_eq!(k.uuid_of("Xen:u"), None, "{k:?}");
+            for other in CAP_KINDS.into_iter().filter(|o| *o != k) {
+                assert_ne!(k.instance_id("u"), other.instance_id("u"));
+            }
+        }
+        assert_eq!(CapKind::ComputerSystem.instance_id("v"), "Xen:v/ComputerSystemCapabilities");
     }
 
     #[test]
@@ -256,19 +284,29 @@ mod tests {
     }
 
     #[test]
-    fn computer_system_capabilities_follow_the_state_and_allowed_operations() {
+    fn state_capabilities_list_every_state_the_class_supports_whatever_the_state() {
         let vm = |state: &str, ops: &[&str]| {
             rec("VM", vec![("uuid", s("v")), ("name_label", s("web")), ("power_state", s(state)), ("allowed_operations", Wire::Array(ops.iter().map(|o| s(o)).collect()))])
         };
-        let i = instance("root/cimv2", CapKind::ComputerSystem, &vm("Paused", &["unpause", "hard_shutdown", "hard_reboot"]));
-        assert_eq!(i.get("InstanceID"), Some(&CimValue::from("Xen:v")));
-        assert_eq!(i.get("RequestedStatesSupported"), Some(&u16_array(&[2, 3, 4, 11, 32768, 32769])));
-        let i = instance("root/cimv2", CapKind::ComputerSystem, &vm("Halted", &["start"]));
-        assert_eq!(i.get("RequestedStatesSupported"), Some(&u16_array(&[2])));
-        let i = instance("root/cimv2", CapKind::ComputerSystem, &vm("Halted", &[]));
-        assert_eq!(i.get("RequestedStatesSupported"), Some(&u16_array(&[])), "start blocked: nothing is accepted");
+        for (state, ops) in [("Paused", &["unpause", "hard_shutdown", "hard_reboot"][..]), ("Halted", &["start"]), ("Halted", &[])] {
+            let i = instance("root/cimv2", CapKind::ComputerSystem, &vm(state, ops));
+            assert_eq!(i.get("InstanceID"), Some(&CimValue::from("Xen:v/ComputerSystemCapabilities")));
+            assert_eq!(i.get("RequestedStatesSupported"), Some(&u16_array(&[2, 3, 4, 6, 9, 10, 11])), "{state} {ops:?}");
+            // What the VM accepts now is within it.
+            let now = cs::available_requested_states(PowerState::parse(state), &ops.iter().map(|o| o.to_string()).collect::<Vec<_>>());
+            assert!(now.iter().all(|s| cs::SUPPORTED_STATES.contains(s)));
+        }
         let tpl = rec("VM", vec![("uuid", s("t")), ("is_a_template", Wire::Bool(true))]);
         assert!(!CapKind::ComputerSystem.serves(&tpl));
+        for enabled in [true, false] {
+            let h = rec("host", vec![("uuid", s("h")), ("name_label", s("host1")), ("enabled", Wire::Bool(enabled))]);
+            let i = instance("root/cimv2", CapKind::HostComputerSystem, &h);
+            assert_eq!(i.path, path("root/cimv2", CapKind::HostComputerSystem, "h"));
+            assert_eq!(i.get("InstanceID"), Some(&CimValue::from("Xen:h/HostComputerSystemCapabilities")));
+            assert_eq!(i.get("RequestedStatesSupported"), Some(&u16_array(&[2, 6])));
+            assert!(host::available_requested_states(enabled).iter().all(|s| host::SUPPORTED_STATES.contains(s)));
+            assert_eq!(i.get("ElementNameEditSupported"), Some(&CimValue::Boolean(false)));
+        }
     }
 
     #[test]

@@ -103,12 +103,12 @@ impl Change {
 }
 
 /// The `Xen_ComputerSystem` instances of `tables`, by VM uuid.
-pub fn systems(ns: &str, tables: &Tables, last_requested: impl Fn(&str) -> Option<u16>) -> BTreeMap<String, Instance> {
+pub fn systems(ns: &str, tables: &Tables, requested_state: impl Fn(&xenapi_core::client::ObjectRecord) -> u16) -> BTreeMap<String, Instance> {
     tables
         .iter("vm")
         .map(|(_, vm)| vm)
         .filter(|vm| is_virtual_system(vm))
-        .map(|vm| (vm.str("uuid").to_string(), cs::instance(ns, vm, tables, last_requested(vm.str("uuid")))))
+        .map(|vm| (vm.str("uuid").to_string(), cs::instance(ns, vm, tables, requested_state(vm))))
         .collect()
 }
 
@@ -230,7 +230,7 @@ fn run(start: Start) {
     while !stop.load(Ordering::Acquire) {
         let Some((tables, g)) = backend.cache.wait_newer(generation, STOP_CHECK) else { continue };
         generation = g;
-        let now_systems = systems(&ns, &tables, |u| backend.last_requested(u));
+        let now_systems = systems(&ns, &tables, |vm| backend.requested_state(vm));
         let Some(before) = known.replace(now_systems) else { continue };
         let changes = diff(&before, known.as_ref().expect("just set"));
         let wanted: Vec<&Change> = changes.iter().filter(|c| ACTIVE[c.kind().index()].load(Ordering::Acquire) > 0).collect();
@@ -266,7 +266,7 @@ fn activate(kind: Kind, broker: Broker, ctx: &Context, ns: &str) -> Result<(), C
         }
         let backend_ref = BackendRef::acquire();
         let backend = backend_ref.get().map_err(CmpiError::failed)?;
-        let known = backend.tables().ok().map(|t| systems(ns, &t, |u| backend.last_requested(u)));
+        let known = backend.tables().ok().map(|t| systems(ns, &t, |vm| backend.requested_state(vm)));
         let generation = backend.cache.generation();
         let stop = Arc::new(AtomicBool::new(false));
         let context = broker.prepare_attach_thread(ctx)?;
@@ -374,7 +374,7 @@ mod tests {
     }
 
     fn look(t: &Tables) -> BTreeMap<String, Instance> {
-        systems("root/cimv2", t, |_| None)
+        systems("root/cimv2", t, |_| 0)
     }
 
     #[test]

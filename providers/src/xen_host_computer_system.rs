@@ -8,12 +8,19 @@
 //! Properties follow xs-cim (`xs-cim-model.md` §2.1); the xs-cim `CN` (a XenServer plugin call)
 //! and `TimeOffset` (the provider's own time zone, not the host's) are left out on purpose.
 //!
-//! `RequestStateChange` switches the host in and out of maintenance: 3 (Disabled, what xs-cim
-//! clients send) or 6 (Offline) → `host.disable`, after which the host keeps its running guests
-//! but starts no others, which is DSP1052's "Enabled but Offline" (6); 2 → `host.enable`. Both
-//! complete at once (0). Shutting down, rebooting or resetting the physical host (4, 10, 11) is
-//! not offered through this server: 1 (Not Supported). RequestedState is what the host was last
-//! asked to be, as XenAPI records it (`host.enabled`), so every broker process agrees on it.
+//! `RequestStateChange` switches the host in and out of maintenance: 6 (Offline) →
+//! `host.disable`, after which the host keeps its running guests but starts no others, which is
+//! DSP1052's "Enabled but Offline" (EnabledState 6); 2 → `host.enable`. Both complete at once
+//! (0). 3 (Disabled), which xs-cim clients sent for maintenance, is refused like the other states
+//! this server does not offer for a physical host (3, 4, 10, 11: 1 Not Supported): "Disabled"
+//! would mean the host stops working, and a request for it must not end in EnabledState 6.
+//!
+//! RequestedState is what the host was last asked to be, as XenAPI keeps it: `host.enabled`,
+//! set by `host.enable` / `host.disable` whoever called them (CIM 2.41: "irrespective of the
+//! mechanism through which it was requested"). So it is 2 or 6, the only two states
+//! RequestStateChange accepts, and every broker process agrees on it. AvailableRequestedStates
+//! is the one of them the host is not in; `Xen_HostComputerSystemCapabilities` (in
+//! [`crate::xen_capabilities`]) lists both, [`SUPPORTED_STATES`].
 
 use crate::backend::BackendRef;
 use crate::xen_computer_system::{requested_state_arg, rc, timeout_requested};
@@ -39,21 +46,34 @@ pub fn host_state(enabled: bool) -> (u16, u16) {
     }
 }
 
+/// The states RequestStateChange accepts on a host at all (2 Enabled, 6 Offline): the host
+/// capabilities' RequestedStatesSupported.
+pub const SUPPORTED_STATES: [u16; 2] = [2, 6];
+
 /// The XenAPI call RequestStateChange(`requested`) makes on a host that is `enabled`, or the
 /// return code when it makes none.
 pub fn plan(requested: u16, enabled: bool) -> Result<&'static str, u32> {
     match (requested, enabled) {
         (2, false) => Ok("host.enable"),
-        (3 | 6, true) => Ok("host.disable"),
-        (2 | 3 | 6, _) => Err(rc::INVALID_STATE_TRANSITION),
-        (4 | 7 | 8 | 9 | 10 | 11 | 12, _) => Err(rc::NOT_SUPPORTED),
+        (6, true) => Ok("host.disable"),
+        (2 | 6, _) => Err(rc::INVALID_STATE_TRANSITION),
+        (3 | 4 | 7 | 8 | 9 | 10 | 11 | 12, _) => Err(rc::NOT_SUPPORTED),
         _ => Err(rc::INVALID_PARAMETER),
     }
 }
 
 /// The states RequestStateChange accepts now: exactly those [`plan`] turns into a call.
 pub fn available_requested_states(enabled: bool) -> Vec<u16> {
-    [2u16, 3, 6].into_iter().filter(|s| plan(*s, enabled).is_ok()).collect()
+    SUPPORTED_STATES.into_iter().filter(|s| plan(*s, enabled).is_ok()).collect()
+}
+
+/// RequestedState: 2 when the host is enabled, 6 when it was disabled (the module doc).
+pub fn requested_state(enabled: bool) -> u16 {
+    if enabled {
+        2
+    } else {
+        6
+    }
 }
 
 /// `software_version` keys reported in OtherIdentifyingInfo, with their descriptions (the
@@ -82,7 +102,7 @@ pub fn instance(ns: &str, host: &ObjectRecord, tables: &Tables) -> Instance {
         .with("HealthState", CimValue::Uint16(5))
         .with("Status", "OK")
         .with("EnabledDefault", CimValue::Uint16(2))
-        .with("RequestedState", CimValue::Uint16(if enabled { 2 } else { 6 }))
+        .with("RequestedState", CimValue::Uint16(requested_state(enabled)))
         .with("AvailableRequestedStates", u16_array(&available_requested_states(enabled)))
         .with("OtherConfig", kv_array(host, "other_config"));
     let (mut info, mut labels) = (vec![host.str("address").to_string()], vec!["IPv4Address"]);
@@ -220,15 +240,25 @@ mod tests {
 
     #[test]
     fn request_state_change_accepts_what_it_advertises() {
-        assert_eq!(plan(3, true), Ok("host.disable"));
+        assert_eq!(plan(3, true), Err(rc::NOT_SUPPORTED), "Disabled is not maintenance");
+        assert_eq!(plan(3, false), Err(rc::NOT_SUPPORTED));
         assert_eq!(plan(6, true), Ok("host.disable"));
+        assert_eq!(plan(6, false), Err(rc::INVALID_STATE_TRANSITION));
         assert_eq!(plan(2, false), Ok("host.enable"));
         assert_eq!(plan(2, true), Err(rc::INVALID_STATE_TRANSITION));
         assert_eq!(plan(10, true), Err(rc::NOT_SUPPORTED));
         assert_eq!(plan(4, false), Err(rc::NOT_SUPPORTED));
         assert_eq!(plan(40000, true), Err(rc::INVALID_PARAMETER));
-        assert_eq!(available_requested_states(true), vec![3, 6]);
+        assert_eq!(available_requested_states(true), vec![6]);
         assert_eq!(available_requested_states(false), vec![2]);
+        for enabled in [true, false] {
+            for s in 0..=u16::MAX {
+                assert_eq!(plan(s, enabled).is_ok(), available_requested_states(enabled).contains(&s), "{enabled} {s}");
+                assert!(plan(s, enabled).is_err() || SUPPORTED_STATES.contains(&s));
+            }
+            // RequestedState is the state the host was asked to be in, and it is in it.
+            assert_eq!(requested_state(enabled), host_state(enabled).0);
+        }
     }
 
     #[test]

@@ -305,15 +305,23 @@ fn xenapi_and_cim_see_and_drive_the_same_vms() {
     assert_eq!(request_state_change(&lib, &web_uuid, state(2)), CimValue::Uint32(0));
     assert_eq!(x.power_state(&web), "Running");
 
-    // A change made through XenAPI reaches the CIM side by event.
+    let i = lib.get_instance(&ctx(), &vm_path(&web_uuid), None).unwrap();
+    assert_eq!(i.get("RequestedState"), Some(&CimValue::Uint16(2)), "the last request");
+
+    // A change made through XenAPI reaches the CIM side by event; the VM left the state CIM
+    // asked for, so that request no longer stands: RequestedState is Unknown.
     x.call("VM.suspend", vec![Value::str(web.as_str())]);
     let i = wait_for_property(&lib, &web_uuid, "EnabledState", &CimValue::Uint16(6));
     assert_eq!(i.get("EnabledState"), Some(&CimValue::Uint16(6)), "suspended through XenAPI");
+    assert_eq!(i.get("RequestedState"), Some(&CimValue::Uint16(0)), "the request to run was overtaken");
     x.call("VM.set_name_label", vec![Value::str(web.as_str()), Value::str("web-renamed")]);
     let i = wait_for_property(&lib, &web_uuid, "ElementName", &CimValue::from("web-renamed"));
     assert_eq!(i.get("ElementName"), Some(&CimValue::from("web-renamed")));
 
-    // Hard shutdown (vendor value 32768) from suspended.
+    // Hard shutdown (vendor value 32768) from suspended: accepted, though no list names it.
+    let i = lib.get_instance(&ctx(), &vm_path(&web_uuid), None).unwrap();
+    assert_eq!(i.get("AvailableRequestedStates"), Some(&xen_cim_providers::util::u16_array(&[2, 3])), "resume or stop at once");
+    assert_eq!(request_state_change(&lib, &web_uuid, state(4)), CimValue::Uint32(4097), "no orderly shutdown of a suspended VM");
     assert_eq!(request_state_change(&lib, &web_uuid, state(32768)), CimValue::Uint32(0));
     assert_eq!(x.power_state(&web), "Halted");
 

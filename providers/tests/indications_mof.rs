@@ -35,7 +35,7 @@ fn indications_fit_their_classes() {
     let mut t = Tables::default();
     t.insert("vm", "R", rec("VM", vec![("uuid", s("v")), ("name_label", s("web")), ("power_state", s("Running")), ("resident_on", s("H"))]));
     t.insert("host", "H", rec("host", vec![("uuid", s("h")), ("hostname", s("xenhost"))]));
-    let system = ind::systems("root/cimv2", &t, |_| Some(2)).remove("v").unwrap();
+    let system = ind::systems("root/cimv2", &t, |_| 2).remove("v").unwrap();
     let changes = [Change::Created(system.clone()), Change::Deleted(system.clone()), Change::Modified { new: system.clone(), old: system }];
     for r in [with_schema(), with_base()] {
         let ns = r.namespace("root/cimv2").unwrap();

@@ -121,6 +121,6 @@ def test_only_pool_operators_may_take_the_host_into_maintenance(srv, x):
     path = pywbem.CIMInstanceName("Xen_HostComputerSystem", namespace=NS, keybindings={
         "CreationClassName": "Xen_HostComputerSystem", "Name": x.host.get_uuid(host_ref)})
     with pytest.raises(pywbem.CIMError) as e:
-        conn(srv, "operator").InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(3))
+        conn(srv, "operator").InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(6))
     assert e.value.status_code == pywbem.CIM_ERR_ACCESS_DENIED and "pool-operator" in e.value.status_description
     assert x.host.get_enabled(host_ref) is True

@@ -65,7 +65,7 @@ def vm(x):
 def test_vsms_capabilities_one_per_host_with_the_cim_2_41_numbers(cim, x):
     hosts = sorted(x.host.get_uuid(h) for h in x.host.get_all())
     caps = cim.EnumerateInstances("Xen_VirtualSystemManagementCapabilities")
-    assert sorted(c["InstanceID"] for c in caps) == [f"Xen:{h}" for h in hosts]
+    assert sorted(c["InstanceID"] for c in caps) == [f"Xen:{h}/VirtualSystemManagementCapabilities" for h in hosts]
     c = gets_back(cim, caps[0])
     assert sorted(c["SynchronousMethodsSupported"]) == [2, 3, 5, 6, 7, 10, 32768]
     assert list(c["AsynchronousMethodsSupported"] or []) == []
@@ -74,11 +74,11 @@ def test_vsms_capabilities_one_per_host_with_the_cim_2_41_numbers(cim, x):
     # host -> VSMS capabilities, host -> VSMS (HostedService) -> the same capabilities
     host = host_path(hosts[0])
     [via_host] = cim.AssociatorNames(host, AssocClass="CIM_ElementCapabilities", ResultClass="CIM_VirtualSystemManagementCapabilities")
-    assert via_host["InstanceID"] == f"Xen:{hosts[0]}"
+    assert via_host["InstanceID"] == f"Xen:{hosts[0]}/VirtualSystemManagementCapabilities"
     [service] = cim.AssociatorNames(host, AssocClass="CIM_HostedService", Role="Antecedent")
     assert (service.classname, service["SystemName"]) == ("Xen_VirtualSystemManagementService", hosts[0])
     [via_service] = cim.Associators(service, AssocClass="CIM_ElementCapabilities")
-    assert via_service.path["InstanceID"] == f"Xen:{hosts[0]}"
+    assert via_service.path["InstanceID"] == f"Xen:{hosts[0]}/VirtualSystemManagementCapabilities"
     back = cim.AssociatorNames(via_host, AssocClass="Xen_ElementCapabilities")
     assert sorted(p.classname for p in back) == ["Xen_HostComputerSystem", "Xen_VirtualSystemManagementService"]
     [ref] = cim.References(service, ResultClass="CIM_HostedService")
@@ -98,17 +98,20 @@ def test_the_vsms_affects_every_vm(cim, x, vm):
 def test_computer_system_capabilities_follow_the_vm(cim, x, vm):
     ref, uuid, *_ = vm
     caps = cim.EnumerateInstances("Xen_ComputerSystemCapabilities")
-    assert sorted(c["InstanceID"] for c in caps) == [f"Xen:{u}" for u in guests(x)]
+    # Not Xen:<uuid>, the InstanceID of the VM and of its VSSD.
+    assert sorted(c["InstanceID"] for c in caps) == [f"Xen:{u}/ComputerSystemCapabilities" for u in guests(x)]
     [mine] = cim.Associators(vm_path(uuid), AssocClass="CIM_ElementCapabilities", ResultClass="CIM_EnabledLogicalElementCapabilities")
-    assert mine.path["InstanceID"] == f"Xen:{uuid}"
+    assert mine.path["InstanceID"] == f"Xen:{uuid}/ComputerSystemCapabilities"
     gets_back(cim, mine)
-    assert list(mine["RequestedStatesSupported"]) == [2], "a halted VM can only be started"
+    # What the class supports, whatever the state; what the VM accepts now is on the VM.
+    assert list(mine["RequestedStatesSupported"]) == [2, 3, 4, 6, 9, 10, 11]
+    assert list(cim.GetInstance(vm_path(uuid))["AvailableRequestedStates"]) == [2], "a halted VM can only be started"
     assert mine["ElementName"] == "cim-classes"
     x.VM.start(ref, True, False)
     try:
         now = cim.GetInstance(mine.path)
-        assert sorted(now["RequestedStatesSupported"]) == [2, 3, 4, 11, 32768, 32769], "paused"
-        assert sorted(cim.GetInstance(vm_path(uuid))["AvailableRequestedStates"]) == sorted(now["RequestedStatesSupported"])
+        assert list(now["RequestedStatesSupported"]) == [2, 3, 4, 6, 9, 10, 11]
+        assert sorted(cim.GetInstance(vm_path(uuid))["AvailableRequestedStates"]) == [2, 3, 11], "paused"
     finally:
         x.VM.hard_shutdown(ref)
     [back] = cim.AssociatorNames(mine.path, AssocClass="CIM_ElementCapabilities")

@@ -115,18 +115,21 @@ def test_wbemcli_lists_the_same_vms(srv, x):
 
 
 def test_host_maintenance_through_request_state_change(x, cim):
-    """RequestStateChange on Xen_HostComputerSystem disables the host for XenAPI (no new guest
-    starts) and enables it again; AvailableRequestedStates is what it accepts."""
+    """RequestStateChange(6 Offline) on Xen_HostComputerSystem disables the host for XenAPI (no
+    new guest starts) and 2 enables it again; 3 (Disabled) is not maintenance and is refused;
+    RequestedState follows host.enabled; AvailableRequestedStates is what it accepts."""
     host_ref = x.host.get_all()[0]
     path = pywbem.CIMInstanceName("Xen_HostComputerSystem", namespace="root/cimv2", keybindings={
         "CreationClassName": "Xen_HostComputerSystem", "Name": x.host.get_uuid(host_ref)})
     h = cim.GetInstance(path)
-    assert (h["EnabledState"], h["RequestedState"], list(h["AvailableRequestedStates"])) == (2, 2, [3, 6])
+    assert (h["EnabledState"], h["RequestedState"], list(h["AvailableRequestedStates"])) == (2, 2, [6])
     assert cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(2))[0] == 4097, "already enabled"
     assert cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(10))[0] == 1, "no host reboot"
+    assert cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(3))[0] == 1, "no Disabled"
+    assert x.host.get_enabled(host_ref) is True
     vm = x.VM.create(cim_env.vm_record("cim-maint"))
     try:
-        assert cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(3))[0] == 0
+        assert cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(6))[0] == 0
         assert x.host.get_enabled(host_ref) is False
         h = cim.GetInstance(path)
         assert (h["EnabledState"], h["RequestedState"], list(h["AvailableRequestedStates"])) == (6, 6, [2])
@@ -136,5 +139,15 @@ def test_host_maintenance_through_request_state_change(x, cim):
     finally:
         rc = cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(2))[0]
     assert rc == 0 and x.host.get_enabled(host_ref) is True
-    assert cim.GetInstance(path)["EnabledState"] == 2
+    h = cim.GetInstance(path)
+    assert (h["EnabledState"], h["RequestedState"]) == (2, 2)
+    # Disabled and enabled again through XenAPI: RequestedState follows, whoever asked.
+    x.host.disable(host_ref)
+    try:
+        deadline = time.time() + 20
+        while cim.GetInstance(path)["RequestedState"] != 6 and time.time() < deadline:
+            time.sleep(0.05)
+        assert cim.GetInstance(path)["RequestedState"] == 6
+    finally:
+        x.host.enable(host_ref)
     x.VM.destroy(vm)

@@ -137,7 +137,8 @@ def slow_vm(x, name, **other_config):
 
 def test_long_shutdown_runs_as_a_job_to_completion(cim, x):
     vm, uuid = slow_vm(x, "cim-slow", **{"sim-shutdown-delay-ms": "2500"})
-    rc, out = cim.InvokeMethod("RequestStateChange", vm_path(uuid), RequestedState=pywbem.Uint16(3))
+    # 4 Shut Down: the clean shutdown the guest takes its time over (3 would stop it at once).
+    rc, out = cim.InvokeMethod("RequestStateChange", vm_path(uuid), RequestedState=pywbem.Uint16(4))
     assert rc == 4096
     job = out["Job"]
     assert job.classname == "Xen_SystemStateChangeJob"
@@ -216,7 +217,7 @@ def test_xenapi_failure_leaves_nothing_behind(cim, vsms, x):
 
 def test_job_request_state_change_terminates_it(cim, x):
     vm, uuid = slow_vm(x, "cim-stubborn-2", **{"sim-ignore-shutdown": "true"})
-    rc, out = cim.InvokeMethod("RequestStateChange", vm_path(uuid), RequestedState=pywbem.Uint16(3))
+    rc, out = cim.InvokeMethod("RequestStateChange", vm_path(uuid), RequestedState=pywbem.Uint16(4))
     assert rc == 4096
     job = out["Job"]
     rc, _ = cim.InvokeMethod("RequestStateChange", job, RequestedState=pywbem.Uint16(3))
