@@ -199,6 +199,10 @@ pub fn lineage(class: &str) -> Vec<&'static str> {
         "xen_devicesettingsdefinestate" => (&["Xen_DeviceSettingsDefineState", "CIM_SettingsDefineState"], NONE),
         "xen_deviceelementsettingdata" => (&["Xen_DeviceElementSettingData", "CIM_ElementSettingData"], NONE),
         "xen_resourceallocationfrompool" => (&["Xen_ResourceAllocationFromPool", "CIM_ResourceAllocationFromPool", "CIM_Dependency"], NONE),
+        // Jobs and their associations (xen_job_links.rs).
+        "xen_systemstatechangejob" => (&["Xen_SystemStateChangeJob", "Xen_Job", "CIM_ConcreteJob", "CIM_Job"], &["CIM_LogicalElement", "CIM_ManagedSystemElement", "CIM_ManagedElement"]),
+        "xen_affectedjobelement" => (&["Xen_AffectedJobElement", "CIM_AffectedJobElement"], NONE),
+        "xen_owningjobelement" => (&["Xen_OwningJobElement", "CIM_OwningJobElement"], NONE),
         _ => (NONE, NONE),
     };
     own.iter().chain(parents).copied().collect()

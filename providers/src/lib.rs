@@ -24,6 +24,7 @@
 //! | `Xen_DiskDrive` | VM CD drives ([`xen_device`]) | instance |
 //! | `Xen_DiskImage` | VDIs ([`xen_disk_image`]) | instance |
 //! | `Xen_HostProcessor`, `Xen_HostMemory`, `Xen_HostNetworkPort` | host devices ([`xen_host_device`]) | instance |
+//! | `Xen_AffectedJobElement`, `Xen_OwningJobElement` | job ↔ its VM ([`xen_job_links`]) | instance, association |
 //! | `Xen_ElementCapabilities`, `Xen_HostedService`, `Xen_ServiceAffectsElement`, `Xen_MemberOfCollection`, `Xen_ReferencedProfile` (root/interop), `Xen_ConcreteComponent`, `Xen_BasedOn` | associations ([`associations`]) | instance, association |
 //!
 //! The providers are XenAPI clients ([`xenapi_conn`]): one service-account session per process,
@@ -43,6 +44,7 @@ pub mod xen_device;
 pub mod xen_device_rasd;
 pub mod xen_host_computer_system;
 pub mod xen_job;
+pub mod xen_job_links;
 pub mod xen_rasd;
 pub mod xen_vsms;
 pub mod xen_registered_profile;
@@ -106,6 +108,9 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_ComputerSystemCreation",
     "Xen_ComputerSystemDeletion",
     "Xen_ComputerSystemModification",
+    // Job associations (xen_job_links.rs).
+    "Xen_AffectedJobElement",
+    "Xen_OwningJobElement",
 ];
 
 use cmpi_shim::provider::{Broker, Context};
@@ -179,4 +184,6 @@ cmpi_shim::export_providers! {
     Xen_ComputerSystemModification => |b: Broker, _c: &Context| -> Result<xen_computer_system_indication::IndicationClassProvider, CmpiError> { Ok(xen_computer_system_indication::IndicationClassProvider::new(xen_computer_system_indication::Kind::Modification, b)) },
     Xen_ComputerSystemTemplate => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Template)) },
     Xen_ComputerSystemSnapshot => |_b: Broker, _c: &Context| -> Result<xen_computer_system_setting_data::SettingDataProvider, CmpiError> { Ok(xen_computer_system_setting_data::SettingDataProvider::new(xen_computer_system_setting_data::VssdKind::Snapshot)) },
+    Xen_AffectedJobElement => |_b: Broker, _c: &Context| -> Result<xen_job_links::JobLinkProvider, CmpiError> { Ok(xen_job_links::JobLinkProvider::new(xen_job_links::JobLink::Affected)) },
+    Xen_OwningJobElement => |_b: Broker, _c: &Context| -> Result<xen_job_links::JobLinkProvider, CmpiError> { Ok(xen_job_links::JobLinkProvider::new(xen_job_links::JobLink::Owning)) },
 }
