@@ -24,6 +24,7 @@
 //! | `Xen_DiskDrive` | VM CD drives ([`xen_device`]) | instance |
 //! | `Xen_DiskImage` | VDIs ([`xen_disk_image`]) | instance |
 //! | `Xen_HostProcessor`, `Xen_HostMemory`, `Xen_HostNetworkPort` | host devices ([`xen_host_device`]) | instance |
+//! | `Xen_ReferencedProfile` | DSP1042 → the Xen profiles, and the broker's DSP1054 ([`xen_referenced_profile`]) | instance, association |
 //! | `Xen_AffectedJobElement`, `Xen_OwningJobElement` | job ↔ its VM ([`xen_job_links`]) | instance, association |
 //! | `Xen_ElementCapabilities`, `Xen_HostedService`, `Xen_ServiceAffectsElement`, `Xen_MemberOfCollection`, `Xen_ReferencedProfile` (root/interop), `Xen_ConcreteComponent`, `Xen_BasedOn` | associations ([`associations`]) | instance, association |
 //!
@@ -48,6 +49,7 @@ pub mod xen_job_links;
 pub mod xen_rasd;
 pub mod xen_vsms;
 pub mod xen_registered_profile;
+pub mod xen_referenced_profile;
 pub mod xen_resource_pool;
 pub mod xenapi_conn;
 pub mod xen_capabilities;
@@ -170,7 +172,7 @@ cmpi_shim::export_providers! {
     Xen_HostedService => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::HostedService)) },
     Xen_ServiceAffectsElement => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ServiceAffectsElement)) },
     Xen_MemberOfCollection => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::MemberOfCollection)) },
-    Xen_ReferencedProfile => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ReferencedProfile)) },
+    Xen_ReferencedProfile => |b: Broker, _c: &Context| -> Result<xen_referenced_profile::ReferencedProfileProvider, CmpiError> { Ok(xen_referenced_profile::ReferencedProfileProvider::new(b)) },
     Xen_ConcreteComponent => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ConcreteComponent)) },
     Xen_BasedOn => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::BasedOn)) },
     Xen_DiskSettingData => |_b: Broker, _c: &Context| -> Result<xen_device_rasd::DeviceRasdProvider, CmpiError> { Ok(xen_device_rasd::DeviceRasdProvider::new(xen_device_rasd::Kind::Disk)) },

@@ -100,3 +100,14 @@ def test_broker_publishes_its_indication_service(srv, cim):
     assert server.get_selected_profiles(registered_org="DMTF", registered_name="System Virtualization")
     central = server.get_central_instances(found[0].path, central_class="CIM_IndicationService")
     assert len(central) == 1 and same(central[0], svc.path)
+
+
+def test_dsp1042_references_the_brokers_indications_profile(cim):
+    sv = [p for p in cim.EnumerateInstances("Xen_RegisteredProfile", namespace=INTEROP) if p["RegisteredName"] == "System Virtualization"][0]
+    down = cim.Associators(sv.path, AssocClass="CIM_ReferencedProfile", Role="Dependent", ResultClass="CIM_RegisteredProfile")
+    indications = [p for p in down if p["RegisteredName"] == "Indications"]
+    assert len(indications) == 1 and indications[0].classname == "CIM_RegisteredProfile", "the broker's, not a Xen copy"
+    up = cim.AssociatorNames(indications[0].path, AssocClass="Xen_ReferencedProfile", ResultRole="Dependent")
+    assert len(up) == 1 and up[0]["InstanceID"] == sv["InstanceID"]
+    links = [r for r in cim.EnumerateInstances("Xen_ReferencedProfile", namespace=INTEROP) if same(r["Antecedent"], indications[0].path)]
+    assert len(links) == 1 and same(links[0]["Dependent"], sv.path)
