@@ -160,6 +160,7 @@ fn vm_of<'t>(t: &'t Tables, j: &JobTask) -> Option<&'t ObjectRecord> {
 
 /// The links of `which` from `src` that pass Role, ResultRole and ResultClass. Both classes link
 /// a job to its VM (the VM started it and is what it acts on).
+#[allow(clippy::too_many_arguments)]
 pub fn hops<'a>(which: JobLink, t: &'a Tables, jobs: &'a [JobTask], src: &Source, ns: &str, role: Option<&str>, result_role: Option<&str>, result_class: Option<&str>) -> Vec<Hop<'a>> {
     let (jr, er) = which.roles();
     let (src_role, far_role) = match src {
