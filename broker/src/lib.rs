@@ -48,7 +48,7 @@
 //! [`server`] (HTTP), [`wql`] (queries), [`registration`] (SFCB `.reg`),
 //! `cmpi` (provider libraries through cmpi-shim, feature `cmpi`),
 //! [`indication`] (subscriptions, delivery), [`interop`] (CIM_ObjectManager,
-//! CIM_Namespace), [`demo`] (a test provider).
+//! CIM_Namespace, CIM_IndicationService, DSP1054 registration), [`demo`] (a test provider).
 
 pub mod cimxml;
 #[cfg(feature = "cmpi")]
@@ -300,7 +300,7 @@ pub fn build_broker(config: &BrokerConfig) -> anyhow::Result<Arc<Broker>> {
     }
     let hub = Arc::new(indication::IndicationHub::new(INTEROP_NAMESPACE, subscriptions_file(config)));
     let mut providers = config.providers.clone();
-    interop::register(&repo, INTEROP_NAMESPACE, &config.host_name, &mut providers);
+    interop::register(&repo, INTEROP_NAMESPACE, &config.host_name, hub.retry.len(), &mut providers);
     #[cfg(feature = "cmpi")]
     let handle: cmpi::BrokerHandle = Default::default();
     #[cfg(feature = "cmpi")]

@@ -213,6 +213,10 @@ pub fn lineage(class: &str) -> Vec<&'static str> {
         "xen_storagecapabilitiessettingdata" => (&["Xen_StorageCapabilitiesSettingData"], RASD),
         "xen_networkconnectioncapabilitiessettingdata" => (&["Xen_NetworkConnectionCapabilitiesSettingData"], RASD),
         "xen_settingsdefinecapabilities" => (&["Xen_SettingsDefineCapabilities", "CIM_SettingsDefineCapabilities", "CIM_Component"], NONE),
+        // Jobs and their associations (xen_job_links.rs).
+        "xen_systemstatechangejob" => (&["Xen_SystemStateChangeJob", "Xen_Job", "CIM_ConcreteJob", "CIM_Job"], &["CIM_LogicalElement", "CIM_ManagedSystemElement", "CIM_ManagedElement"]),
+        "xen_affectedjobelement" => (&["Xen_AffectedJobElement", "CIM_AffectedJobElement"], NONE),
+        "xen_owningjobelement" => (&["Xen_OwningJobElement", "CIM_OwningJobElement"], NONE),
         _ => (NONE, NONE),
     };
     own.iter().chain(parents).copied().collect()

@@ -24,6 +24,8 @@
 //! | `Xen_DiskDrive` | VM CD drives ([`xen_device`]) | instance |
 //! | `Xen_DiskImage` | VDIs ([`xen_disk_image`]) | instance |
 //! | `Xen_HostProcessor`, `Xen_HostMemory`, `Xen_HostNetworkPort` | host devices ([`xen_host_device`]) | instance |
+//! | `Xen_ReferencedProfile` | DSP1042 → the Xen profiles, and the broker's DSP1054 ([`xen_referenced_profile`]) | instance, association |
+//! | `Xen_AffectedJobElement`, `Xen_OwningJobElement` | job ↔ its VM ([`xen_job_links`]) | instance, association |
 //! | `Xen_ElementCapabilities`, `Xen_HostedService`, `Xen_ServiceAffectsElement`, `Xen_MemberOfCollection`, `Xen_ReferencedProfile` (root/interop), `Xen_ConcreteComponent`, `Xen_BasedOn` | associations ([`associations`]) | instance, association |
 //!
 //! The providers are XenAPI clients ([`xenapi_conn`]): one service-account session per process,
@@ -43,9 +45,11 @@ pub mod xen_device;
 pub mod xen_device_rasd;
 pub mod xen_host_computer_system;
 pub mod xen_job;
+pub mod xen_job_links;
 pub mod xen_rasd;
 pub mod xen_vsms;
 pub mod xen_registered_profile;
+pub mod xen_referenced_profile;
 pub mod xen_resource_pool;
 pub mod xenapi_conn;
 pub mod xen_capabilities;
@@ -116,6 +120,9 @@ pub const PROVIDER_NAMES: &[&str] = &["Xen_ComputerSystem", "Xen_HostComputerSys
     "Xen_SettingsDefineCapabilities",
     // The state capabilities of the hosts (xen_capabilities.rs).
     "Xen_HostComputerSystemCapabilities",
+    // Job associations (xen_job_links.rs).
+    "Xen_AffectedJobElement",
+    "Xen_OwningJobElement",
 ];
 
 use cmpi_shim::provider::{Broker, Context};
@@ -175,7 +182,7 @@ cmpi_shim::export_providers! {
     Xen_HostedService => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::HostedService)) },
     Xen_ServiceAffectsElement => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ServiceAffectsElement)) },
     Xen_MemberOfCollection => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::MemberOfCollection)) },
-    Xen_ReferencedProfile => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ReferencedProfile)) },
+    Xen_ReferencedProfile => |b: Broker, _c: &Context| -> Result<xen_referenced_profile::ReferencedProfileProvider, CmpiError> { Ok(xen_referenced_profile::ReferencedProfileProvider::new(b)) },
     Xen_ConcreteComponent => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::ConcreteComponent)) },
     Xen_BasedOn => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::BasedOn)) },
     Xen_DiskSettingData => |_b: Broker, _c: &Context| -> Result<xen_device_rasd::DeviceRasdProvider, CmpiError> { Ok(xen_device_rasd::DeviceRasdProvider::new(xen_device_rasd::Kind::Disk)) },
@@ -195,4 +202,6 @@ cmpi_shim::export_providers! {
     Xen_NetworkConnectionCapabilitiesSettingData => |_b: Broker, _c: &Context| -> Result<xen_capabilities_setting_data::CapabilitiesSettingDataProvider, CmpiError> { Ok(xen_capabilities_setting_data::CapabilitiesSettingDataProvider::new(xen_resource_pool::PoolKind::NetworkConnection)) },
     Xen_SettingsDefineCapabilities => |_b: Broker, _c: &Context| -> Result<associations::AssocProvider, CmpiError> { Ok(associations::AssocProvider::new(associations::Assoc::SettingsDefineCapabilities)) },
     Xen_HostComputerSystemCapabilities => |_b: Broker, _c: &Context| -> Result<xen_capabilities::CapabilitiesProvider, CmpiError> { Ok(xen_capabilities::CapabilitiesProvider::new(xen_capabilities::CapKind::HostComputerSystem)) },
+    Xen_AffectedJobElement => |_b: Broker, _c: &Context| -> Result<xen_job_links::JobLinkProvider, CmpiError> { Ok(xen_job_links::JobLinkProvider::new(xen_job_links::JobLink::Affected)) },
+    Xen_OwningJobElement => |_b: Broker, _c: &Context| -> Result<xen_job_links::JobLinkProvider, CmpiError> { Ok(xen_job_links::JobLinkProvider::new(xen_job_links::JobLink::Owning)) },
 }

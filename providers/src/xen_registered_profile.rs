@@ -9,7 +9,8 @@
 //! each profile to its central instances: DSP1042 to each host, DSP1057 to each VM, DSP1041 and
 //! the resource virtualization profiles (DSP1044, DSP1045, DSP1047, DSP1050) to the pools
 //! ([`pool_profiles`]), DSP1043 to every allocation capabilities instance. DSP1042 references
-//! the seven others (`Xen_ReferencedProfile`).
+//! the seven others (`Xen_ReferencedProfile`), and the broker's DSP1054 Indications profile
+//! ([`crate::xen_referenced_profile`]).
 
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
