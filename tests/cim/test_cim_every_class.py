@@ -83,7 +83,8 @@ def scenario(x, cim):
     x.VM.start(slow, False, False)
     path = pywbem.CIMInstanceName("Xen_ComputerSystem", namespace="root/cimv2",
                                   keybindings={"CreationClassName": "Xen_ComputerSystem", "Name": x.VM.get_uuid(slow)})
-    rc, out = cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(3))
+    # 4 (Shut Down) is the clean shutdown that waits for the guest; 3 would be immediate
+    rc, out = cim.InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(4))
     assert rc == 4096
     wait_job(cim, out["Job"])
     return running
