@@ -913,9 +913,7 @@ impl AssocProvider {
     }
 
     fn backend(&self) -> Result<(Arc<Backend>, Arc<Tables>), CmpiError> {
-        let b = self.backend.get().map_err(CmpiError::failed)?;
-        let t = b.tables().map_err(CmpiError::failed)?;
-        Ok((b, t))
+        self.backend.with_tables()
     }
 
     /// False when the AssocClass (or References' ResultClass) filter leaves this class out.

@@ -171,6 +171,13 @@ impl BackendRef {
         BackendRef(())
     }
 
+    /// The backend and its cached tables as of now, for a CIM operation.
+    pub fn with_tables(&self) -> Result<(Arc<Backend>, Arc<crate::cache::Tables>), cmpi_shim::CmpiError> {
+        let b = self.get().map_err(cmpi_shim::CmpiError::failed)?;
+        let t = b.tables().map_err(cmpi_shim::CmpiError::failed)?;
+        Ok((b, t))
+    }
+
     /// The backend, started on first use.
     pub fn get(&self) -> Result<Arc<Backend>, String> {
         let mut s = shared();

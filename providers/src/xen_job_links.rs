@@ -204,9 +204,7 @@ impl JobLinkProvider {
     }
 
     fn backend(&self) -> Result<(Arc<Backend>, Arc<Tables>), CmpiError> {
-        let b = self.backend.get().map_err(CmpiError::failed)?;
-        let t = b.tables().map_err(CmpiError::failed)?;
-        Ok((b, t))
+        self.backend.with_tables()
     }
 
     fn jobs(b: &Backend) -> Result<Vec<JobTask>, CmpiError> {

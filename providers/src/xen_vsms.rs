@@ -520,8 +520,12 @@ impl VsmsProvider {
             None => str_of(b.call("VM.create", vec![create_record(&spec)]).map_err(xen_fail)?).map_err(xen_fail)?,
             Some(t) => str_of(b.call("VM.clone", vec![Value::str(t.as_str()), Value::str(spec.name.as_str())]).map_err(xen_fail)?).map_err(xen_fail)?,
         };
-        // From here on, a failure removes what was made.
-        let mut new_vdis = Vec::new();
+        // From here on, a failure removes what was made: the VM, the VDIs made for its new disks
+        // and, for a clone, the copies of the template's disks VM.clone made.
+        let mut new_vdis = match &template_ref {
+            None => Vec::new(),
+            Some(_) => Self::vdis_of(&b, &vm).unwrap_or_default(),
+        };
         let configured = match &template_ref {
             None => Ok(()),
             Some(_) => Self::apply_to_clone(&b, &vm, &spec),
@@ -544,6 +548,22 @@ impl VsmsProvider {
         b.cache.wait_until(std::time::Duration::from_secs(5), |t| t.get("vm", &vm).is_some());
         let system = cs::path(&namespace_of(op), &uuid);
         Ok(MethodResult { return_value: Some(CimValue::Uint32(rc::COMPLETED)), out_args: vec![("ResultingSystem".into(), CimValue::Reference(system))] })
+    }
+
+    /// The VDIs behind the VBDs of `vm`.
+    fn vdis_of(b: &Backend, vm: &str) -> Result<Vec<String>, XenError> {
+        let vbds = match b.call("VM.get_VBDs", vec![Value::str(vm)])? {
+            Wire::Array(items) => items.into_iter().filter_map(|w| str_of(w).ok()).collect::<Vec<_>>(),
+            _ => Vec::new(),
+        };
+        let mut vdis = Vec::new();
+        for vbd in vbds {
+            let vdi = str_of(b.call("VBD.get_VDI", vec![Value::str(vbd.as_str())])?)?;
+            if !is_null_ref(&vdi) {
+                vdis.push(vdi);
+            }
+        }
+        Ok(vdis)
     }
 
     /// The first of `VM.get_allowed_<kind>_devices`.

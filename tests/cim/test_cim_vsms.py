@@ -215,6 +215,27 @@ def test_xenapi_failure_leaves_nothing_behind(cim, vsms, x):
     assert not [r for r in x.VDI.get_all_records().values() if r["name_label"] == "cim-half-disk"]
 
 
+def test_a_failed_define_from_a_template_removes_the_clone_and_its_disks(cim, vsms, x):
+    rec = cim_env.vm_record("cim-disk-template")
+    rec["is_a_template"] = True
+    tmpl = x.VM.create(rec)
+    sr = x.SR.get_by_uuid(disk_sr(x))
+    vdi = x.VDI.create(dict(name_label="cim-template-disk", name_description="", SR=sr, virtual_size=str(1 << 20),
+                            type="user", sharable=False, read_only=False, other_config={}, xenstore_data={}, sm_config={}, tags=[]))
+    x.VBD.create(dict(VM=tmpl, VDI=vdi, userdevice="0", bootable=True, mode="RW", type="Disk", empty=False,
+                      other_config={}, qos_algorithm_type="", qos_algorithm_params={}))
+    vdis_before = set(x.VDI.get_all())
+    ref = pywbem.CIMInstanceName("Xen_ComputerSystemTemplate", keybindings={"InstanceID": "Xen:" + x.VM.get_uuid(tmpl)}, namespace=NS)
+    vssd = 'instance of Xen_ComputerSystemSettingData { ElementName = "cim-half-clone"; };'
+    nic = 'instance of Xen_NetworkPortSettingData { PoolID = "00000000-0000-0000-0000-00000000dead"; };'
+    with pytest.raises(pywbem.CIMError) as e:
+        cim.InvokeMethod("DefineSystem", vsms, SystemSettings=vssd, ResourceSettings=[nic], ReferenceConfiguration=ref)
+    assert e.value.status_code == pywbem.CIM_ERR_FAILED
+    assert not vms_named(x, "cim-half-clone")
+    assert set(x.VDI.get_all()) == vdis_before, "the clone's copy of the template disk went too"
+    assert x.VDI.get_name_label(vdi) == "cim-template-disk", "the template's own disk stays"
+
+
 def test_job_request_state_change_terminates_it(cim, x):
     vm, uuid = slow_vm(x, "cim-stubborn-2", **{"sim-ignore-shutdown": "true"})
     rc, out = cim.InvokeMethod("RequestStateChange", vm_path(uuid), RequestedState=pywbem.Uint16(4))
