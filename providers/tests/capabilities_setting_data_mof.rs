@@ -6,7 +6,6 @@
 mod mof_check;
 use cmpi_shim::CimValue;
 use mof_check::*;
-use std::path::PathBuf;
 use xen_cim_providers::associations::{self as assoc, CAPABILITIES_SETTING_ASSOCS};
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::xen_capabilities::{self as caps, CapKind};
@@ -14,23 +13,6 @@ use xen_cim_providers::xen_capabilities_setting_data::{self as capsd, BOUNDS};
 use xen_cim_providers::xen_resource_pool::POOL_KINDS;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
-
-fn compile(base: bool) -> Repository {
-    let mut r = Repository::new();
-    if base {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("mof/base")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "mof")).collect();
-        files.sort();
-        for f in files {
-            xencim_broker::mof::compile_file(&mut r, "root/cimv2", &f).unwrap_or_else(|e| panic!("{e}"));
-        }
-    } else {
-        let dir = std::env::var_os("CIM_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/cim-schema/2.41.0"));
-        xencim_broker::mof::compile_file(&mut r, "root/cimv2", &dir.join("cim_schema_2.41.0.mof")).expect("the DMTF schema compiles");
-        r.copy_schema("root/cimv2", "root/interop");
-    }
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles");
-    r
-}
 
 fn class<'a>(r: &'a Repository, name: &str) -> &'a Class {
     r.namespace("root/cimv2").unwrap().class(name).unwrap_or_else(|| panic!("{name} is not defined"))
@@ -80,18 +62,18 @@ fn check_all(r: &Repository) {
 
 #[test]
 fn capabilities_setting_data_fit_the_dmtf_schema() {
-    check_all(&compile(false));
+    check_all(&schema_repository());
 }
 
 #[test]
 fn capabilities_setting_data_fit_the_base_classes() {
-    check_all(&compile(true));
+    check_all(&base_repository());
 }
 
 #[test]
 fn association_filters_know_the_capabilities_setting_data_lineage() {
     // exactly the schema's chain of parents; mof/base has the same classes on that chain
-    for (r, exact) in [(compile(false), true), (compile(true), false)] {
+    for (r, exact) in [(schema_repository(), true), (base_repository(), false)] {
         let mut classes: Vec<&str> = POOL_KINDS.iter().map(|k| capsd::class(*k)).collect();
         classes.extend(CAPABILITIES_SETTING_ASSOCS.iter().map(|a| a.class()));
         for c in classes {

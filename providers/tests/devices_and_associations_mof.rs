@@ -6,7 +6,6 @@
 mod mof_check;
 use mof_check::*;
 use cmpi_shim::CimValue;
-use std::path::PathBuf;
 use xen_cim_providers::associations::{self as assoc, Assoc};
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::xen_device::{self as dev, Kind};
@@ -20,26 +19,6 @@ use xenapi_core::rpc::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 
-
-fn schema_repository() -> Repository {
-    let dir = std::env::var_os("CIM_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/cim-schema/2.41.0"));
-    let mut r = Repository::new();
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &dir.join("cim_schema_2.41.0.mof")).expect("the DMTF schema compiles");
-    r.copy_schema("root/cimv2", "root/interop");
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles");
-    r
-}
-
-fn base_repository() -> Repository {
-    let mut r = Repository::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("mof/base")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "mof")).collect();
-    files.sort();
-    for f in files {
-        xencim_broker::mof::compile_file(&mut r, "root/cimv2", &f).unwrap_or_else(|e| panic!("{e}"));
-    }
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles on mof/base");
-    r
-}
 
 fn class<'a>(r: &'a Repository, ns: &str, name: &str) -> &'a Class {
     r.namespace(ns).unwrap().class(name).unwrap_or_else(|| panic!("{name} is not defined in {ns}"))

@@ -5,31 +5,8 @@
 mod mof_check;
 use cmpi_shim::{CimDateTime, CimValue};
 use mof_check::*;
-use std::path::PathBuf;
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::xen_computer_system_indication::{self as ind, Change};
-use xencim_broker::repo::Repository;
-
-fn with_schema() -> Repository {
-    let dir = std::env::var_os("CIM_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/cim-schema/2.41.0"));
-    let mut r = Repository::new();
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &dir.join("cim_schema_2.41.0.mof")).expect("the DMTF schema compiles");
-    r.copy_schema("root/cimv2", "root/interop");
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles");
-    r
-}
-
-fn with_base() -> Repository {
-    let mut r = Repository::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("mof/base")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "mof")).collect();
-    files.sort();
-    for f in files {
-        xencim_broker::mof::compile_file(&mut r, "root/cimv2", &f).unwrap_or_else(|e| panic!("{e}"));
-    }
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles on mof/base");
-    r
-}
-
 #[test]
 fn indications_fit_their_classes() {
     let mut t = Tables::default();
@@ -37,7 +14,7 @@ fn indications_fit_their_classes() {
     t.insert("host", "H", rec("host", vec![("uuid", s("h")), ("hostname", s("xenhost"))]));
     let system = ind::systems("root/cimv2", &t, |_| 2).remove("v").unwrap();
     let changes = [Change::Created(system.clone()), Change::Deleted(system.clone()), Change::Modified { new: system.clone(), old: system }];
-    for r in [with_schema(), with_base()] {
+    for r in [schema_repository(), base_repository()] {
         let ns = r.namespace("root/cimv2").unwrap();
         for (c, parent) in changes.iter().zip(["CIM_InstCreation", "CIM_InstDeletion", "CIM_InstModification"]) {
             let i = ind::indication("root/cimv2", c, CimDateTime::from_unix_micros(1), "Xen:0:1", ind::source_host(c.source(), &t).as_deref());

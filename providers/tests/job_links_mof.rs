@@ -5,38 +5,12 @@
 mod mof_check;
 use cmpi_shim::CimValue;
 use mof_check::*;
-use std::path::PathBuf;
 use xen_cim_providers::associations as assoc;
 use xen_cim_providers::xen_job_links::{self as links, JOB_LINKS};
 use xen_cim_providers::{xen_computer_system as cs, xen_job as job};
-use xencim_broker::repo::Repository;
-
-fn compile_xen(mut r: Repository) -> Repository {
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles");
-    r
-}
-
-fn on_schema() -> Repository {
-    let dir = std::env::var_os("CIM_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/cim-schema/2.41.0"));
-    let mut r = Repository::new();
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &dir.join("cim_schema_2.41.0.mof")).expect("the DMTF schema compiles");
-    r.copy_schema("root/cimv2", "root/interop");
-    compile_xen(r)
-}
-
-fn on_base() -> Repository {
-    let mut r = Repository::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("mof/base")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "mof")).collect();
-    files.sort();
-    for f in files {
-        xencim_broker::mof::compile_file(&mut r, "root/cimv2", &f).unwrap_or_else(|e| panic!("{e}"));
-    }
-    compile_xen(r)
-}
-
 #[test]
 fn links_fit_their_classes() {
-    for r in [on_schema(), on_base()] {
+    for r in [schema_repository(), base_repository()] {
         let n = r.namespace("root/cimv2").unwrap();
         for which in JOB_LINKS {
             let c = n.class(which.class()).unwrap_or_else(|| panic!("{} is not defined", which.class()));
@@ -54,7 +28,7 @@ fn links_fit_their_classes() {
 
 #[test]
 fn filters_know_the_mof_lineage() {
-    let r = on_schema();
+    let r = schema_repository();
     let n = r.namespace("root/cimv2").unwrap();
     let mut classes: Vec<&str> = JOB_LINKS.iter().map(|l| l.class()).collect();
     classes.extend(links::JOB_CLASSES);

@@ -9,7 +9,6 @@
 mod mof_check;
 use mof_check::*;
 use cmpi_shim::CimValue;
-use std::path::PathBuf;
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::{xen_computer_system as cs, xen_computer_system_setting_data as vssd, xen_host_computer_system as host};
 use xenapi_core::client::ObjectRecord;
@@ -17,22 +16,6 @@ use xenapi_core::rpc::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 
-
-fn schema_file() -> PathBuf {
-    let dir = std::env::var_os("CIM_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/cim-schema/2.41.0"));
-    let f = dir.join("cim_schema_2.41.0.mof");
-    assert!(f.is_file(), "the DMTF CIM schema 2.41.0 is needed: {} is missing (set CIM_SCHEMA_DIR)", f.display());
-    f
-}
-
-fn repository() -> Repository {
-    let mut r = Repository::new();
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &schema_file()).expect("the DMTF schema compiles");
-    // As `xencim serve` does: the schema in root/interop too (Xen_RegisteredProfile lives there).
-    r.copy_schema("root/cimv2", "root/interop");
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles");
-    r
-}
 
 fn class<'a>(r: &'a Repository, name: &str) -> &'a Class {
     r.namespace("root/cimv2").unwrap().class(name).unwrap_or_else(|| panic!("{name} is not defined"))
@@ -91,7 +74,7 @@ fn tables() -> (Tables, ObjectRecord, ObjectRecord, ObjectRecord) {
 
 #[test]
 fn provider_instances_fit_their_classes() {
-    let r = repository();
+    let r = schema_repository();
     let (t, h, pv, hvm) = tables();
     let c = class(&r, cs::CLASS);
     assert_eq!(c.superclass.as_deref(), Some("CIM_ComputerSystem"));
@@ -116,7 +99,7 @@ fn provider_instances_fit_their_classes() {
 
 #[test]
 fn request_state_change_is_declared_as_the_provider_reads_it() {
-    let r = repository();
+    let r = schema_repository();
     let m = class(&r, cs::CLASS).method("RequestStateChange").expect("RequestStateChange is inherited");
     assert_eq!(m.return_type.as_str(), "uint32");
     let param = |n: &str| m.parameters.iter().find(|p| p.name == n).unwrap_or_else(|| panic!("no parameter {n}"));
@@ -126,7 +109,7 @@ fn request_state_change_is_declared_as_the_provider_reads_it() {
 
 #[test]
 fn registrations_name_exported_providers_of_compiled_classes() {
-    let r = repository();
+    let r = schema_repository();
     let regs = xencim_broker::registration::read_all(&[workspace().join("registration")]).expect("registration/ parses");
     let mut registered: Vec<&str> = regs.iter().map(|g| g.provider.as_str()).collect();
     registered.sort_unstable();
@@ -151,23 +134,9 @@ fn registrations_name_exported_providers_of_compiled_classes() {
     assert!(cs_reg.has_type("method"), "RequestStateChange needs the method MI");
 }
 
-/// Without the DMTF schema, `mof/base/` (compiled first) gives the Xen classes their parents.
-fn base_repository() -> Repository {
-    let mut r = Repository::new();
-    let base = workspace().join("mof/base");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "mof")).collect();
-    files.sort();
-    assert!(!files.is_empty(), "no MOF in {}", base.display());
-    for f in files {
-        xencim_broker::mof::compile_file(&mut r, "root/cimv2", &f).unwrap_or_else(|e| panic!("{e}"));
-    }
-    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles on mof/base");
-    r
-}
-
 #[test]
 fn base_classes_are_a_faithful_subset_of_the_dmtf_schema() {
-    let (base, full) = (base_repository(), repository());
+    let (base, full) = (base_repository(), schema_repository());
     let ns = base.namespace("root/cimv2").unwrap();
     let names = ns.all_subclasses(None);
     assert!(names.iter().any(|n| n == "CIM_ComputerSystem"), "{names:?}");

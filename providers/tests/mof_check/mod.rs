@@ -8,9 +8,43 @@ use xenapi_core::client::ObjectRecord;
 use xenapi_core::model::model;
 use xenapi_core::rpc::Wire;
 use xencim_broker::model::Class;
+use xencim_broker::repo::Repository;
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The DMTF CIM schema 2.41.0 (`$CIM_SCHEMA_DIR`, else `shared/` beside the workspace).
+pub fn schema_file() -> PathBuf {
+    let dir = std::env::var_os("CIM_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/cim-schema/2.41.0"));
+    let f = dir.join("cim_schema_2.41.0.mof");
+    assert!(f.is_file(), "the DMTF CIM schema 2.41.0 is needed: {} is missing (set CIM_SCHEMA_DIR)", f.display());
+    f
+}
+
+/// The DMTF schema and `mof/Xen.mof`, as `xencim serve --cim-schema` compiles them: the schema in
+/// root/interop too (the registered profiles live there).
+pub fn schema_repository() -> Repository {
+    let mut r = Repository::new();
+    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &schema_file()).expect("the DMTF schema compiles");
+    r.copy_schema("root/cimv2", "root/interop");
+    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles");
+    r
+}
+
+/// Without the DMTF schema: `mof/base/` (every file, in name order) gives the Xen classes their
+/// parents, then `mof/Xen.mof`.
+pub fn base_repository() -> Repository {
+    let mut r = Repository::new();
+    let base = workspace().join("mof/base");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "mof")).collect();
+    files.sort();
+    assert!(!files.is_empty(), "no MOF in {}", base.display());
+    for f in files {
+        xencim_broker::mof::compile_file(&mut r, "root/cimv2", &f).unwrap_or_else(|e| panic!("{e}"));
+    }
+    xencim_broker::mof::compile_file(&mut r, "root/cimv2", &workspace().join("mof/Xen.mof")).expect("mof/Xen.mof compiles on mof/base");
+    r
 }
 
 pub fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {
