@@ -171,6 +171,11 @@ impl BackendRef {
         BackendRef(())
     }
 
+    /// The cached tables as of now, for a CIM operation (starting the backend on first use).
+    pub fn tables(&self) -> Result<Arc<crate::cache::Tables>, cmpi_shim::CmpiError> {
+        self.get().and_then(|b| b.tables()).map_err(cmpi_shim::CmpiError::failed)
+    }
+
     /// The backend and its cached tables as of now, for a CIM operation.
     pub fn with_tables(&self) -> Result<(Arc<Backend>, Arc<crate::cache::Tables>), cmpi_shim::CmpiError> {
         let b = self.get().map_err(cmpi_shim::CmpiError::failed)?;

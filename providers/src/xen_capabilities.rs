@@ -31,7 +31,6 @@ use crate::xen_host_computer_system as host;
 use crate::xen_resource_pool::{PoolKind, POOL_KINDS};
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use std::sync::Arc;
 use xenapi_core::client::ObjectRecord;
 
 /// The capabilities classes.
@@ -220,9 +219,6 @@ impl CapabilitiesProvider {
         CapabilitiesProvider { kind, backend: BackendRef::acquire() }
     }
 
-    fn tables(&self) -> Result<Arc<Tables>, CmpiError> {
-        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
-    }
 }
 
 impl Provider for CapabilitiesProvider {
@@ -233,13 +229,13 @@ impl Provider for CapabilitiesProvider {
 
 impl InstanceProvider for CapabilitiesProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         Ok(sources(&tables, self.kind).into_iter().map(|(_, r)| instance(&ns, self.kind, r)).collect())
     }
 
     fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         find(&tables, self.kind, op).map(|(_, r)| instance(&namespace_of(op), self.kind, r)).ok_or_else(|| CmpiError::not_found(format!("no instance {op}")))
     }
 }

@@ -24,7 +24,6 @@ use crate::xen_resource_pool::{PoolKind, POOL_KINDS};
 use crate::xen_vsms::{DEFAULT_MEMORY, DEFAULT_VCPUS, MAX_VCPUS, MIN_MEMORY};
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use std::sync::Arc;
 use xenapi_core::client::ObjectRecord;
 
 const MIB: u64 = 1 << 20;
@@ -198,9 +197,6 @@ impl CapabilitiesSettingDataProvider {
         CapabilitiesSettingDataProvider { kind, backend: BackendRef::acquire() }
     }
 
-    fn tables(&self) -> Result<Arc<Tables>, CmpiError> {
-        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
-    }
 }
 
 impl Provider for CapabilitiesSettingDataProvider {
@@ -211,7 +207,7 @@ impl Provider for CapabilitiesSettingDataProvider {
 
 impl InstanceProvider for CapabilitiesSettingDataProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         let mut src: Vec<&ObjectRecord> = tables.iter(self.kind.source()).map(|(_, r)| r).collect();
         src.sort_unstable_by_key(|r| r.str("uuid"));
@@ -219,7 +215,7 @@ impl InstanceProvider for CapabilitiesSettingDataProvider {
     }
 
     fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         find(&tables, self.kind, op)
             .map(|(_, r, b)| instance(&namespace_of(op), self.kind, b, r, &tables))
             .ok_or_else(|| CmpiError::not_found(format!("no instance {op}")))

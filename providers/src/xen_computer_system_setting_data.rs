@@ -205,9 +205,6 @@ impl SettingDataProvider {
         SettingDataProvider { kind, backend: BackendRef::acquire() }
     }
 
-    fn tables(&self) -> Result<std::sync::Arc<Tables>, CmpiError> {
-        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
-    }
 
     /// The VM records of this provider's kind, by uuid.
     fn records<'t>(&self, tables: &'t Tables) -> Vec<&'t ObjectRecord> {
@@ -231,13 +228,13 @@ impl Provider for SettingDataProvider {
 
 impl InstanceProvider for SettingDataProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         Ok(self.records(&tables).into_iter().map(|v| instance(&ns, v, &tables)).collect())
     }
 
     fn enumerate_instance_names(&self, _ctx: &Context, op: &ObjectPath) -> Result<Vec<ObjectPath>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         Ok(self.records(&tables).into_iter().map(|v| path_of(&ns, self.kind, v.str("uuid"))).collect())
     }
@@ -246,7 +243,7 @@ impl InstanceProvider for SettingDataProvider {
         let id = string_key(op, "InstanceID")?;
         let not_found = || CmpiError::not_found(format!("no {} with InstanceID {id:?}", self.kind.class()));
         let uuid = uuid_of_instance_id(&id).ok_or_else(not_found)?;
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         match tables.by_uuid("vm", uuid) {
             Some((_, v)) if VssdKind::of(v) == Some(self.kind) => Ok(instance(&namespace_of(op), v, &tables)),
             _ => Err(not_found()),

@@ -21,7 +21,6 @@ use crate::util::*;
 use crate::xen_computer_system::{self as cs, is_virtual_system};
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use std::sync::Arc;
 use xenapi_core::client::ObjectRecord;
 use xenapi_core::Value;
 
@@ -240,9 +239,6 @@ impl DeviceProvider {
         DeviceProvider { kind, backend: BackendRef::acquire() }
     }
 
-    fn tables(&self) -> Result<Arc<Tables>, CmpiError> {
-        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
-    }
 }
 
 impl Provider for DeviceProvider {
@@ -253,7 +249,7 @@ impl Provider for DeviceProvider {
 
 impl InstanceProvider for DeviceProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         let mut vms: Vec<&ObjectRecord> = tables.iter("vm").map(|(_, v)| v).filter(|v| is_virtual_system(v)).collect();
         vms.sort_unstable_by_key(|v| v.str("uuid"));
@@ -262,7 +258,7 @@ impl InstanceProvider for DeviceProvider {
 
     fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
         check_creation_class(op, self.kind.class())?;
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         find(&namespace_of(op), self.kind, op, &tables).ok_or_else(|| CmpiError::not_found(format!("no instance {op}")))
     }
 }

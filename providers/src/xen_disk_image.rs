@@ -15,7 +15,6 @@ use crate::util::*;
 use crate::xen_resource_pool::PoolKind;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use std::sync::Arc;
 use xenapi_core::client::ObjectRecord;
 
 pub const CLASS: &str = "Xen_DiskImage";
@@ -94,9 +93,6 @@ impl DiskImageProvider {
         DiskImageProvider { backend: BackendRef::acquire() }
     }
 
-    fn tables(&self) -> Result<Arc<Tables>, CmpiError> {
-        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
-    }
 }
 
 impl Default for DiskImageProvider {
@@ -113,7 +109,7 @@ impl Provider for DiskImageProvider {
 
 impl InstanceProvider for DiskImageProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         let mut srs: Vec<&ObjectRecord> = tables.iter("sr").map(|(_, r)| r).collect();
         srs.sort_unstable_by_key(|r| r.str("uuid"));
@@ -122,7 +118,7 @@ impl InstanceProvider for DiskImageProvider {
 
     fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
         check_creation_class(op, CLASS)?;
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         find(&tables, op).map(|(v, sr)| instance(&namespace_of(op), v, sr)).ok_or_else(|| CmpiError::not_found(format!("no instance {op}")))
     }
 }

@@ -145,9 +145,6 @@ impl HostComputerSystemProvider {
         HostComputerSystemProvider { backend: BackendRef::acquire() }
     }
 
-    fn tables(&self) -> Result<std::sync::Arc<Tables>, CmpiError> {
-        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
-    }
 }
 
 impl Default for HostComputerSystemProvider {
@@ -199,7 +196,7 @@ impl MethodProvider for HostComputerSystemProvider {
 
 impl InstanceProvider for HostComputerSystemProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         let mut hosts: Vec<&ObjectRecord> = tables.iter("host").map(|(_, h)| h).collect();
         hosts.sort_unstable_by_key(|h| h.str("uuid"));
@@ -207,7 +204,7 @@ impl InstanceProvider for HostComputerSystemProvider {
     }
 
     fn enumerate_instance_names(&self, _ctx: &Context, op: &ObjectPath) -> Result<Vec<ObjectPath>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         let mut uuids: Vec<&str> = tables.iter("host").map(|(_, h)| h.str("uuid")).collect();
         uuids.sort_unstable();
@@ -217,7 +214,7 @@ impl InstanceProvider for HostComputerSystemProvider {
     fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
         check_creation_class(op, CLASS)?;
         let uuid = string_key(op, "Name")?;
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         match tables.by_uuid("host", &uuid) {
             Some((_, h)) => Ok(instance(&namespace_of(op), h, &tables)),
             None => Err(CmpiError::not_found(format!("no {CLASS} with Name {uuid:?}"))),

@@ -19,7 +19,6 @@ use crate::xen_device::permanent_address;
 use crate::xen_host_computer_system as host;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use std::sync::Arc;
 use xenapi_core::client::ObjectRecord;
 
 /// The three host device classes.
@@ -174,9 +173,6 @@ impl HostDeviceProvider {
         HostDeviceProvider { kind, backend: BackendRef::acquire() }
     }
 
-    fn tables(&self) -> Result<Arc<Tables>, CmpiError> {
-        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
-    }
 }
 
 impl Provider for HostDeviceProvider {
@@ -187,7 +183,7 @@ impl Provider for HostDeviceProvider {
 
 impl InstanceProvider for HostDeviceProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         let mut hosts: Vec<&ObjectRecord> = tables.iter("host").map(|(_, h)| h).collect();
         hosts.sort_unstable_by_key(|h| h.str("uuid"));
@@ -196,7 +192,7 @@ impl InstanceProvider for HostDeviceProvider {
 
     fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
         check_creation_class(op, self.kind.class())?;
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         find(&namespace_of(op), self.kind, op, &tables).ok_or_else(|| CmpiError::not_found(format!("no instance {op}")))
     }
 }

@@ -14,7 +14,6 @@ use crate::cache::Tables;
 use crate::util::*;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CmpiError, Instance, ObjectPath};
-use std::sync::Arc;
 use xenapi_core::client::ObjectRecord;
 
 pub const CLASS: &str = "Xen_HostPool";
@@ -63,9 +62,6 @@ impl HostPoolProvider {
         HostPoolProvider { backend: BackendRef::acquire() }
     }
 
-    fn tables(&self) -> Result<Arc<Tables>, CmpiError> {
-        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
-    }
 }
 
 impl Default for HostPoolProvider {
@@ -82,13 +78,13 @@ impl Provider for HostPoolProvider {
 
 impl InstanceProvider for HostPoolProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         Ok(pools(&tables).into_iter().map(|p| instance(&ns, p, &tables)).collect())
     }
 
     fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         find(&tables, op).map(|p| instance(&namespace_of(op), p, &tables)).ok_or_else(|| CmpiError::not_found(format!("no instance {op}")))
     }
 }

@@ -20,7 +20,6 @@ use crate::cache::Tables;
 use crate::util::*;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use std::sync::Arc;
 use xenapi_core::client::ObjectRecord;
 
 /// The four pool classes.
@@ -159,9 +158,6 @@ impl PoolProvider {
         PoolProvider { kind, backend: BackendRef::acquire() }
     }
 
-    fn tables(&self) -> Result<Arc<Tables>, CmpiError> {
-        self.backend.get().and_then(|b| b.tables()).map_err(CmpiError::failed)
-    }
 }
 
 impl Provider for PoolProvider {
@@ -172,7 +168,7 @@ impl Provider for PoolProvider {
 
 impl InstanceProvider for PoolProvider {
     fn enumerate_instances(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Vec<Instance>, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         let ns = namespace_of(op);
         let mut src: Vec<&ObjectRecord> = tables.iter(self.kind.source()).map(|(_, r)| r).collect();
         src.sort_unstable_by_key(|r| r.str("uuid"));
@@ -180,7 +176,7 @@ impl InstanceProvider for PoolProvider {
     }
 
     fn get_instance(&self, _ctx: &Context, op: &ObjectPath, _p: Option<&[String]>) -> Result<Instance, CmpiError> {
-        let tables = self.tables()?;
+        let tables = self.backend.tables()?;
         find(&tables, self.kind, op).map(|(_, r)| instance(&namespace_of(op), self.kind, r, &tables)).ok_or_else(|| CmpiError::not_found(format!("no instance {op}")))
     }
 }
