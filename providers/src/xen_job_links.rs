@@ -158,16 +158,24 @@ fn vm_of<'t>(t: &'t Tables, j: &JobTask) -> Option<&'t ObjectRecord> {
     t.by_uuid("vm", j.vm()?).map(|(_, v)| v).filter(|v| is_virtual_system(v))
 }
 
+/// Whether links of `which` from `src` can pass Role, ResultRole and ResultClass at all: decided
+/// from the classes alone, so that a traversal they rule out reads no tasks.
+pub fn may_pass(which: JobLink, src: &Source, role: Option<&str>, result_role: Option<&str>, result_class: Option<&str>) -> bool {
+    let (jr, er) = which.roles();
+    let (src_role, far_role, far_classes): (_, _, &[&str]) = match src {
+        Source::Job(..) => (jr, er, &[cs::CLASS]),
+        Source::Vm(_) => (er, jr, JOB_CLASSES),
+    };
+    role.is_none_or(|r| r.eq_ignore_ascii_case(src_role))
+        && result_role.is_none_or(|r| r.eq_ignore_ascii_case(far_role))
+        && result_class.is_none_or(|rc| far_classes.iter().any(|c| is_a(c, rc)))
+}
+
 /// The links of `which` from `src` that pass Role, ResultRole and ResultClass. Both classes link
 /// a job to its VM (the VM started it and is what it acts on).
 #[allow(clippy::too_many_arguments)]
 pub fn hops<'a>(which: JobLink, t: &'a Tables, jobs: &'a [JobTask], src: &Source, ns: &str, role: Option<&str>, result_role: Option<&str>, result_class: Option<&str>) -> Vec<Hop<'a>> {
-    let (jr, er) = which.roles();
-    let (src_role, far_role) = match src {
-        Source::Job(..) => (jr, er),
-        Source::Vm(_) => (er, jr),
-    };
-    if role.is_some_and(|r| !r.eq_ignore_ascii_case(src_role)) || result_role.is_some_and(|r| !r.eq_ignore_ascii_case(far_role)) {
+    if !may_pass(which, src, role, result_role, result_class) {
         return vec![];
     }
     let pairs: Vec<(&'a JobTask, &'a ObjectRecord)> = match src {
@@ -216,10 +224,14 @@ impl JobLinkProvider {
         assoc_class.is_none_or(|c| is_a(self.which.class(), c))
     }
 
-    /// Runs `f` on the hops from `op`; no XenAPI call when `op` is neither a job nor a VM.
+    /// Runs `f` on the hops from `op`; no XenAPI call when `op` is neither a job nor a VM, or when
+    /// the filters rule every link out.
     fn with_hops<R>(&self, op: &ObjectPath, role: Option<&str>, result_role: Option<&str>, result_class: Option<&str>, f: impl FnOnce(&Backend, &Tables, Vec<Hop>) -> R) -> Result<Option<R>, CmpiError> {
         let (b, t) = self.backend()?;
         let Some(src) = source(&t, op) else { return Ok(None) };
+        if !may_pass(self.which, &src, role, result_role, result_class) {
+            return Ok(Some(f(&b, &t, vec![])));
+        }
         let jobs = Self::jobs(&b)?;
         let hops = hops(self.which, &t, &jobs, &src, &namespace_of(op), role, result_role, result_class);
         Ok(Some(f(&b, &t, hops)))
@@ -360,6 +372,20 @@ mod tests {
         let gone = source(&t, &job::path("root/cimv2", job::STATE_CHANGE_JOB, "j2")).unwrap();
         assert!(hops(JobLink::Affected, &t, &jobs, &gone, "root/cimv2", None, None, None).is_empty());
         assert_eq!(all_links(JobLink::Owning, &t, &jobs, "root/cimv2").len(), 1);
+    }
+
+    #[test]
+    fn filters_that_rule_every_link_out_are_known_before_reading_tasks() {
+        let (t, _) = sample();
+        let vm = source(&t, &cs::path("root/cimv2", "v")).unwrap();
+        let jp = job::path("root/cimv2", job::STATE_CHANGE_JOB, "j1");
+        let job = source(&t, &jp).unwrap();
+        assert!(may_pass(JobLink::Affected, &vm, None, None, None));
+        assert!(may_pass(JobLink::Affected, &vm, None, None, Some("CIM_Job")));
+        assert!(!may_pass(JobLink::Affected, &vm, None, None, Some("CIM_VirtualSystemSettingData")), "a DSP1057 step from a VM");
+        assert!(!may_pass(JobLink::Owning, &vm, Some("OwnedElement"), None, None));
+        assert!(may_pass(JobLink::Owning, &job, None, Some("OwningElement"), Some("CIM_ComputerSystem")));
+        assert!(!may_pass(JobLink::Owning, &job, None, None, Some("CIM_Job")));
     }
 
     #[test]
