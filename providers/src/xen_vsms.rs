@@ -495,7 +495,6 @@ impl VsmsProvider {
     }
 
     fn define_system(&self, op: &ObjectPath, args: &Args) -> Result<MethodResult, CmpiError> {
-        crate::access::require(&["VM.create", "VM.clone", "VM.destroy", "VDI.create", "VBD.create", "VIF.create"])?;
         let bad = |m: String| CmpiError::invalid_parameter(m);
         let vssd = match arg(args, "SystemSettings") {
             None | Some(CimValue::Null { .. }) => return Err(bad("DefineSystem: SystemSettings (an embedded VSSD) is required".into())),
@@ -684,7 +683,6 @@ impl VsmsProvider {
     }
 
     fn destroy_system(&self, args: &Args) -> Result<MethodResult, CmpiError> {
-        crate::access::require(&["VM.hard_shutdown", "VBD.destroy", "VDI.destroy", "VM.destroy"])?;
         let uuid = affected_uuid(arg(args, "AffectedSystem")).map_err(|e| CmpiError::invalid_parameter(format!("DestroySystem: {e}")))?;
         let b = self.backend()?;
         let tables = b.tables().map_err(CmpiError::failed)?;
@@ -784,6 +782,8 @@ impl VsmsProvider {
         // What each method may call, checked before it starts: a principal allowed the first
         // steps but not the last would otherwise leave a half-done change behind.
         let needs: &[&str] = match method.to_ascii_lowercase().as_str() {
+            "definesystem" => &["VM.create", "VM.clone", "VM.destroy", "VDI.create", "VBD.create", "VIF.create"],
+            "destroysystem" => &["VM.hard_shutdown", "VBD.destroy", "VDI.destroy", "VM.destroy"],
             "addresourcesettings" => &["VDI.create", "VBD.create", "VIF.create", "VBD.plug", "VIF.plug", "VBD.destroy", "VDI.destroy", "VIF.destroy"],
             "modifyresourcesettings" => &["VM.set_VCPUs_max", "VM.set_memory_limits", "VBD.set_mode", "VDI.resize", "VIF.move", "VBD.insert", "VBD.eject"],
             "removeresourcesettings" => &["VBD.unplug", "VBD.destroy", "VDI.destroy", "VIF.unplug", "VIF.destroy"],
