@@ -115,7 +115,9 @@ def main(path):
             if no_session:
                 s += " no_session"
             s += "".join(" " + f for f in flags)
-            s += f" role={role if role not in ('', '-') else 'RO'}"
+            # The fact sheet leaves a role out ('-') for a few messages; the safe default is the
+            # most privileged role, never read-only (those were later set by hand from xapi).
+            s += f" role={role if role not in ('', '-') else 'PA'}"
             errs = [e.strip() for e in errs.split(",") if e.strip() and not e.strip().startswith("+")]
             errs = [e.split(" +")[0] for e in errs]
             if errs:

@@ -52,7 +52,14 @@ fn parse_filters(classes: &[Value]) -> Result<Vec<Filter>, ApiError> {
         .collect()
 }
 
+/// Whether a change to object `r` of class `class` goes to a watcher with these filters. The one
+/// place that decides what events carry: objects of classes without events (sessions, users) are
+/// never sent, whatever the filter, so no caller ever receives another caller's session ref
+/// (xapi: `gen_events:false`).
 fn matches(filters: &[Filter], class: usize, r: &str) -> bool {
+    if !model().classes[class].has_events() {
+        return false;
+    }
     filters.iter().any(|f| match f {
         Filter::All => true,
         Filter::Class(c) => *c == class,
@@ -146,7 +153,7 @@ fn collect(xapi: &Xapi, filters: &[Filter], since: Option<u64>) -> Result<(Vec<V
         let generation = xapi.store.feed().generation;
         let mut events = Vec::new();
         for (i, class) in model().classes.iter().enumerate() {
-            if !class.is_stored() {
+            if !class.has_events() {
                 continue;
             }
             for (r, rec) in &tables.tables[i].objects {
@@ -195,7 +202,7 @@ fn valid_ref_counts(xapi: &Xapi) -> Value {
             .classes
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.is_stored())
+            .filter(|(_, c)| c.has_events())
             .map(|(i, c)| (Value::str(c.name.to_ascii_lowercase()), Value::I4(t.tables[i].objects.len() as i32)))
             .collect(),
     )

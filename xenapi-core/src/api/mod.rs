@@ -5,6 +5,7 @@ pub mod event;
 mod guest_agent;
 pub mod host;
 pub mod network;
+pub mod ownership;
 pub mod pbd;
 pub mod pif;
 pub mod sr;
@@ -35,6 +36,8 @@ pub struct Xapi {
     pub sessions: session::Sessions,
     pub backend: Arc<dyn Backend>,
     pub tasks: task::Running,
+    /// Who made each task (only they, and pool-operators, may change it).
+    pub task_owners: ownership::TaskOwners,
     pub events: event::Subscriptions,
     dispatcher: OnceLock<Dispatcher>,
     /// The host this server is (`session.get_this_host`).
@@ -91,6 +94,7 @@ impl Xapi {
             sessions,
             backend,
             tasks: task::Running::default(),
+            task_owners: ownership::TaskOwners::default(),
             events: event::Subscriptions::default(),
             dispatcher: OnceLock::new(),
             this_host: boot.host,
@@ -143,6 +147,7 @@ impl Xapi {
                         x.sessions.expire_idle(&x.store);
                         x.events.prune(|s| x.sessions.is_live(s));
                         task::collect_garbage(&x.store);
+                        x.task_owners.forget_gone(&x.store);
                     }
                 })
                 .await;

@@ -87,6 +87,7 @@ pub fn spawn_async(mut ctx: Ctx, method: Method, args: Vec<Value>) -> Result<Val
         tx.put("task", &task, rec);
         Ok(())
     })?;
+    ctx.xapi.task_owners.record(&task, ctx.session.as_deref());
     ctx.task = Some(task.clone());
     let xapi = ctx.xapi.clone();
     let t = task.clone();
@@ -236,6 +237,7 @@ pub fn register(d: &mut Dispatcher) {
             tx.put("task", &r, rec);
             Ok(())
         })?;
+        ctx.xapi.task_owners.record(&r, ctx.session.as_deref());
         Ok(Value::str(r))
     });
     d.implement_sync("task.destroy", |ctx, a| {

@@ -4,7 +4,8 @@
 //! `create`, ...) come from [`implicit`] without per-field code; custom messages (`VM.start`,
 //! `session.login_with_password`, ...) are registered by the `api` modules into the same table,
 //! and replace an implicit message of the same name. Every call goes through [`Dispatcher::call`]:
-//! method lookup, session check, arity, role, argument typing, then the handler.
+//! method lookup, session check, arity, role, argument typing, ownership of the target (tasks
+//! and sessions of other users, `api::ownership`), then the handler.
 
 pub mod implicit;
 pub mod where_expr;
@@ -252,6 +253,9 @@ impl Dispatcher {
             }
         }
         check_refs(xapi, &method.params, &args)?;
+        if let Some(s) = &session {
+            crate::api::ownership::check(xapi, s, method, &args)?;
+        }
         let ctx = Ctx { xapi: xapi.clone(), session, method: Arc::from(method.name.as_str()), task: None };
         if is_async {
             if !method.has_async {

@@ -92,6 +92,10 @@ impl Role {
             "VPA" => Role::VmPowerAdmin,
             "PO" => Role::PoolOperator,
             "PA" => Role::PoolAdmin,
+            // xapi's _R_LOCAL_ROOT_ONLY: no role, only the local superuser. Every user here is a
+            // local account, and a pool-admin session is the local superuser
+            // (`session.is_local_superuser`), so these need pool-admin.
+            "LR" => Role::PoolAdmin,
             _ => return None,
         })
     }
@@ -135,6 +139,10 @@ pub struct Class {
     pub map_ops: Vec<String>,
     pub set_ops: Vec<String>,
     pub messages: Vec<Message>,
+    /// False for classes whose objects never appear in `event.from` / `event.next` (xapi's
+    /// `gen_events:false`): sessions carry the refs that authenticate their holder, so no other
+    /// caller may ever be sent one.
+    pub gen_events: bool,
 }
 
 impl Class {
@@ -150,6 +158,10 @@ impl Class {
     /// Whether objects of this class live in the store (everything but `event`).
     pub fn is_stored(&self) -> bool {
         self.name != "event"
+    }
+    /// Whether changes to objects of this class are delivered as events.
+    pub fn has_events(&self) -> bool {
+        self.is_stored() && self.gen_events
     }
     pub fn message(&self, name: &str) -> Option<&Message> {
         self.messages.iter().find(|m| m.name == name)
@@ -259,6 +271,21 @@ mod tests {
         assert!(!login.needs_session);
         assert_eq!(login.params.len(), 4);
         assert_eq!(login.required_params(), 2);
+    }
+
+    #[test]
+    fn credential_classes_make_no_events_and_local_root_messages_need_pool_admin() {
+        let m = model();
+        assert!(!m.class("session").unwrap().has_events());
+        assert!(!m.class("user").unwrap().has_events());
+        assert!(m.class("VM").unwrap().has_events() && m.class("task").unwrap().has_events());
+        assert!(!m.class("event").unwrap().has_events());
+        let host = m.class("host").unwrap();
+        for msg in ["set_uefi_certificates", "set_sched_gran", "emergency_reset_server_certificate"] {
+            assert_eq!(host.message(msg).unwrap().role, Role::PoolAdmin, "{msg}");
+        }
+        assert_eq!(m.class("session").unwrap().message("change_password").unwrap().role, Role::PoolAdmin);
+        assert!(parse::parse("class x bogus_flag\n", "").is_err());
     }
 
     #[test]

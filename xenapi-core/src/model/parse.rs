@@ -6,6 +6,7 @@ use crate::value::Value;
 
 struct RawClass {
     name: String,
+    gen_events: bool,
     fields: Vec<(usize, String)>,
     messages: Vec<(usize, String)>,
     implicit: Vec<String>,
@@ -23,9 +24,19 @@ pub(super) fn parse(datamodel: &str, errors: &str) -> Result<Model, String> {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        if let Some(name) = t.strip_prefix("class ") {
+        if let Some(header) = t.strip_prefix("class ") {
+            let mut words = header.split_whitespace();
+            let name = words.next().ok_or_else(|| format!("line {lineno}: class without a name"))?;
+            let mut gen_events = true;
+            for flag in words {
+                match flag {
+                    "no_events" => gen_events = false,
+                    other => return Err(format!("line {lineno}: unknown class flag {other}")),
+                }
+            }
             raw.push(RawClass {
-                name: name.trim().to_string(),
+                name: name.to_string(),
+                gen_events,
                 fields: vec![],
                 messages: vec![],
                 implicit: vec![],
@@ -75,6 +86,7 @@ pub(super) fn parse(datamodel: &str, errors: &str) -> Result<Model, String> {
             map_ops: rc.map_ops,
             set_ops: rc.set_ops,
             messages,
+            gen_events: rc.gen_events,
         });
     }
 
