@@ -16,13 +16,19 @@
 //! 2. `[principal_roles]` in the provider configuration (for SFCB and OpenPegasus, which
 //!    authenticate their own users): `alice = "vm-operator"`;
 //! 3. `default_role` in that file, read-only when absent.
+//!
+//! Tasks (CIM jobs) follow the XenAPI server's ownership rule (`xenapi_core::api::ownership`):
+//! every task the providers make belongs to their service account, so the providers remember
+//! which principal each `Async.` call was made for, and a principal below pool-operator may
+//! cancel or destroy only those (KillJob, RequestStateChange on a job).
 
 use crate::xenapi_conn::{ProviderConfig, XenError};
 use cmpi_shim::abi::CMPI_RC_ERR_ACCESS_DENIED;
 use cmpi_shim::provider::Context;
 use cmpi_shim::CmpiError;
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use xenapi_core::dispatch::Dispatcher;
 use xenapi_core::model::Role;
 
@@ -73,7 +79,7 @@ pub fn acting_for<T>(ctx: &Context, config: Option<&ProviderConfig>, f: impl FnO
 /// several XenAPI calls: refusing only its third call would leave the first two done.
 pub fn require(methods: &[&str]) -> Result<(), CmpiError> {
     for m in methods {
-        if let Err(e) = check(m) {
+        if let Err(e) = check_role(m) {
             return Err(CmpiError::new(CMPI_RC_ERR_ACCESS_DENIED, e.to_string()));
         }
     }
@@ -87,9 +93,45 @@ pub fn required_role(method: &str) -> Option<Role> {
     TABLE.get_or_init(Dispatcher::from_model).get(name).map(|m| m.role)
 }
 
-/// Whether the request this thread works for may call `method`. Calls outside [`acting_for`]
-/// (the cache's event poller, job watchers) are the providers' own and always allowed.
-pub fn check(method: &str) -> Result<(), XenError> {
+/// Task ref → the principal whose CIM request made it. Bounded: the oldest half is forgotten
+/// past [`TASKS_REMEMBERED`] (XenAPI collects finished tasks after 65 minutes anyway).
+fn task_principals() -> std::sync::MutexGuard<'static, HashMap<String, (u64, String)>> {
+    static MAP: OnceLock<Mutex<HashMap<String, (u64, String)>>> = OnceLock::new();
+    MAP.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner())
+}
+
+const TASKS_REMEMBERED: usize = 10_000;
+
+/// After a call made for the request this thread works for: an `Async.` call's task now belongs
+/// to that request's principal.
+pub fn note_result(method: &str, result: &xenapi_core::rpc::Wire) {
+    let (true, xenapi_core::rpc::Wire::Str(task)) = (method.starts_with("Async."), result) else { return };
+    let Some(principal) = ACTING.with(|a| a.borrow().as_ref().map(|a| a.principal.clone())) else { return };
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut map = task_principals();
+    if map.len() >= TASKS_REMEMBERED {
+        let mut ages: Vec<u64> = map.values().map(|(s, _)| *s).collect();
+        ages.sort_unstable();
+        let cut = ages[ages.len() / 2];
+        map.retain(|_, (s, _)| *s >= cut);
+    }
+    map.insert(task.clone(), (seq, principal));
+}
+
+/// Whether the request this thread works for may call `method` with `args`. Calls outside
+/// [`acting_for`] (the cache's event poller, job watchers) are the providers' own and always
+/// allowed.
+pub fn check(method: &str, args: &[xenapi_core::Value]) -> Result<(), XenError> {
+    check_role(method)?;
+    ACTING.with(|a| match a.borrow_mut().as_mut() {
+        Some(acting) => check_task_owner(acting, method, args),
+        None => Ok(()),
+    })
+}
+
+/// Whether the principal's role allows `method` at all.
+fn check_role(method: &str) -> Result<(), XenError> {
     ACTING.with(|a| {
         let mut a = a.borrow_mut();
         let Some(acting) = a.as_mut() else { return Ok(()) };
@@ -108,6 +150,21 @@ pub fn check(method: &str) -> Result<(), XenError> {
         acting.denied.get_or_insert_with(|| format!("XenError:RBAC_PERMISSION_DENIED:{permission}:{text}"));
         Err(XenError::Api { code: "RBAC_PERMISSION_DENIED".into(), params: vec![permission, text] })
     })
+}
+
+/// A change to a task made for a principal below pool-operator: only to the tasks made for it.
+fn check_task_owner(acting: &mut Acting, method: &str, args: &[xenapi_core::Value]) -> Result<(), XenError> {
+    use xenapi_core::api::ownership;
+    if !ownership::changes_a_task(method) || acting.role >= ownership::TASK_ANY_ROLE {
+        return Ok(());
+    }
+    let task = args.first().and_then(|v| v.as_str()).unwrap_or("");
+    if task_principals().get(task).is_some_and(|(_, p)| *p == acting.principal) {
+        return Ok(());
+    }
+    let e = ownership::task_denied(task, &acting.principal, acting.role);
+    acting.denied.get_or_insert_with(|| format!("XenError:{}:{}", e.code, e.params.join(":")));
+    Err(XenError::Api { code: e.code, params: e.params })
 }
 
 #[cfg(test)]
@@ -150,7 +207,7 @@ mod tests {
         let run = |(principal, role): (Option<String>, Option<String>)| {
             let a = Acting { principal: principal.unwrap(), role: Role::from_wire_name(&role.unwrap()).unwrap(), denied: None };
             ACTING.with(|x| *x.borrow_mut() = Some(a));
-            let r = (check("VM.get_record"), check("Async.VM.start"));
+            let r = (check("VM.get_record", &[]), check("Async.VM.start", &[]));
             let denied = ACTING.with(|x| x.borrow_mut().take()).and_then(|a| a.denied);
             (r, denied)
         };
@@ -161,6 +218,26 @@ mod tests {
         assert!(denied.unwrap().contains("alice has role read-only"));
         let ((_, start), denied) = run(ctx_role("vm-operator"));
         assert!(start.is_ok() && denied.is_none());
-        assert!(check("VM.destroy").is_ok(), "outside a request the providers' own calls pass");
+        assert!(check("VM.destroy", &[]).is_ok(), "outside a request the providers' own calls pass");
+    }
+
+    #[test]
+    fn a_job_is_killed_only_by_its_principal_or_a_pool_operator() {
+        let act = |principal: &str, role: Role| {
+            ACTING.with(|x| *x.borrow_mut() = Some(Acting { principal: principal.into(), role, denied: None }))
+        };
+        let task = xenapi_core::Value::str("OpaqueRef:job-of-bob");
+        act("bob", Role::VmOperator);
+        note_result("Async.VM.clean_shutdown", &xenapi_core::rpc::Wire::Str("OpaqueRef:job-of-bob".into()));
+        assert!(check("task.cancel", std::slice::from_ref(&task)).is_ok());
+        act("eve", Role::VmOperator);
+        let e = check("task.cancel", std::slice::from_ref(&task)).unwrap_err();
+        assert_eq!(e.code(), Some("RBAC_PERMISSION_DENIED"));
+        assert!(ACTING.with(|x| x.borrow().as_ref().unwrap().denied.clone()).unwrap().contains("task.destroy/any"));
+        assert!(check("task.destroy", std::slice::from_ref(&task)).is_err());
+        assert!(check("task.get_record", std::slice::from_ref(&task)).is_ok());
+        act("carol", Role::PoolOperator);
+        assert!(check("task.cancel", std::slice::from_ref(&task)).is_ok());
+        ACTING.with(|x| *x.borrow_mut() = None);
     }
 }

@@ -59,14 +59,17 @@ impl Backend {
 
     /// Calls `class.message(args)` with the shared session, waiting for the answer.
     pub fn call(&self, method: &str, args: Vec<xenapi_core::Value>) -> Result<xenapi_core::rpc::Wire, XenError> {
-        crate::access::check(method)?;
+        crate::access::check(method, &args)?;
         let conn = Arc::clone(&self.conn);
-        let method = method.to_string();
-        self.block_on(async move {
-            let s: Arc<Session> = conn.session().await?;
-            s.call(&method, args).await.map_err(XenError::from)
-        })
-        .map_err(XenError::Other)?
+        let name = method.to_string();
+        let result = self
+            .block_on(async move {
+                let s: Arc<Session> = conn.session().await?;
+                s.call(&name, args).await.map_err(XenError::from)
+            })
+            .map_err(XenError::Other)??;
+        crate::access::note_result(method, &result);
+        Ok(result)
     }
 
     /// The cached tables, as of now: after the first sync, one `event.from(classes, token, 0.0)`

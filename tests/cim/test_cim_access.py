@@ -124,3 +124,42 @@ def test_only_pool_operators_may_take_the_host_into_maintenance(srv, x):
         conn(srv, "operator").InvokeMethod("RequestStateChange", path, RequestedState=pywbem.Uint16(6))
     assert e.value.status_code == pywbem.CIM_ERR_ACCESS_DENIED and "pool-operator" in e.value.status_description
     assert x.host.get_enabled(host_ref) is True
+
+
+def deaf_running_vm(x, name):
+    rec = cim_env.vm_record(name)
+    rec["other_config"] = {"sim-ignore-shutdown": "true"}
+    ref = x.VM.create(rec)
+    x.VM.start(ref, False, False)
+    return ref
+
+
+def test_a_job_is_killed_only_by_whoever_started_it_or_a_pool_operator(srv, x):
+    """KillJob cancels the XenAPI task behind the job: the task ownership rule of the XenAPI
+    server holds through CIM too, although every job's task belongs to the providers' account."""
+    refs = [deaf_running_vm(x, "job-owner-root"), deaf_running_vm(x, "job-owner-operator")]
+    try:
+        root_uuid, op_uuid = (x.VM.get_uuid(r) for r in refs)
+        rc, out = conn(srv, "root").InvokeMethod("RequestStateChange", vm_path(root_uuid), RequestedState=pywbem.Uint16(4))
+        assert rc == 4096, "the guest ignores the request: the clean shutdown runs on as a job"
+        roots_job = out["Job"]
+        for user in ("reader", "operator"):
+            with pytest.raises(pywbem.CIMError) as e:
+                conn(srv, user).InvokeMethod("KillJob", roots_job, DeleteOnKill=True)
+            assert e.value.status_code == pywbem.CIM_ERR_ACCESS_DENIED
+            assert "task.destroy/any" in e.value.status_description
+        shutdowns = [t for t, rec in x.task.get_all_records().items()
+                     if rec["status"] == "pending" and rec["name_label"] == "Async.VM.clean_shutdown"]
+        assert len(shutdowns) == 1, "root's shutdown still runs"
+        # The operator's own job is its to kill.
+        op = conn(srv, "operator")
+        rc, out = op.InvokeMethod("RequestStateChange", vm_path(op_uuid), RequestedState=pywbem.Uint16(4))
+        assert rc == 4096
+        assert op.InvokeMethod("KillJob", out["Job"], DeleteOnKill=False)[0] == 0
+        # Root (pool-admin) may kill anybody's.
+        assert conn(srv, "root").InvokeMethod("KillJob", roots_job, DeleteOnKill=False)[0] == 0
+        assert wait_for(lambda: x.task.get_status(shutdowns[0]) == "cancelled")
+    finally:
+        for ref in refs:
+            x.VM.hard_shutdown(ref)
+            x.VM.destroy(ref)

@@ -29,9 +29,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// The permission xapi names when a task of another user is touched without it.
-const TASK_ANY: &str = "task.destroy/any";
+pub const TASK_ANY: &str = "task.destroy/any";
 /// The least role that may act on the tasks of other users.
-const TASK_ANY_ROLE: Role = Role::PoolOperator;
+pub const TASK_ANY_ROLE: Role = Role::PoolOperator;
 /// The least role that may see or change the sessions of other users.
 const SESSION_ANY_ROLE: Role = Role::PoolAdmin;
 
@@ -74,32 +74,43 @@ fn denied(permission: &str, why: String) -> ApiError {
 pub fn check(xapi: &Xapi, caller: &Session, method: &Method, args: &[Value]) -> Result<(), ApiError> {
     let (class, msg) = method.name.split_once('.').unwrap_or(("", ""));
     match class {
-        "task" => check_task(xapi, caller, msg, args),
+        "task" => check_task(xapi, caller, method, args),
         "session" => check_session(xapi, caller, method, msg, args),
         _ => Ok(()),
     }
 }
 
-fn check_task(xapi: &Xapi, caller: &Session, msg: &str, args: &[Value]) -> Result<(), ApiError> {
-    // Reads are open to every role; `create` makes a task of one's own.
-    if msg.starts_with("get_") || msg == "create" || caller.role >= TASK_ANY_ROLE {
+/// Whether `method` (`task.cancel`, `Async.task.destroy`, …) changes the task it is given first:
+/// every task message but the reads and `create` (cancel, destroy, set_*, add_to_/remove_from_).
+pub fn changes_a_task(method: &str) -> bool {
+    match method.strip_prefix("Async.").unwrap_or(method).split_once('.') {
+        Some(("task", msg)) => !(msg.starts_with("get_") || msg == "create"),
+        _ => false,
+    }
+}
+
+/// The refusal of a change to `task` by `user` (of `role`) who does not own it. The CIM providers
+/// give the same answer for the principals they act for.
+pub fn task_denied(task: &str, user: &str, role: Role) -> ApiError {
+    denied(
+        TASK_ANY,
+        format!(
+            "task {task} belongs to another user; user {user} has role {}, and acting on the tasks of others requires {} or higher",
+            role.wire_name(),
+            TASK_ANY_ROLE.wire_name()
+        ),
+    )
+}
+
+fn check_task(xapi: &Xapi, caller: &Session, method: &Method, args: &[Value]) -> Result<(), ApiError> {
+    if !changes_a_task(&method.name) || caller.role >= TASK_ANY_ROLE {
         return Ok(());
     }
-    // Every other task message (cancel, destroy, set_*, add_to_/remove_from_other_config) takes
-    // the task first.
     let Some(task) = args.first().and_then(Value::as_str) else { return Ok(()) };
     if xapi.task_owners.owner(task).as_deref() == Some(caller.user_name.as_str()) {
         return Ok(());
     }
-    Err(denied(
-        TASK_ANY,
-        format!(
-            "task {task} belongs to another user; user {} has role {}, and acting on the tasks of others requires {} or higher",
-            caller.user_name,
-            caller.role.wire_name(),
-            TASK_ANY_ROLE.wire_name()
-        ),
-    ))
+    Err(task_denied(task, &caller.user_name, caller.role))
 }
 
 fn check_session(xapi: &Xapi, caller: &Session, method: &Method, msg: &str, args: &[Value]) -> Result<(), ApiError> {
