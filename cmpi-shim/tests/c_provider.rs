@@ -9,7 +9,7 @@ use cmpi_shim::*;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Compiles tests/c_provider/test_c_provider.c once per test run.
 fn c_provider() -> &'static Path {
@@ -42,17 +42,25 @@ impl Upcalls for Sink {
     }
 }
 
+/// The C library is one per process, as in a real broker: its broker pointer, element table and
+/// indication state are C statics, so a test that loads it again while another runs would take
+/// over the other's broker (and its indication sink) midway. Every test holds this for its run.
+static LIBRARY: Mutex<()> = Mutex::new(());
+
+fn exclusive() -> MutexGuard<'static, ()> {
+    // A failed test must not fail the others through a poisoned lock.
+    LIBRARY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn load() -> (ProviderLibrary, Arc<Sink>) {
     let sink = Arc::new(Sink::default());
     let lib = ProviderLibrary::load_with(c_provider(), "Test_C", sink.clone()).expect("load Test_C");
     (lib, sink)
 }
 
-static STORE_LOCK: Mutex<()> = Mutex::new(());
-
 #[test]
 fn c_instances_round_trip() {
-    let _g = STORE_LOCK.lock().unwrap();
+    let _only = exclusive();
     let (lib, _) = load();
     let t = lib.mi_types();
     assert!(t.instance && t.association && t.method && t.indication && !t.property);
@@ -77,6 +85,7 @@ fn c_instances_round_trip() {
 
 #[test]
 fn c_associations() {
+    let _only = exclusive();
     let (lib, _) = load();
     let c = ctx();
     let a = element("a");
@@ -98,6 +107,7 @@ fn c_associations() {
 
 #[test]
 fn c_method_round_trips_every_type() {
+    let _only = exclusive();
     let (lib, _) = load();
     let args = every_type();
     let res = lib.invoke_method(&ctx(), &element("a"), "Echo", &args).unwrap();
@@ -112,6 +122,7 @@ fn c_method_round_trips_every_type() {
 
 #[test]
 fn c_indications() {
+    let _only = exclusive();
     let (lib, sink) = load();
     let c = ctx();
     let f = IndicationFilter { query: "SELECT * FROM Test_Indication".into(), language: "WQL".into() };
@@ -140,6 +151,7 @@ fn c_indications() {
 
 #[test]
 fn c_uses_broker_services() {
+    let _only = exclusive();
     let (lib, _) = load();
     let r = lib.invoke_method(&ctx(), &element("a"), "Services", &[]).unwrap();
     assert_eq!(r.return_value, Some(CimValue::String("ok".into())), "CMPI_chars return data");
@@ -147,6 +159,7 @@ fn c_uses_broker_services() {
 
 #[test]
 fn pre_1_0_indication_mi_convention() {
+    let _only = exclusive();
     let lib = ProviderLibrary::load(c_provider(), "Test_COld").unwrap();
     assert!(lib.mi_types().indication && !lib.mi_types().instance);
     // SAFETY: the C test library exports this helper with this signature.
