@@ -191,9 +191,12 @@ impl Value {
             Type::Map(kt, vt) => match w {
                 Wire::Struct(members) => {
                     let mut out = Vec::with_capacity(members.len());
+                    // Keys seen so far, by their wire spelling: linear, where comparing each key
+                    // with every earlier one made a 60k-key map cost seconds of a worker thread.
+                    let mut seen = std::collections::HashSet::with_capacity(members.len());
                     for (k, v) in members {
                         let key = Value::from_wire(Wire::Str(k), kt, field)?;
-                        if out.iter().any(|(ek, _)| *ek == key) {
+                        if !seen.insert(key.key_string()) {
                             return Err(ApiError::new("MAP_DUPLICATE_KEY", ["map", field, "", &key.key_string()]));
                         }
                         out.push((key, Value::from_wire(v, vt, field)?));
@@ -269,6 +272,19 @@ pub fn format_float(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_map_is_read_and_its_duplicate_key_found() {
+        let ty = Type::Map(Box::new(Type::String), Box::new(Type::String));
+        let mut members: Vec<(String, Wire)> = (0..60_000).map(|i| (format!("k{i}"), Wire::Str("v".into()))).collect();
+        match Value::from_wire(Wire::Struct(members.clone()), &ty, "other_config").unwrap() {
+            Value::Map(m) => assert_eq!(m.len(), 60_000),
+            other => panic!("{other:?}"),
+        }
+        members.push(("k59999".into(), Wire::Str("again".into())));
+        let e = Value::from_wire(Wire::Struct(members), &ty, "other_config").unwrap_err();
+        assert_eq!((e.code.as_str(), e.params[3].as_str()), ("MAP_DUPLICATE_KEY", "k59999"));
+    }
 
     #[test]
     fn ints_accept_strings_and_typed_ints() {
