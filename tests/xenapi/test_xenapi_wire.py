@@ -114,3 +114,43 @@ def test_connection_limit_makes_new_clients_wait(make_server):
     assert b"xencim" in urllib.request.urlopen(srv.url, timeout=5).read()
     for s in held:
         s.close()
+
+
+def call_xml(method, *params):
+    """An XML-RPC call whose string parameters are inserted as given (character references too)."""
+    body = "".join(f"<param><value>{p}</value></param>" for p in params)
+    return (f"<?xml version='1.0'?><methodCall><methodName>{method}</methodName><params>{body}</params>"
+            f"</methodCall>").encode()
+
+
+@pytest.mark.parametrize("bad", ["&#65535;", "&#65534;", "&#1;", "\uffff"])
+def test_characters_xml_cannot_carry_are_refused_in_both_protocols(server, bad):
+    import xml.dom.minidom
+    import XenAPI
+    from test_xenapi_core import vm_record
+    sdk = XenAPI.Session(server.url)
+    sdk.xenapi.login_with_password("root", PASSWORD)
+    vm = sdk.xenapi.VM.create(vm_record("clean"))
+    sref = sdk._session
+    # XML-RPC, as a character reference or raw: refused, and the refusal itself is well-formed.
+    code, body = curl(server.url, call_xml("VM.set_name_label", sref, vm, f"a{bad}b"))
+    assert code == 200
+    xml.dom.minidom.parseString(body)
+    assert b"<value>INVALID_VALUE</value>" in body and b"cannot be carried by XML 1.0" in body
+    # JSON-RPC carries any character: refused all the same.
+    raw = json.dumps({"jsonrpc": "2.0", "method": "VM.set_name_label", "params": [sref, vm, "a\uffffb"], "id": 1},
+                     ensure_ascii=False).encode()
+    code, body = curl(server.url + "jsonrpc", raw, "application/json")
+    assert json.loads(body)["error"]["message"] == "INVALID_VALUE"
+    raw = json.dumps({"jsonrpc": "2.0", "method": "VM.create",
+                      "params": [sref, dict(vm_record("x"), other_config={"k\uffff": "v"})], "id": 2}).encode()
+    assert json.loads(curl(server.url + "jsonrpc", raw, "application/json")[1])["error"]["message"] == "INVALID_VALUE"
+    # An echo of what the client sent (an unknown session, an unknown method) stays well-formed.
+    for call in (call_xml("VM.get_all", "OpaqueRef:x&#65535;"), call_xml("VM.nope&#65535;", sref)):
+        code, body = curl(server.url, call)
+        xml.dom.minidom.parseString(body)
+    # Nothing unreadable was stored: every record still reads through the SDK.
+    assert sdk.xenapi.VM.get_name_label(vm) == "clean"
+    assert all(r["name_label"] != "x" for r in sdk.xenapi.VM.get_all_records().values())
+    sdk.xenapi.VM.destroy(vm)
+    sdk.xenapi.session.logout()

@@ -147,7 +147,7 @@ impl Value {
         let type_error = || ApiError::new("FIELD_TYPE_ERROR", [field]);
         Ok(match ty {
             Type::String | Type::Ref(_) | Type::Void => match w {
-                Wire::Str(s) => Value::String(s),
+                Wire::Str(s) => Value::String(xml_safe(s, field)?),
                 _ => return Err(type_error()),
             },
             Type::Enum(name) => match w {
@@ -269,9 +269,43 @@ pub fn format_float(f: f64) -> String {
     }
 }
 
+/// Whether XML 1.0 can carry `c` (its `Char` production): every stored string must be, or each
+/// XML-RPC answer holding it would be malformed for every client (JSON-RPC can carry anything, so
+/// the check is made here, on the typed value, for both protocols).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// `s`, or `INVALID_VALUE [field, why]` when it holds a character XML 1.0 cannot carry. The
+/// character itself is not echoed, so the refusal is well-formed too.
+fn xml_safe(s: String, field: &str) -> Result<String, ApiError> {
+    match s.chars().enumerate().find(|(_, c)| !is_xml_char(*c)) {
+        None => Ok(s),
+        Some((at, c)) => Err(ApiError::new(
+            "INVALID_VALUE",
+            [field.to_string(), format!("character U+{:04X} at position {at} cannot be carried by XML 1.0", c as u32)],
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_xml_cannot_carry_are_refused_without_being_echoed() {
+        for bad in ["a\u{FFFF}b", "\u{FFFE}", "x\u{1}", "\u{1F}"] {
+            let e = Value::from_wire(Wire::Str(bad.into()), &Type::String, "name_label").unwrap_err();
+            assert_eq!((e.code.as_str(), e.params[0].as_str()), ("INVALID_VALUE", "name_label"));
+            assert!(e.params[1].chars().all(is_xml_char), "{:?}", e.params[1]);
+        }
+        let map = Type::Map(Box::new(Type::String), Box::new(Type::String));
+        let e = Value::from_wire(Wire::Struct(vec![("k\u{FFFF}".into(), Wire::Str("v".into()))]), &map, "other_config");
+        assert_eq!(e.unwrap_err().code, "INVALID_VALUE");
+        for good in ["tab\there\nand\r", "\u{D7FF}\u{E000}\u{FFFD}\u{10000}\u{10FFFF}", "日本語 ✓"] {
+            assert!(Value::from_wire(Wire::Str(good.into()), &Type::String, "x").is_ok(), "{good:?}");
+        }
+    }
 
     #[test]
     fn a_large_map_is_read_and_its_duplicate_key_found() {

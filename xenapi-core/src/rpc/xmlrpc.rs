@@ -420,13 +420,15 @@ pub fn size_hint(v: &Value) -> usize {
 }
 
 /// Escapes markup characters (through `quick_xml::escape`) and drops characters XML 1.0 cannot
-/// carry (control characters other than TAB, LF and CR), as xapi does.
+/// carry (control characters other than TAB, LF and CR, U+FFFE, U+FFFF), as xapi does: arguments
+/// holding them are refused (`value::is_xml_char`), but an error may echo what a client sent (a
+/// method name, a session ref), and no answer may ever be malformed.
 fn escape_into(out: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r') {
+    // Fast path: no control byte, and no 0xEF, the lead byte of U+F000..U+FFFF (so of U+FFFE/F).
+    if s.bytes().all(|b| (b >= 0x20 && b != 0xEF) || b == b'\t' || b == b'\n' || b == b'\r') {
         out.push_str(&quick_xml::escape::escape(s));
     } else {
-        let cleaned: String =
-            s.chars().filter(|c| *c as u32 >= 0x20 || matches!(c, '\t' | '\n' | '\r')).collect();
+        let cleaned: String = s.chars().filter(|c| crate::value::is_xml_char(*c)).collect();
         out.push_str(&quick_xml::escape::escape(cleaned.as_str()));
     }
 }
@@ -519,5 +521,8 @@ mod tests {
         let mut out = String::new();
         write_value(&mut out, &Value::str("a<b>&\"c\u{1}d\te"));
         assert_eq!(out, "<value>a&lt;b&gt;&amp;&quot;cd\te</value>");
+        let mut out = String::new();
+        write_value(&mut out, &Value::str("x\u{FFFF}y\u{FFFE}z\u{FFFD}\u{F900}"));
+        assert_eq!(out, "<value>xyz\u{FFFD}\u{F900}</value>");
     }
 }
