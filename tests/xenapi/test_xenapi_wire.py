@@ -154,3 +154,33 @@ def test_characters_xml_cannot_carry_are_refused_in_both_protocols(server, bad):
     assert all(r["name_label"] != "x" for r in sdk.xenapi.VM.get_all_records().values())
     sdk.xenapi.VM.destroy(vm)
     sdk.xenapi.session.logout()
+
+
+def test_a_database_poisoned_by_an_older_server_is_repaired_on_start(make_server):
+    import sqlite3
+    import XenAPI
+    from test_xenapi_core import vm_record
+    srv = make_server()
+    sdk = XenAPI.Session(srv.url)
+    sdk.xenapi.login_with_password("root", PASSWORD)
+    vm = sdk.xenapi.VM.create(vm_record("to-be-poisoned"))
+    sdk.xenapi.session.logout()
+    srv.stop()
+    # What an older server stored when it took such characters from a client.
+    db = sqlite3.connect(f"{srv.state_dir}/xapi.db")
+    table = "obj_VM"
+    (record,) = db.execute(f'SELECT record FROM "{table}" WHERE ref = ?', (vm,)).fetchone()
+    rec = json.loads(record)
+    rec["name_label"] = "bad\uffffname"
+    rec["other_config"] = {"k\ufffe": "v\u0001"}
+    db.execute(f'UPDATE "{table}" SET record = ? WHERE ref = ?', (json.dumps(rec, ensure_ascii=False), vm))
+    db.commit()
+    db.close()
+    srv.start()
+    sdk = XenAPI.Session(srv.url)
+    sdk.xenapi.login_with_password("root", PASSWORD)
+    records = sdk.xenapi.VM.get_all_records()  # the XML-RPC answer is well-formed again
+    assert records[vm]["name_label"] == "bad\ufffdname"
+    assert records[vm]["other_config"] == {"k\ufffd": "v\ufffd"}
+    sdk.xenapi.session.logout()
+    assert "replaced characters XML 1.0 cannot carry" in open(srv.log_path).read()

@@ -24,6 +24,7 @@ fn map(pairs: &[(&str, String)]) -> Value {
 
 pub fn ensure(store: &Store, config: &CoreConfig) -> Result<Boot, String> {
     crate::api::task::fail_interrupted(store)?;
+    crate::store::repair_unreadable_strings(store)?;
     let existing = {
         let t = store.read();
         let pool = t.table("pool").objects.iter().next().map(|(r, rec)| {

@@ -141,12 +141,24 @@ impl Value {
         }
     }
 
-    /// Converts an untyped wire value into a value of type `ty`. `field` names the parameter or
-    /// field for error messages.
+    /// Converts an untyped wire value from a client into a value of type `ty`. `field` names the
+    /// parameter or field for error messages. Strings XML 1.0 cannot carry are refused.
     pub fn from_wire(w: Wire, ty: &Type, field: &str) -> Result<Value, ApiError> {
+        Self::typed(w, ty, field, Strings::XmlOnly)
+    }
+
+    /// Like [`Value::from_wire`], for what the store wrote itself: strings as they are, so that a
+    /// record stored before strings were checked still loads (and is then repaired,
+    /// `store::repair_unreadable_strings`).
+    pub fn from_stored(w: Wire, ty: &Type, field: &str) -> Result<Value, ApiError> {
+        Self::typed(w, ty, field, Strings::AsStored)
+    }
+
+    fn typed(w: Wire, ty: &Type, field: &str, strings: Strings) -> Result<Value, ApiError> {
         let type_error = || ApiError::new("FIELD_TYPE_ERROR", [field]);
         Ok(match ty {
             Type::String | Type::Ref(_) | Type::Void => match w {
+                Wire::Str(s) if strings == Strings::AsStored => Value::String(s),
                 Wire::Str(s) => Value::String(xml_safe(s, field)?),
                 _ => return Err(type_error()),
             },
@@ -184,7 +196,7 @@ impl Value {
             },
             Type::Set(elem) => match w {
                 Wire::Array(items) => Value::Set(
-                    items.into_iter().map(|i| Value::from_wire(i, elem, field)).collect::<Result<_, _>>()?,
+                    items.into_iter().map(|i| Value::typed(i, elem, field, strings)).collect::<Result<_, _>>()?,
                 ),
                 _ => return Err(type_error()),
             },
@@ -195,11 +207,11 @@ impl Value {
                     // with every earlier one made a 60k-key map cost seconds of a worker thread.
                     let mut seen = std::collections::HashSet::with_capacity(members.len());
                     for (k, v) in members {
-                        let key = Value::from_wire(Wire::Str(k), kt, field)?;
+                        let key = Value::typed(Wire::Str(k), kt, field, strings)?;
                         if !seen.insert(key.key_string()) {
                             return Err(ApiError::new("MAP_DUPLICATE_KEY", ["map", field, "", &key.key_string()]));
                         }
-                        out.push((key, Value::from_wire(v, vt, field)?));
+                        out.push((key, Value::typed(v, vt, field, strings)?));
                     }
                     Value::Map(out)
                 }
@@ -210,7 +222,7 @@ impl Value {
                     let mut out = Vec::new();
                     for (k, v) in members {
                         match c.field(&k) {
-                            Some(f) => out.push((k.clone(), Value::from_wire(v, &f.ty, &k)?)),
+                            Some(f) => out.push((k.clone(), Value::typed(v, &f.ty, &k, strings)?)),
                             // xapi ignores struct members it does not know.
                             None => continue,
                         }
@@ -267,6 +279,15 @@ pub fn format_float(f: f64) -> String {
     } else {
         format!("{f}")
     }
+}
+
+/// Which strings [`Value::typed`] accepts.
+#[derive(Clone, Copy, PartialEq)]
+enum Strings {
+    /// From a client: only what XML 1.0 can carry.
+    XmlOnly,
+    /// From the store: as written.
+    AsStored,
 }
 
 /// Whether XML 1.0 can carry `c` (its `Char` production): every stored string must be, or each

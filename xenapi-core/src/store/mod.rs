@@ -5,7 +5,10 @@
 //! change feed, so an acknowledged change is durable and readers never see a change that could
 //! still be lost. Writers are serialised; readers never wait for the disk.
 
+mod repair;
 mod sqlite;
+
+pub use repair::repair_unreadable_strings;
 
 use crate::error::ApiError;
 use crate::model::{model, Class, Qualifier};

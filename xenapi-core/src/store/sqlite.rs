@@ -171,7 +171,7 @@ fn decode_record(c: &Class, json: &str) -> Result<Record, String> {
     for (i, f) in c.fields.iter().enumerate() {
         if let Some(v) = obj.get(&f.name) {
             let wire = crate::rpc::jsonrpc::to_wire(v, 0).map_err(|e| e.0)?;
-            rec.fields[i] = Value::from_wire(wire, &f.ty, &f.name).map_err(|e| format!("field {}: {e}", f.name))?;
+            rec.fields[i] = Value::from_stored(wire, &f.ty, &f.name).map_err(|e| format!("field {}: {e}", f.name))?;
         }
     }
     Ok(rec)
