@@ -193,7 +193,12 @@ def test_error_codes_and_parameters(session, server):
     assert failure(e) == ["FIELD_TYPE_ERROR", "value"]
     with pytest.raises(XenAPI.Failure) as e:
         x.VM.create({"name_label": "incomplete"})
-    assert failure(e)[0] == "INTERNAL_ERROR"
+    assert failure(e) == ["FIELD_TYPE_ERROR", "user_version"], "the first required field missing is named"
+    full = vm_record()
+    del full["recommendations"]
+    with pytest.raises(XenAPI.Failure) as e:
+        x.VM.create(full)
+    assert failure(e) == ["FIELD_TYPE_ERROR", "recommendations"]
     with pytest.raises(XenAPI.Failure) as e:
         x.VM.get_VCPUs_utilisation  # attribute access sends nothing
         x.VM_metrics.get_VCPUs_utilisation(x.VM.get_metrics(vm))

@@ -75,7 +75,7 @@ async fn created_vm_reads_back_typed_field_by_field() {
     assert!(matches!(s.get_record("Nope", &vm).await.unwrap_err(), ClientError::Model(_)));
     // ... and the server catches what only it can know.
     let e = s.create("VM", vec![("name_label".into(), Value::str("incomplete"))]).await.unwrap_err();
-    assert!(e.is_api("INTERNAL_ERROR"), "{e}");
+    assert!(e.is_api("FIELD_TYPE_ERROR"), "{e}");
 
     s.destroy("VM", &vm).await.unwrap();
     assert!(s.get_record("VM", &vm).await.unwrap_err().is_api("HANDLE_INVALID"));

@@ -303,7 +303,9 @@ fn field_setter(cname: &'static str, pos: usize) -> impl Fn(&Ctx, Vec<Value>) ->
 
 /// Builds the record of a new object from the struct given to `<class>.create`: constructor
 /// fields (RW and RO_c) from the struct or their defaults, runtime fields at zero, a fresh uuid.
-/// A required field that is missing is an `INTERNAL_ERROR` naming it, as in xapi.
+/// A required field (one xapi gives no default either) that is missing is `FIELD_TYPE_ERROR
+/// [field]`: the record given is not of the record type. (xapi fails with `INTERNAL_ERROR ["Field
+/// f not present in rpc"]`; an internal error is kept here for the server's own faults.)
 pub fn record_from_create_args(c: &Class, args: &Value) -> Result<Record, ApiError> {
     let Value::Struct(members) = args else { return Err(ApiError::new("FIELD_TYPE_ERROR", ["args"])) };
     let mut rec = Record::new_default(c);
@@ -314,7 +316,7 @@ pub fn record_from_create_args(c: &Class, args: &Value) -> Result<Record, ApiErr
         match members.iter().find(|(k, _)| *k == f.name) {
             Some((_, v)) => rec.fields[i] = v.clone(),
             None if f.required => {
-                return Err(ApiError::internal(format!("missing field {} in the {} record", f.name, c.name)))
+                return Err(ApiError::new("FIELD_TYPE_ERROR", [f.name.as_str()]))
             }
             None => {}
         }
