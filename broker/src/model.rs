@@ -204,12 +204,20 @@ pub fn parse_int_text(t: &str) -> Option<i128> {
         Some(r) => (true, r),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
-    let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        i128::from_str_radix(h, 16).ok()?
-    } else {
-        body.parse::<i128>().ok()?
+    // one sign only: `--5` or `-0x-5` is no number (and `-i128::MIN` would overflow)
+    let digits = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X"));
+    if digits.unwrap_or(body).starts_with(['+', '-']) {
+        return None;
+    }
+    let v = match digits {
+        Some(h) => i128::from_str_radix(h, 16).ok()?,
+        None => body.parse::<i128>().ok()?,
     };
-    Some(if neg { -v } else { v })
+    if neg {
+        v.checked_neg()
+    } else {
+        Some(v)
+    }
 }
 
 /// Qualifier flavors (DSP0004 5.6.1.3).
