@@ -207,11 +207,17 @@ pub async fn handle(req: Request<Incoming>, broker: Arc<Broker>, opts: HttpOptio
     }
     // M-POST: headers are prefixed with the namespace number given in Man.
     let prefix = if is_mpost {
-        match mpost_prefix(req.headers().get("Man").and_then(|v| v.to_str().ok())) {
+        // a Man header that is not even ASCII is malformed, not a foreign extension
+        let man = match req.headers().get("Man").map(|v| v.to_str()) {
+            Some(Err(_)) => Err(ManError::BadPrefix),
+            Some(Ok(m)) => mpost_prefix(Some(m)),
+            None => mpost_prefix(None),
+        };
+        match man {
             Ok(p) => p,
             Err(ManError::NotExtended) => return Ok(plain(StatusCode::NOT_EXTENDED, "M-POST needs a Man header naming the CIM mapping")),
             Err(ManError::BadPrefix) => {
-                return Ok(cim_http_error(StatusCode::BAD_REQUEST, "request-not-valid", "", "the Man header's ns= must be a number"))
+                return Ok(cim_http_error(StatusCode::BAD_REQUEST, "request-not-valid", "", "the Man header must be ASCII and its ns= a number"))
             }
         }
     } else {
@@ -358,4 +364,57 @@ fn run_call(broker: &Broker, call: &Call, caller: Option<&Caller>) -> String {
 fn write_err(o: &mut XmlOut, op: &str, e: &CimError) {
     tracing::debug!("{op} failed: {e}");
     cimxml::write_error(o, e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_header_prefixes() {
+        let m = |s: &str| mpost_prefix(Some(s));
+        assert_eq!(m("http://www.dmtf.org/cim/mapping/http/v1.0 ; ns=73"), Ok("73-".into()));
+        assert_eq!(m("http://www.dmtf.org/cim/mapping/http/v1.0;ns=01"), Ok("01-".into()));
+        assert_eq!(m("\"http://www.dmtf.org/cim/mapping/http/v1.0\"; ns=40"), Ok("40-".into()));
+        assert_eq!(m("http://www.dmtf.org/cim/mapping/http/v1.0"), Ok(String::new()));
+        // the CIM mapping's own ns=, not another extension's
+        assert_eq!(m("http://example.org/x; ns=11, http://www.dmtf.org/cim/mapping/http/v1.0; ns=73"), Ok("73-".into()));
+        assert_eq!(m("http://www.dmtf.org/cim/mapping/http/v1.0; ns=73;ns=74"), Ok("73-".into()));
+        for bad in ["7 3", "", "-", "a", "../x", "73-", "123456789", "\"73\"", "7\u{e9}"] {
+            assert_eq!(m(&format!("http://www.dmtf.org/cim/mapping/http/v1.0; ns={bad}")), Err(ManError::BadPrefix), "{bad:?}");
+        }
+        assert_eq!(m("http://example.org/x; ns=73"), Err(ManError::NotExtended));
+        assert_eq!(m(""), Err(ManError::NotExtended));
+        assert_eq!(mpost_prefix(None), Err(ManError::NotExtended));
+    }
+
+    #[test]
+    fn basic_credentials_are_read_or_ignored() {
+        let h = |s: &[u8]| HeaderValue::from_bytes(s).unwrap();
+        assert_eq!(basic_credentials(Some(&h(b"Basic YWxpY2U6czNjcmV0"))), Some(("alice".into(), "s3cret".into())));
+        assert_eq!(basic_credentials(Some(&h(b"basic YWxpY2U6OmI="))), Some(("alice".into(), ":b".into())));
+        for bad in [&b"Basic"[..], b"Basic !!!", b"Bearer YWxpY2U6czNjcmV0", b"Basic YWxpY2U=", b"Basic //8=", b"Basic \xc3\xa9", b""] {
+            assert_eq!(basic_credentials(Some(&h(bad))), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(basic_credentials(None), None);
+    }
+
+    #[test]
+    fn percent_decoding_never_slices_inside_a_character() {
+        assert_eq!(percent_decode("root%2Fcimv2"), "root/cimv2");
+        assert_eq!(percent_decode("root%2fcimv2"), "root/cimv2");
+        for odd in ["%", "%2", "%zz", "root%2Fcimv2%", "%e9", "é%", "%é", "%€1", "%%2F"] {
+            let _ = percent_decode(odd);
+        }
+        assert_eq!(percent_decode("%%2F"), "%/");
+        assert_eq!(percent_decode("%é"), "%é");
+    }
+
+    #[test]
+    fn cim_error_header_falls_back_to_an_unprefixed_name() {
+        let r = cim_http_error(StatusCode::BAD_REQUEST, "request-not-valid", "7 3-", "x");
+        assert_eq!(r.headers().get("CIMError").unwrap(), "request-not-valid");
+        let r = cim_http_error(StatusCode::BAD_REQUEST, "request-not-valid", "73-", "x");
+        assert_eq!(r.headers().get("73-CIMError").unwrap(), "request-not-valid");
+    }
 }
