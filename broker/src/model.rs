@@ -548,11 +548,9 @@ impl ObjectPath {
                 } else if tok.eq_ignore_ascii_case("false") {
                     Value::Boolean(false)
                 } else if let Some(i) = parse_int_text(tok) {
-                    if i < 0 {
-                        Value::SInt(i as i64)
-                    } else {
-                        Value::UInt(i as u64)
-                    }
+                    // CIM integers are at most 64 bits: a wider key is an error, not a truncated one
+                    let v = if i < 0 { i64::try_from(i).map(Value::SInt).ok() } else { u64::try_from(i).map(Value::UInt).ok() };
+                    v.ok_or_else(|| format!("key value '{tok}' is out of the 64-bit range in '{s}'"))?
                 } else if let Ok(r) = tok.parse::<f64>() {
                     Value::Real(r)
                 } else {
@@ -657,5 +655,24 @@ mod tests {
         assert!(Value::parse_typed(CimType::UInt32, "-1").is_err());
         assert_eq!(Value::parse_typed(CimType::SInt16, "-5"), Ok(Value::SInt(-5)));
         assert!(Value::parse_typed(CimType::Boolean, "yes").is_err());
+    }
+
+    /// Numbers from clients: one sign only, no overflow when negated, no silent truncation.
+    #[test]
+    fn hostile_integers_are_errors() {
+        assert_eq!(parse_int_text("-0x10"), Some(-16));
+        assert_eq!(parse_int_text("+7"), Some(7));
+        for bad in ["--5", "+-5", "-+5", "-0x-5", "0x+5", "--170141183460469231731687303768211456", "-", "0x", "1e3", "٣"] {
+            assert_eq!(parse_int_text(bad), None, "{bad}");
+        }
+        assert!(Value::parse_typed(CimType::SInt64, "-9223372036854775809").is_err());
+        assert!(Value::parse_typed(CimType::UInt64, "18446744073709551616").is_err());
+        assert!(ObjectPath::parse("A.K=18446744073709551616").unwrap_err().contains("64-bit"));
+        assert!(ObjectPath::parse("A.K=-9223372036854775809").unwrap_err().contains("64-bit"));
+        assert_eq!(ObjectPath::parse("A.K=18446744073709551615").unwrap().key("K"), Some(&Value::UInt(u64::MAX)));
+        // multibyte text around the separators
+        for odd in ["é:é.é=\"é\"", "//é/é:A.K=\"\\", "A.=", "A.K=\"x\"é", ":.=\""] {
+            let _ = ObjectPath::parse(odd);
+        }
     }
 }
