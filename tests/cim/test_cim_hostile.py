@@ -289,3 +289,63 @@ def x_root(srv):
     s.xenapi.login_with_password("root", PASSWORD, "2.21", "test_cim_hostile")
     yield s.xenapi
     s.xenapi.session.logout()
+
+
+def test_mutated_inputs_to_the_other_vsms_methods_never_panic(cim, vsms, srv, x_root):
+    """ModifySystemSettings, ModifyResourceSettings and AddResourceSettings parse the same
+    embedded instances: damaged ones on a real VM are answered with a result or a CIM error."""
+    rc, out = cim.InvokeMethod("DefineSystem", vsms, SystemSettings=VSSD_MOF.replace("{n}", "target"), ResourceSettings=[MEM_XML])
+    assert rc == 0
+    uuid = out["ResultingSystem"]["Name"]
+    vssd_path = pywbem.CIMInstanceName("Xen_ComputerSystemSettingData", keybindings={"InstanceID": f"Xen:{uuid}"}, namespace=NS)
+    seeds = {
+        "ModifySystemSettings": f'instance of Xen_ComputerSystemSettingData {{ InstanceID = "Xen:{uuid}"; ElementName = "hostile-target"; '
+                                'Description = "d \u00e9"; };',
+        "ModifyResourceSettings": f'<INSTANCE CLASSNAME="Xen_ProcessorSettingData"><PROPERTY NAME="InstanceID" TYPE="string">'
+                                  f'<VALUE>Xen:{uuid}/Processor</VALUE></PROPERTY><PROPERTY NAME="Weight" TYPE="uint32"><VALUE>256</VALUE>'
+                                  '</PROPERTY></INSTANCE>',
+        "AddResourceSettings": 'instance of Xen_DiskSettingData { ResourceType = 16; ElementName = "cd"; };',
+    }
+    rng = random.Random(1202)
+    outcomes = {}
+    for i in range(150):
+        method = list(seeds)[i % 3]
+        text = mutate(rng, seeds[method])
+        args = {"SystemSettings": text} if method == "ModifySystemSettings" else {"ResourceSettings": [text]}
+        if method == "AddResourceSettings":
+            args["AffectedConfiguration"] = vssd_path
+        try:
+            rc, _ = cim.InvokeMethod(method, vsms, **args)
+            key = f"{method} rc={rc}"
+        except pywbem.CIMError as e:
+            assert "panic" not in e.status_description, (method, text, e)
+            key = f"{method} {e.status_code_name}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    assert_no_panic(srv)
+    assert sum(n for k, n in outcomes.items() if "INVALID_PARAMETER" in k) > 30, outcomes
+    x_root.VM.destroy(x_root.VM.get_by_uuid(uuid))
+
+
+HOSTILE_KEYS = ["", "Xen:", "Xen:/", "Xen:\u00e9/\u20ac", "Xen:" + "a/" * 2000, "\U0001d11e" * 500, "Xen:x/y/z\\\"'<&>",
+                "Xen:00000000-0000-0000-0000-000000000000/Processor"]
+
+
+def test_hostile_keys_in_every_xen_class(cim, srv):
+    """GetInstance on every Xen_ class with odd key values: not found or invalid, never a panic."""
+    classes = [c for c in cim.EnumerateClassNames(DeepInheritance=True) if c.startswith("Xen_")]
+    assert len(classes) > 20, classes
+    asked = 0
+    for name in classes:
+        cls = cim.GetClass(name, LocalOnly=False)
+        keys = [p for p in cls.properties.values() if "Key" in p.qualifiers]
+        if not keys or any(p.type == "reference" for p in keys):
+            continue
+        for value in HOSTILE_KEYS:
+            kb = {p.name: (value if p.type == "string" else 0) for p in keys}
+            try:
+                cim.GetInstance(pywbem.CIMInstanceName(name, keybindings=kb, namespace=NS))
+            except pywbem.CIMError as e:
+                assert e.status_code in (pywbem.CIM_ERR_NOT_FOUND, pywbem.CIM_ERR_INVALID_PARAMETER), (name, value, e)
+            asked += 1
+    assert asked > 100, asked
+    assert_no_panic(srv)
