@@ -136,11 +136,9 @@ fn decode_keyvalue(kv: &Element) -> CimResult<Value> {
         "numeric" => {
             let t = text.trim();
             if let Some(i) = parse_int_text(t) {
-                if i < 0 {
-                    Value::SInt(i as i64)
-                } else {
-                    Value::UInt(i as u64)
-                }
+                // CIM integers are at most 64 bits: a wider key is an error, not a truncated one
+                let v = if i < 0 { i64::try_from(i).map(Value::SInt).ok() } else { u64::try_from(i).map(Value::UInt).ok() };
+                v.ok_or_else(|| bad(format!("numeric key '{t}' is out of the 64-bit range")))?
             } else {
                 Value::Real(t.parse().map_err(|_| bad(format!("bad numeric key '{t}'")))?)
             }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, PoisonError, Weak};
 
 use anyhow::{bail, Context as _};
 use cmpi_shim::broker::{IndicationFilter, ProviderLibrary};
@@ -93,7 +93,7 @@ impl cmpi_shim::broker::Upcalls for BrokerUpcalls {
 
     fn class_is_a(&self, namespace: &str, class: &str, parent: &str) -> bool {
         match self.broker() {
-            Ok(b) => b.repo.read().unwrap().namespace(namespace).map(|n| n.is_subclass_of(class, parent)).unwrap_or(false),
+            Ok(b) => b.repo.read().unwrap_or_else(PoisonError::into_inner).namespace(namespace).map(|n| n.is_subclass_of(class, parent)).unwrap_or(false),
             Err(_) => class.eq_ignore_ascii_case(parent),
         }
     }

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -104,14 +104,14 @@ impl IndicationHub {
         if !crate::repo::normalize_ns(ns).eq_ignore_ascii_case(&self.interop_ns) {
             return false;
         }
-        let repo = broker.repo.read().unwrap();
+        let repo = broker.repo.read().unwrap_or_else(PoisonError::into_inner);
         let Some(n) = repo.namespace(ns) else { return false };
         [FILTER_CLASS, DESTINATION_CLASS, SUBSCRIPTION_CLASS].iter().any(|c| n.is_subclass_of(class, c))
     }
 
     /// Checks a new filter or subscription before it is stored.
     pub fn validate(&self, broker: &Broker, class: &Class, inst: &Instance, principal: Option<&str>) -> CimResult<()> {
-        let repo = broker.repo.read().unwrap();
+        let repo = broker.repo.read().unwrap_or_else(PoisonError::into_inner);
         let n = repo.namespace(&self.interop_ns).ok_or_else(|| CimError::invalid_namespace(&self.interop_ns))?;
         if n.is_subclass_of(&class.name, FILTER_CLASS) {
             let lang = inst.get_value("QueryLanguage").and_then(Value::as_str).unwrap_or("");
@@ -128,7 +128,7 @@ impl IndicationHub {
             }
         }
         drop(repo);
-        if class.name.eq_ignore_ascii_case(SUBSCRIPTION_CLASS) || broker.repo.read().unwrap().namespace(&self.interop_ns).map(|n| n.is_subclass_of(&class.name, SUBSCRIPTION_CLASS)).unwrap_or(false) {
+        if class.name.eq_ignore_ascii_case(SUBSCRIPTION_CLASS) || broker.repo.read().unwrap_or_else(PoisonError::into_inner).namespace(&self.interop_ns).map(|n| n.is_subclass_of(&class.name, SUBSCRIPTION_CLASS)).unwrap_or(false) {
             let ctx = Context { namespace: self.interop_ns.clone(), principal: principal.map(str::to_string), ..Context::default() };
             let mut filter = None;
             for role in ["Filter", "Handler"] {
@@ -149,8 +149,8 @@ impl IndicationHub {
                 let source_ns = crate::repo::normalize_ns(f.get_value("SourceNamespace").and_then(Value::as_str).unwrap_or("root/cimv2"));
                 if let Ok(q) = crate::wql::parse(&text) {
                     let pctx = Context { namespace: source_ns.clone(), principal: principal.map(str::to_string), ..Context::default() };
-                    for (cls, p) in broker.providers.read().unwrap().indication_providers(&source_ns) {
-                        let covers = broker.repo.read().unwrap().namespace(&source_ns)
+                    for (cls, p) in broker.providers.read().unwrap_or_else(PoisonError::into_inner).indication_providers(&source_ns) {
+                        let covers = broker.repo.read().unwrap_or_else(PoisonError::into_inner).namespace(&source_ns)
                             .map(|n| n.is_subclass_of(&cls, &q.class) || n.is_subclass_of(&q.class, &cls))
                             .unwrap_or(false);
                         if let (true, Ok(c)) = (covers, broker.class_in(&source_ns, &cls)) {
@@ -195,21 +195,21 @@ impl IndicationHub {
             });
         }
         self.update_activations(broker, &subs);
-        *self.subs.write().unwrap() = subs;
+        *self.subs.write().unwrap_or_else(PoisonError::into_inner) = subs;
         if let Err(e) = self.persist(broker) {
             tracing::error!("cannot save subscriptions: {e}");
         }
     }
 
     fn update_activations(&self, broker: &Broker, subs: &[Subscription]) {
-        let mut active = self.active.lock().unwrap();
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
         let wanted: HashMap<String, &Subscription> = subs.iter().map(|s| (s.filter_key.clone(), s)).collect();
         // deactivate filters no longer used
         let gone: Vec<String> = active.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
         for k in gone {
             let (ns, q, lang, classes) = active.remove(&k).unwrap();
             let still = active.values().filter(|(n, ..)| *n == ns).count();
-            for (cls, p) in broker.providers.read().unwrap().indication_providers(&ns) {
+            for (cls, p) in broker.providers.read().unwrap_or_else(PoisonError::into_inner).indication_providers(&ns) {
                 if !classes.contains(&cls) {
                     continue;
                 }
@@ -227,9 +227,9 @@ impl IndicationHub {
             }
             let first = !active.values().any(|(n, ..)| *n == s.source_ns);
             let mut classes = Vec::new();
-            for (cls, p) in broker.providers.read().unwrap().indication_providers(&s.source_ns) {
+            for (cls, p) in broker.providers.read().unwrap_or_else(PoisonError::into_inner).indication_providers(&s.source_ns) {
                 let covers = {
-                    let repo = broker.repo.read().unwrap();
+                    let repo = broker.repo.read().unwrap_or_else(PoisonError::into_inner);
                     repo.namespace(&s.source_ns)
                         .map(|n| n.is_subclass_of(&cls, &s.query.class) || n.is_subclass_of(&s.query.class, &cls))
                         .unwrap_or(false)
@@ -271,13 +271,13 @@ impl IndicationHub {
 
     /// Starts the delivery task (once).
     pub fn start(self: &Arc<Self>, broker: Arc<Broker>) {
-        let Some(mut rx) = self.rx.lock().unwrap().take() else { return };
+        let Some(mut rx) = self.rx.lock().unwrap_or_else(PoisonError::into_inner).take() else { return };
         let hub = self.clone();
         tokio::spawn(async move {
             while let Some((ns, ind)) = rx.recv().await {
                 let targets: Vec<String> = {
-                    let subs = hub.subs.read().unwrap();
-                    let repo = broker.repo.read().unwrap();
+                    let subs = hub.subs.read().unwrap_or_else(PoisonError::into_inner);
+                    let repo = broker.repo.read().unwrap_or_else(PoisonError::into_inner);
                     let n = repo.namespace(&ns);
                     let isa = |c: &str, a: &str| n.map(|n| n.is_subclass_of(c, a)).unwrap_or(false);
                     subs.iter()

@@ -204,12 +204,20 @@ pub fn parse_int_text(t: &str) -> Option<i128> {
         Some(r) => (true, r),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
-    let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        i128::from_str_radix(h, 16).ok()?
-    } else {
-        body.parse::<i128>().ok()?
+    // one sign only: `--5` or `-0x-5` is no number (and `-i128::MIN` would overflow)
+    let digits = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X"));
+    if digits.unwrap_or(body).starts_with(['+', '-']) {
+        return None;
+    }
+    let v = match digits {
+        Some(h) => i128::from_str_radix(h, 16).ok()?,
+        None => body.parse::<i128>().ok()?,
     };
-    Some(if neg { -v } else { v })
+    if neg {
+        v.checked_neg()
+    } else {
+        Some(v)
+    }
 }
 
 /// Qualifier flavors (DSP0004 5.6.1.3).
@@ -540,11 +548,9 @@ impl ObjectPath {
                 } else if tok.eq_ignore_ascii_case("false") {
                     Value::Boolean(false)
                 } else if let Some(i) = parse_int_text(tok) {
-                    if i < 0 {
-                        Value::SInt(i as i64)
-                    } else {
-                        Value::UInt(i as u64)
-                    }
+                    // CIM integers are at most 64 bits: a wider key is an error, not a truncated one
+                    let v = if i < 0 { i64::try_from(i).map(Value::SInt).ok() } else { u64::try_from(i).map(Value::UInt).ok() };
+                    v.ok_or_else(|| format!("key value '{tok}' is out of the 64-bit range in '{s}'"))?
                 } else if let Ok(r) = tok.parse::<f64>() {
                     Value::Real(r)
                 } else {
@@ -649,5 +655,24 @@ mod tests {
         assert!(Value::parse_typed(CimType::UInt32, "-1").is_err());
         assert_eq!(Value::parse_typed(CimType::SInt16, "-5"), Ok(Value::SInt(-5)));
         assert!(Value::parse_typed(CimType::Boolean, "yes").is_err());
+    }
+
+    /// Numbers from clients: one sign only, no overflow when negated, no silent truncation.
+    #[test]
+    fn hostile_integers_are_errors() {
+        assert_eq!(parse_int_text("-0x10"), Some(-16));
+        assert_eq!(parse_int_text("+7"), Some(7));
+        for bad in ["--5", "+-5", "-+5", "-0x-5", "0x+5", "--170141183460469231731687303768211456", "-", "0x", "1e3", "٣"] {
+            assert_eq!(parse_int_text(bad), None, "{bad}");
+        }
+        assert!(Value::parse_typed(CimType::SInt64, "-9223372036854775809").is_err());
+        assert!(Value::parse_typed(CimType::UInt64, "18446744073709551616").is_err());
+        assert!(ObjectPath::parse("A.K=18446744073709551616").unwrap_err().contains("64-bit"));
+        assert!(ObjectPath::parse("A.K=-9223372036854775809").unwrap_err().contains("64-bit"));
+        assert_eq!(ObjectPath::parse("A.K=18446744073709551615").unwrap().key("K"), Some(&Value::UInt(u64::MAX)));
+        // multibyte text around the separators
+        for odd in ["é:é.é=\"é\"", "//é/é:A.K=\"\\", "A.=", "A.K=\"x\"é", ":.=\""] {
+            let _ = ObjectPath::parse(odd);
+        }
     }
 }

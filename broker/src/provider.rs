@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::error::{self, CimError, CimResult};
 use crate::model::*;
@@ -198,21 +198,21 @@ fn key(ctx: &Context, class: &str) -> (String, String) {
 impl InstanceStore {
     pub fn insert(&self, namespace: &str, inst: Instance) {
         let ctx = Context { namespace: namespace.into(), ..Context::default() };
-        self.data.write().unwrap().entry(key(&ctx, &inst.class_name)).or_default().push(inst);
+        self.data.write().unwrap_or_else(PoisonError::into_inner).entry(key(&ctx, &inst.class_name)).or_default().push(inst);
     }
     pub fn count(&self, namespace: &str, class: &str) -> usize {
         let ctx = Context { namespace: namespace.into(), ..Context::default() };
-        self.data.read().unwrap().get(&key(&ctx, class)).map(Vec::len).unwrap_or(0)
+        self.data.read().unwrap_or_else(PoisonError::into_inner).get(&key(&ctx, class)).map(Vec::len).unwrap_or(0)
     }
 }
 
 impl Provider for InstanceStore {
     fn enumerate_instances(&self, ctx: &Context, class: &Class) -> CimResult<Vec<Instance>> {
-        Ok(self.data.read().unwrap().get(&key(ctx, &class.name)).cloned().unwrap_or_default())
+        Ok(self.data.read().unwrap_or_else(PoisonError::into_inner).get(&key(ctx, &class.name)).cloned().unwrap_or_default())
     }
 
     fn create_instance(&self, ctx: &Context, class: &Class, mut inst: Instance) -> CimResult<ObjectPath> {
-        let _w = self.write.lock().unwrap();
+        let _w = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         for k in class.key_properties() {
             if inst.get_value(&k.name).is_none() {
                 return Err(CimError::invalid_parameter(format!("key property {} has no value", k.name)));
@@ -231,7 +231,7 @@ impl Provider for InstanceStore {
             }
         }
         let path = inst.path(class, None);
-        let mut data = self.data.write().unwrap();
+        let mut data = self.data.write().unwrap_or_else(PoisonError::into_inner);
         let v = data.entry(key(ctx, &class.name)).or_default();
         if v.iter().any(|i| i.path(class, None).same_instance(&path)) {
             return Err(CimError::new(error::ALREADY_EXISTS, format!("instance {path} already exists")));
@@ -241,8 +241,8 @@ impl Provider for InstanceStore {
     }
 
     fn modify_instance(&self, ctx: &Context, class: &Class, path: &ObjectPath, inst: Instance) -> CimResult<()> {
-        let _w = self.write.lock().unwrap();
-        let mut data = self.data.write().unwrap();
+        let _w = self.write.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut data = self.data.write().unwrap_or_else(PoisonError::into_inner);
         let v = data.entry(key(ctx, &class.name)).or_default();
         let target = v
             .iter_mut()
@@ -261,8 +261,8 @@ impl Provider for InstanceStore {
     }
 
     fn delete_instance(&self, ctx: &Context, class: &Class, path: &ObjectPath) -> CimResult<()> {
-        let _w = self.write.lock().unwrap();
-        let mut data = self.data.write().unwrap();
+        let _w = self.write.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut data = self.data.write().unwrap_or_else(PoisonError::into_inner);
         let v = data.entry(key(ctx, &class.name)).or_default();
         let before = v.len();
         v.retain(|i| !i.path(class, None).same_instance(path));

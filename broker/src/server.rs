@@ -95,26 +95,28 @@ fn plain(status: StatusCode, text: &str) -> Response<RespBody> {
     r
 }
 
-/// An HTTP-level rejection with a CIMError header (DSP0200 7.4.x).
+/// An HTTP-level rejection with a CIMError header (DSP0200 7.4.x). `prefix` is the M-POST
+/// header prefix (`73-`), already checked to be digits and a dash by [`mpost_prefix`].
 fn cim_http_error(status: StatusCode, cimerror: &'static str, prefix: &str, detail: &str) -> Response<RespBody> {
     tracing::debug!("rejecting request: {status} {cimerror}: {detail}");
     let mut r = plain(status, detail);
-    r.headers_mut().insert(
-        hyper::header::HeaderName::from_bytes(format!("{prefix}CIMError").as_bytes()).unwrap(),
-        HeaderValue::from_static(cimerror),
-    );
+    let name = hyper::header::HeaderName::from_bytes(format!("{prefix}CIMError").as_bytes())
+        .unwrap_or(hyper::header::HeaderName::from_static("cimerror"));
+    r.headers_mut().insert(name, HeaderValue::from_static(cimerror));
     r
 }
 
-/// Decodes `%xx` in a CIMObject header.
+/// Decodes `%xx` in a CIMObject header. Works on bytes: a `%` next to a multibyte character
+/// (or at the end) is kept as it is.
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+        if b[i] == b'%' {
+            if let (Some(h), Some(l)) = (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+                out.push(h << 4 | l);
                 i += 3;
                 continue;
             }
@@ -125,8 +127,74 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The extension URI an M-POST's Man header must declare (DSP0200 7.3.1).
+const CIM_MAPPING: &str = "http://www.dmtf.org/cim/mapping/http/v1.0";
+
+/// Why an M-POST's Man header cannot be used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ManError {
+    /// No declaration of the CIM mapping: 510 Not Extended (RFC 2774).
+    NotExtended,
+    /// The CIM mapping is declared with a malformed `ns=` (not digits): 400.
+    BadPrefix,
+}
+
+/// The header prefix (`"73-"`, or `""` without `ns=`) that an M-POST's Man header declares for
+/// the CIM mapping. The header is a comma-separated list of extension declarations
+/// (`"uri"; ns=NN`, RFC 2774); the prefix becomes part of header names the broker looks up and
+/// writes, so it is accepted only as ASCII digits.
+pub fn mpost_prefix(man: Option<&str>) -> Result<String, ManError> {
+    let man = man.ok_or(ManError::NotExtended)?;
+    let decl = man.split(',').find(|d| d.contains(CIM_MAPPING)).ok_or(ManError::NotExtended)?;
+    match decl.split(';').find_map(|p| p.trim().strip_prefix("ns=")) {
+        None => Ok(String::new()),
+        Some(n) => {
+            let n = n.trim();
+            if n.is_empty() || n.len() > 8 || !n.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(ManError::BadPrefix);
+            }
+            Ok(format!("{n}-"))
+        }
+    }
+}
+
+/// The user name and password of an HTTP Basic `Authorization` header, if well formed.
+pub fn basic_credentials(value: Option<&HeaderValue>) -> Option<(String, String)> {
+    let v = value?.to_str().ok()?;
+    let (scheme, b64) = v.trim_start().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("Basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':').map(|(u, p)| (u.to_string(), p.to_string()))
+}
+
+fn unauthorized() -> Response<RespBody> {
+    let mut r = plain(StatusCode::UNAUTHORIZED, "authentication required");
+    r.headers_mut().insert("WWW-Authenticate", HeaderValue::from_static("Basic realm=\"xencim\""));
+    r
+}
+
 /// Handles one HTTP request.
 pub async fn handle(req: Request<Incoming>, broker: Arc<Broker>, opts: HttpOptions, peer: SocketAddr) -> Result<Response<RespBody>, Infallible> {
+    // Authentication comes before any other answer: whatever the method, path or headers, a
+    // client without valid credentials learns nothing but that it must authenticate (only a
+    // broker configured with no authenticator, `allow_anonymous`, skips this).
+    let mut principal = None;
+    if let Some(auth) = &opts.authenticator {
+        let creds = basic_credentials(req.headers().get("Authorization"));
+        let ok = match &creds {
+            Some((u, p)) => auth.authenticate(u, p).await,
+            None => false,
+        };
+        if !ok {
+            tracing::info!("authentication failed from {peer} for {:?}", creds.as_ref().map(|c| &c.0));
+            return Ok(unauthorized());
+        }
+        principal = creds.map(|(user, _)| Caller { role: auth.role_of(&user), principal: user });
+    }
+
     let method = req.method().clone();
     let is_mpost = method.as_str() == "M-POST";
     if method != Method::POST && !is_mpost {
@@ -139,13 +207,18 @@ pub async fn handle(req: Request<Incoming>, broker: Arc<Broker>, opts: HttpOptio
     }
     // M-POST: headers are prefixed with the namespace number given in Man.
     let prefix = if is_mpost {
-        let man = req.headers().get("Man").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !man.contains("http://www.dmtf.org/cim/mapping/http/v1.0") {
-            return Ok(plain(StatusCode::NOT_EXTENDED, "M-POST needs a Man header naming the CIM mapping"));
-        }
-        match man.split(';').find_map(|p| p.trim().strip_prefix("ns=")) {
-            Some(n) => format!("{}-", n.trim()),
-            None => String::new(),
+        // a Man header that is not even ASCII is malformed, not a foreign extension
+        let man = match req.headers().get("Man").map(|v| v.to_str()) {
+            Some(Err(_)) => Err(ManError::BadPrefix),
+            Some(Ok(m)) => mpost_prefix(Some(m)),
+            None => mpost_prefix(None),
+        };
+        match man {
+            Ok(p) => p,
+            Err(ManError::NotExtended) => return Ok(plain(StatusCode::NOT_EXTENDED, "M-POST needs a Man header naming the CIM mapping")),
+            Err(ManError::BadPrefix) => {
+                return Ok(cim_http_error(StatusCode::BAD_REQUEST, "request-not-valid", "", "the Man header must be ASCII and its ns= a number"))
+            }
         }
     } else {
         String::new()
@@ -153,30 +226,6 @@ pub async fn handle(req: Request<Incoming>, broker: Arc<Broker>, opts: HttpOptio
     let header = |name: &str| -> Option<String> {
         req.headers().get(format!("{prefix}{name}").as_str()).and_then(|v| v.to_str().ok()).map(str::to_string)
     };
-
-    // authentication
-    let mut principal = None;
-    if let Some(auth) = &opts.authenticator {
-        let creds = req
-            .headers()
-            .get("Authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-            .and_then(|d| String::from_utf8(d).ok())
-            .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())));
-        let ok = match &creds {
-            Some((u, p)) => auth.authenticate(u, p).await,
-            None => false,
-        };
-        if !ok {
-            tracing::info!("authentication failed from {peer} for {:?}", creds.as_ref().map(|c| &c.0));
-            let mut r = plain(StatusCode::UNAUTHORIZED, "authentication required");
-            r.headers_mut().insert("WWW-Authenticate", HeaderValue::from_static("Basic realm=\"xencim\""));
-            return Ok(r);
-        }
-        principal = creds.map(|(user, _)| Caller { role: auth.role_of(&user), principal: user });
-    }
 
     match header("CIMOperation") {
         Some(op) if op.eq_ignore_ascii_case("MethodCall") => {}
@@ -267,9 +316,14 @@ pub async fn handle(req: Request<Incoming>, broker: Arc<Broker>, opts: HttpOptio
     h.insert("Content-Type", HeaderValue::from_static("application/xml; charset=\"utf-8\""));
     if is_mpost {
         h.insert("Ext", HeaderValue::from_static(""));
-        h.insert("Man", HeaderValue::from_str(&format!("http://www.dmtf.org/cim/mapping/http/v1.0; ns={}", prefix.trim_end_matches('-'))).unwrap());
+        // the prefix is digits and a dash (mpost_prefix), so both always convert
+        if let Ok(v) = HeaderValue::from_str(&format!("{CIM_MAPPING}; ns={}", prefix.trim_end_matches('-'))) {
+            h.insert("Man", v);
+        }
     }
-    h.insert(hyper::header::HeaderName::from_bytes(format!("{prefix}CIMOperation").as_bytes()).unwrap(), HeaderValue::from_static("MethodResponse"));
+    if let Ok(name) = hyper::header::HeaderName::from_bytes(format!("{prefix}CIMOperation").as_bytes()) {
+        h.insert(name, HeaderValue::from_static("MethodResponse"));
+    }
     Ok(r)
 }
 
@@ -310,4 +364,57 @@ fn run_call(broker: &Broker, call: &Call, caller: Option<&Caller>) -> String {
 fn write_err(o: &mut XmlOut, op: &str, e: &CimError) {
     tracing::debug!("{op} failed: {e}");
     cimxml::write_error(o, e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_header_prefixes() {
+        let m = |s: &str| mpost_prefix(Some(s));
+        assert_eq!(m("http://www.dmtf.org/cim/mapping/http/v1.0 ; ns=73"), Ok("73-".into()));
+        assert_eq!(m("http://www.dmtf.org/cim/mapping/http/v1.0;ns=01"), Ok("01-".into()));
+        assert_eq!(m("\"http://www.dmtf.org/cim/mapping/http/v1.0\"; ns=40"), Ok("40-".into()));
+        assert_eq!(m("http://www.dmtf.org/cim/mapping/http/v1.0"), Ok(String::new()));
+        // the CIM mapping's own ns=, not another extension's
+        assert_eq!(m("http://example.org/x; ns=11, http://www.dmtf.org/cim/mapping/http/v1.0; ns=73"), Ok("73-".into()));
+        assert_eq!(m("http://www.dmtf.org/cim/mapping/http/v1.0; ns=73;ns=74"), Ok("73-".into()));
+        for bad in ["7 3", "", "-", "a", "../x", "73-", "123456789", "\"73\"", "7\u{e9}"] {
+            assert_eq!(m(&format!("http://www.dmtf.org/cim/mapping/http/v1.0; ns={bad}")), Err(ManError::BadPrefix), "{bad:?}");
+        }
+        assert_eq!(m("http://example.org/x; ns=73"), Err(ManError::NotExtended));
+        assert_eq!(m(""), Err(ManError::NotExtended));
+        assert_eq!(mpost_prefix(None), Err(ManError::NotExtended));
+    }
+
+    #[test]
+    fn basic_credentials_are_read_or_ignored() {
+        let h = |s: &[u8]| HeaderValue::from_bytes(s).unwrap();
+        assert_eq!(basic_credentials(Some(&h(b"Basic YWxpY2U6czNjcmV0"))), Some(("alice".into(), "s3cret".into())));
+        assert_eq!(basic_credentials(Some(&h(b"basic YWxpY2U6OmI="))), Some(("alice".into(), ":b".into())));
+        for bad in [&b"Basic"[..], b"Basic !!!", b"Bearer YWxpY2U6czNjcmV0", b"Basic YWxpY2U=", b"Basic //8=", b"Basic \xc3\xa9", b""] {
+            assert_eq!(basic_credentials(Some(&h(bad))), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(basic_credentials(None), None);
+    }
+
+    #[test]
+    fn percent_decoding_never_slices_inside_a_character() {
+        assert_eq!(percent_decode("root%2Fcimv2"), "root/cimv2");
+        assert_eq!(percent_decode("root%2fcimv2"), "root/cimv2");
+        for odd in ["%", "%2", "%zz", "root%2Fcimv2%", "%e9", "é%", "%é", "%€1", "%%2F"] {
+            let _ = percent_decode(odd);
+        }
+        assert_eq!(percent_decode("%%2F"), "%/");
+        assert_eq!(percent_decode("%é"), "%é");
+    }
+
+    #[test]
+    fn cim_error_header_falls_back_to_an_unprefixed_name() {
+        let r = cim_http_error(StatusCode::BAD_REQUEST, "request-not-valid", "7 3-", "x");
+        assert_eq!(r.headers().get("CIMError").unwrap(), "request-not-valid");
+        let r = cim_http_error(StatusCode::BAD_REQUEST, "request-not-valid", "73-", "x");
+        assert_eq!(r.headers().get("73-CIMError").unwrap(), "request-not-valid");
+    }
 }

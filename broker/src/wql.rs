@@ -20,6 +20,15 @@
 
 use crate::model::{CimType, Instance, PropertyValue, Value};
 
+/// Deepest nesting of `(` and `NOT` in a condition. Queries come from clients (ExecQuery,
+/// indication filters) and conditions are parsed, evaluated and dropped recursively: these
+/// limits keep the recursion far from the end of a thread's stack whatever the query.
+pub const MAX_NESTING: usize = 64;
+/// Most `AND` / `OR` operators in one condition (a chain of them is as deep as it is long).
+pub const MAX_OPERATORS: usize = 256;
+/// Most parts of a dotted property name (`SourceInstance.Class.Prop` has three).
+pub const MAX_NAME_PARTS: usize = 16;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     /// None for `*`.
@@ -89,7 +98,11 @@ fn lex(q: &str) -> Result<Vec<Tok>, String> {
                     break;
                 }
             }
-            out.push(Tok::Word(c[s..i].iter().collect()));
+            let w: String = c[s..i].iter().collect();
+            if w.split('.').count() > MAX_NAME_PARTS {
+                return Err(format!("a property name has more than {MAX_NAME_PARTS} dotted parts"));
+            }
+            out.push(Tok::Word(w));
         } else if ch.is_ascii_digit() || ((ch == '-' || ch == '+') && c.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
             let s = i;
             i += 1;
@@ -165,6 +178,10 @@ fn lex(q: &str) -> Result<Vec<Tok>, String> {
 struct P {
     t: Vec<Tok>,
     i: usize,
+    /// `(` and `NOT` levels open now.
+    nesting: usize,
+    /// `AND` / `OR` operators read so far.
+    operators: usize,
 }
 
 impl P {
@@ -200,9 +217,17 @@ impl P {
             other => Err(format!("expected {what}, found {other:?}")),
         }
     }
+    fn count_operator(&mut self) -> Result<(), String> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(format!("more than {MAX_OPERATORS} AND/OR operators in the condition"));
+        }
+        Ok(())
+    }
     fn or(&mut self) -> Result<Cond, String> {
         let mut l = self.and()?;
         while self.eat_kw("OR") {
+            self.count_operator()?;
             l = Cond::Or(Box::new(l), Box::new(self.and()?));
         }
         Ok(l)
@@ -210,22 +235,28 @@ impl P {
     fn and(&mut self) -> Result<Cond, String> {
         let mut l = self.not()?;
         while self.eat_kw("AND") {
+            self.count_operator()?;
             l = Cond::And(Box::new(l), Box::new(self.not()?));
         }
         Ok(l)
     }
     fn not(&mut self) -> Result<Cond, String> {
-        if self.eat_kw("NOT") {
-            return Ok(Cond::Not(Box::new(self.not()?)));
+        let negated = self.eat_kw("NOT");
+        let paren = !negated && self.eat_sym("(");
+        if !negated && !paren {
+            return self.cmp();
         }
-        if self.eat_sym("(") {
-            let c = self.or()?;
-            if !self.eat_sym(")") {
-                return Err("expected ')'".into());
-            }
-            return Ok(c);
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(format!("parentheses and NOT nested deeper than {MAX_NESTING}"));
         }
-        self.cmp()
+        let c = if negated {
+            self.not().map(|c| Cond::Not(Box::new(c)))
+        } else {
+            self.or().and_then(|c| if self.eat_sym(")") { Ok(c) } else { Err("expected ')'".into()) })
+        };
+        self.nesting -= 1;
+        c
     }
     fn operand(&mut self) -> Result<Operand, String> {
         Ok(match self.peek().cloned() {
@@ -279,7 +310,7 @@ impl P {
 }
 
 pub fn parse(q: &str) -> Result<Query, String> {
-    let mut p = P { t: lex(q)?, i: 0 };
+    let mut p = P { t: lex(q)?, i: 0, nesting: 0, operators: 0 };
     if !p.eat_kw("SELECT") {
         return Err("query must start with SELECT".into());
     }
@@ -449,6 +480,27 @@ mod tests {
             i = i.with("PreviousInstance", CimType::String, embed(s));
         }
         i
+    }
+
+    #[test]
+    fn deep_or_long_conditions_are_errors_not_stack_overflows() {
+        let deep = format!("SELECT * FROM A WHERE {}X = 1{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(parse(&deep).unwrap_err().contains("nested deeper"));
+        let nots = format!("SELECT * FROM A WHERE {} X = 1", "NOT ".repeat(100_000));
+        assert!(parse(&nots).unwrap_err().contains("nested deeper"));
+        let chain = format!("SELECT * FROM A WHERE X = 1{}", " AND X = 1".repeat(100_000));
+        assert!(parse(&chain).unwrap_err().contains("AND/OR"));
+        let dotted = format!("SELECT * FROM A WHERE {}X = 1", "A.".repeat(100_000));
+        assert!(parse(&dotted).unwrap_err().contains("dotted parts"));
+        // up to the limits, queries parse and evaluate
+        let ok = format!("SELECT * FROM A WHERE {}X = 1{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        let i = Instance::new("A").with("X", CimType::UInt8, Value::UInt(1));
+        assert!(eval(parse(&ok).unwrap().condition.as_ref().unwrap(), &i, &|_, _| false));
+        let ok = format!("SELECT * FROM A WHERE X = 1{}", " AND X = 1".repeat(MAX_OPERATORS));
+        assert!(eval(parse(&ok).unwrap().condition.as_ref().unwrap(), &i, &|_, _| false));
+        for bad in ["SELECT * FROM A WHERE X = --5", "SELECT * FROM A WHERE X = 0x", "SELECT * FROM A WHERE 'é", "SELECT * FROM A WHERE é::"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

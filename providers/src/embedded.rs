@@ -124,7 +124,7 @@ fn prop_of(v: &CimValue) -> Prop {
 /// numbers, `true`/`false`, `NULL`, and `{ v, v, ... }` arrays of those.
 pub fn parse_mof(text: &str) -> Result<Embedded, String> {
     let mut p = Lexer { chars: text.chars().collect(), pos: 0 };
-    let err = |m: &str| format!("embedded instance: {m} in {text:?}");
+    let err = |m: &str| format!("embedded instance: {m} in {:?}", clip(text));
     p.skip_ws();
     if p.peek() == Some('[') {
         p.skip_bracketed();
@@ -185,10 +185,12 @@ pub fn parse_mof(text: &str) -> Result<Embedded, String> {
 /// instance they got from EnumerateInstances, Associators or GetInstance with its path.
 const INSTANCE_WRAPPERS: [&str; 5] = ["VALUE.NAMEDINSTANCE", "VALUE.INSTANCEWITHPATH", "VALUE.OBJECTWITHPATH", "VALUE.OBJECTWITHLOCALPATH", "VALUE.OBJECT"];
 
-/// The name of the element whose start tag begins at `text[at..]`.
+/// The name of the element whose start tag begins at `text[at..]` (`at` is where its `<` is).
 fn element_name(text: &str, at: usize) -> &str {
-    let rest = &text[at + 1..];
-    &rest[..rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len())]
+    // `<` is one byte, so `at + 1` is a char boundary; `get` keeps a bad `at` from panicking
+    let rest = text.get(at + 1..).unwrap_or("");
+    let end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// Where the `<INSTANCE` start tag is: the root element, or the one inside a wrapper of
@@ -210,7 +212,7 @@ fn instance_start(text: &str) -> Result<usize, String> {
         return Ok(root);
     }
     if !INSTANCE_WRAPPERS.contains(&name) {
-        return Err(format!("expected <INSTANCE> or an instance in {}, got <{name}>", INSTANCE_WRAPPERS.join(" / ")));
+        return Err(format!("expected <INSTANCE> or an instance in {}, got <{}>", INSTANCE_WRAPPERS.join(" / "), clip(name)));
     }
     let mut from = root + 1;
     while let Some(i) = text[from..].find("<INSTANCE").map(|i| from + i) {
@@ -225,11 +227,18 @@ fn instance_start(text: &str) -> Result<usize, String> {
 /// Parses one CIM-XML `<INSTANCE CLASSNAME="..">` with `PROPERTY` / `PROPERTY.ARRAY` children
 /// (DSP0201), bare or wrapped with its path (`VALUE.NAMEDINSTANCE`, `VALUE.INSTANCEWITHPATH`,
 /// ...); a property without `VALUE` is NULL.
+///
+/// The text comes from a client: every position below is found by searching the text itself
+/// and every slice is checked, so malformed markup (a `</PROPERTY>` inside a start tag, a tag
+/// that never ends, multibyte characters next to markup) is an error, never a panic.
 pub fn parse_cimxml(text: &str) -> Result<Embedded, String> {
-    let err = |m: &str| format!("embedded instance: {m} in {text:?}");
+    let err = |m: &str| format!("embedded instance: {m} in {:?}", clip(text));
     let start = instance_start(text).map_err(|m| err(&m))?;
     let head_end = text[start..].find('>').map(|i| start + i).ok_or_else(|| err("unterminated <INSTANCE"))?;
     let class = attr(&text[start..head_end], "CLASSNAME").ok_or_else(|| err("no CLASSNAME"))?;
+    if class.is_empty() {
+        return Err(err("empty CLASSNAME"));
+    }
     let mut props = Vec::new();
     // the properties of this INSTANCE only, not of what follows a wrapped one
     let end = text[head_end..].find("</INSTANCE>").map_or(text.len(), |i| head_end + i);
@@ -238,15 +247,21 @@ pub fn parse_cimxml(text: &str) -> Result<Embedded, String> {
         rest = &rest[i..];
         let tag_end = rest.find('>').ok_or_else(|| err("unterminated <PROPERTY"))?;
         let tag = &rest[..tag_end];
+        if tag[1..].contains('<') {
+            // `<PROPERTY NAME="x" <VALUE>..`: the start tag is not closed before the next tag
+            return Err(err("unterminated <PROPERTY start tag"));
+        }
         let name = attr(tag, "NAME").ok_or_else(|| err("a PROPERTY without NAME"))?;
         let is_array = tag.starts_with("<PROPERTY.ARRAY");
+        // after `>`, one byte: a char boundary
+        let after_tag = &rest[tag_end + 1..];
         if tag.ends_with('/') {
             props.push((name, Prop::Null));
-            rest = &rest[tag_end + 1..];
+            rest = after_tag;
             continue;
         }
-        let close = rest.find("</PROPERTY").ok_or_else(|| err("unterminated PROPERTY"))?;
-        let mut body = &rest[tag_end + 1..close];
+        let close = after_tag.find("</PROPERTY").ok_or_else(|| err("unterminated PROPERTY"))?;
+        let mut body = &after_tag[..close];
         let mut values = Vec::new();
         while let Some(v) = body.find("<VALUE>") {
             let after = &body[v + "<VALUE>".len()..];
@@ -260,9 +275,19 @@ pub fn parse_cimxml(text: &str) -> Result<Embedded, String> {
             (false, _) => Prop::Scalar(values.remove(0)),
         };
         props.push((name, value));
-        rest = &rest[close..];
+        rest = &after_tag[close..];
     }
     Ok(Embedded { class, props })
+}
+
+/// At most the first 200 characters of a client's text, for error messages: an error about a
+/// 4 MiB parameter need not repeat it.
+fn clip(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
 }
 
 /// The value of attribute `name` in a start tag.
@@ -341,7 +366,8 @@ impl Lexer {
             self.pos += 1;
             match c {
                 '"' => in_str = !in_str,
-                '\\' if in_str => self.pos += 1,
+                // the escaped character is skipped, unless the text ends here
+                '\\' if in_str => self.pos = (self.pos + 1).min(self.chars.len()),
                 '[' if !in_str => depth += 1,
                 ']' if !in_str => {
                     depth -= 1;
@@ -368,7 +394,7 @@ impl Lexer {
         while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
             self.pos += 1;
         }
-        self.chars[start..self.pos].iter().collect()
+        self.chars.get(start..self.pos).map(|w| w.iter().collect()).unwrap_or_default()
     }
     fn string(&mut self) -> Option<String> {
         let mut out = String::new();
@@ -403,7 +429,7 @@ impl Lexer {
                 while self.peek().is_some_and(|c| c.is_alphanumeric() || "+-._".contains(c)) {
                     self.pos += 1;
                 }
-                let w: String = self.chars[start..self.pos].iter().collect();
+                let w: String = self.chars.get(start..self.pos).map(|w| w.iter().collect()).unwrap_or_default();
                 match w.to_ascii_lowercase().as_str() {
                     "" => None,
                     "null" => Some(Prop::Null),
@@ -480,6 +506,106 @@ mod tests {
     fn bad_mof_is_an_error() {
         for bad in ["", "class A {};", "instance of A { X = 1 };", "instance of A { X = ; };", "instance of A { X = 1; } junk", "instance of A { X = \"open; };"] {
             assert!(parse_mof(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Inputs that once panicked (string slicing past the end, or a start after its end) and
+    /// their neighbours: each is an error or a value, never a panic.
+    #[test]
+    fn malformed_cimxml_and_mof_are_errors_not_panics() {
+        for bad in [
+            // `</PROPERTY` before the `>` that closes the start tag
+            "<INSTANCE CLASSNAME=\"A\"><PROPERTY NAME=\"X\" </PROPERTY>",
+            "<INSTANCE CLASSNAME=\"A\"><PROPERTY NAME=\"X\" </PROPERTY><VALUE>1</VALUE>>",
+            "<INSTANCE CLASSNAME=\"A\"><PROPERTY NAME=\"é\" </PROPERTY>€>",
+            "<INSTANCE CLASSNAME=\"A\"><PROPERTY NAME=\"X\"><VALUE>1</VALUE></PROPERTY><PROPERTY",
+            "<INSTANCE CLASSNAME=\"A\"><PROPERTY NAME=\"X\"><VALUE>1",
+            "<INSTANCE CLASSNAME=\"A",
+            "<INSTANCE CLASSNAME=\"\">",
+            "<INSTANCE",
+            "<",
+            "<?",
+            "<!",
+            "<VALUE.NAMEDINSTANCE><INSTANCE",
+            "<VALUE.NAMEDINSTANCE><INSTANCEX",
+        ] {
+            assert!(parse_cimxml(bad).is_err(), "{bad}");
+        }
+        // a backslash at the very end of a qualifier string moved the lexer past the text
+        for bad in ["[\"\\", "[\"", "[", "instance of A { X = \"\\", "instance of A { X = {", "instance of A { X = {\"a\",", "instance of"] {
+            assert!(parse_mof(bad).is_err(), "{bad:?}");
+        }
+        // multibyte text around the markup is kept as it is
+        let e = parse_cimxml("<INSTANCE CLASSNAME=\"Xen_ComputerSystemSettingData\"><PROPERTY NAME=\"ElementName\"><VALUE>é€𝄞 &#x1D11E;</VALUE></PROPERTY></INSTANCE>").unwrap();
+        assert_eq!(e.str("ElementName"), Some("é€𝄞 𝄞"));
+        // error messages quote a bounded part of a huge parameter
+        let huge = format!("instance of A {{ X = {}", "\"x\" ".repeat(100_000));
+        assert!(parse_mof(&huge).unwrap_err().len() < 1000);
+    }
+
+    /// A small deterministic PRNG (xorshift64*): the mutation tests need no crate and repeat
+    /// exactly from their seed.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Mutates `text` a few times: a piece inserted, a range removed, a range repeated, the text
+    /// cut short; positions are char boundaries (the input is a Rust string, as from the broker).
+    fn mutate(rng: &mut Rng, text: &str) -> String {
+        const PIECES: [&str; 24] = [
+            "<", ">", "\"", "'", "/", "\\", "&", ";", "&#x110000;", "&#99999999999;", "&amp", "é", "€", "𝄞",
+            "</PROPERTY>", "<PROPERTY NAME=\"", "<VALUE>", "</VALUE>", "<INSTANCE", "[", "{", "}", "\u{0}", "<!--",
+        ];
+        let mut s: Vec<char> = text.chars().collect();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(s.len() + 1);
+            match rng.below(4) {
+                0 => {
+                    let piece = PIECES[rng.below(PIECES.len())];
+                    s.splice(at..at, piece.chars());
+                }
+                1 => {
+                    let end = (at + rng.below(8)).min(s.len());
+                    s.drain(at..end);
+                }
+                2 => {
+                    let end = (at + rng.below(16)).min(s.len());
+                    let copy: Vec<char> = s[at..end].to_vec();
+                    s.splice(at..at, copy);
+                }
+                _ => s.truncate(at),
+            }
+        }
+        s.into_iter().collect()
+    }
+
+    /// Thousands of mutated embedded instances (MOF and CIM-XML, as DefineSystem's
+    /// SystemSettings and ResourceSettings carry them): every one parses or is an error.
+    #[test]
+    fn mutated_embedded_instances_never_panic() {
+        let seeds = [
+            "<INSTANCE CLASSNAME=\"Xen_ComputerSystemSettingData\"><PROPERTY NAME=\"ElementName\" TYPE=\"string\"><VALUE>a &lt;b&gt; &amp; &#65;</VALUE></PROPERTY><PROPERTY.ARRAY NAME=\"HVM_Boot_Params\" TYPE=\"string\"><VALUE.ARRAY><VALUE>order=cd</VALUE></VALUE.ARRAY></PROPERTY.ARRAY><PROPERTY NAME=\"Description\" TYPE=\"string\"/></INSTANCE>",
+            "<?xml version=\"1.0\"?><VALUE.NAMEDINSTANCE><INSTANCENAME CLASSNAME=\"Xen_MemorySettingData\"/><INSTANCE CLASSNAME=\"Xen_MemorySettingData\"><PROPERTY NAME=\"VirtualQuantity\" TYPE=\"uint64\"><VALUE>512</VALUE></PROPERTY></INSTANCE></VALUE.NAMEDINSTANCE>",
+            "[Description(\"x\")] instance of Xen_ComputerSystemSettingData {\n // c\n ElementName = \"web \\\"1\\\"\" \"!\";\n Platform = {\"a=b\", \"c=d\"};\n VirtualQuantity = 4; Cap = NULL; B = TRUE;\n};",
+            "instance of Xen_ProcessorSettingData { ResourceType = 3; VirtualQuantity = -2; Limit = 0x10; };",
+        ];
+        let mut rng = Rng(0x5eed_1234_abcd_0001);
+        for round in 0..6000 {
+            let seed = seeds[round % seeds.len()];
+            let text = mutate(&mut rng, seed);
+            if let Ok(e) = Embedded::from_value(&CimValue::String(text.clone())) {
+                // what parses can be read
+                let _ = (e.uint("VirtualQuantity"), e.list("Platform"), e.str("ElementName"));
+            }
         }
     }
 

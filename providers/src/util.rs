@@ -21,10 +21,15 @@ pub fn system_instance_id(uuid: &str) -> String {
     format!("Xen:{uuid}")
 }
 
+/// 9999-12-31T23:59:59Z, the last second a CIM timestamp (four-digit year) can show.
+const LAST_CIM_SECOND: u64 = 253_402_300_799;
+
 /// A XenAPI datetime as a CIM timestamp; `None` for the epoch, which XenAPI uses for "never".
 pub fn datetime(v: Option<&Value>) -> Option<CimDateTime> {
     match v {
-        Some(Value::DateTime(secs)) if *secs > 0 => Some(CimDateTime::from_unix_micros(*secs as u64 * 1_000_000)),
+        // CIM timestamps end with year 9999: a later time (any i64 a record may hold) is shown
+        // as that, not overflowed into a wrong or malformed one
+        Some(Value::DateTime(secs)) if *secs > 0 => Some(CimDateTime::from_unix_micros((*secs as u64).min(LAST_CIM_SECOND) * 1_000_000)),
         _ => None,
     }
 }
@@ -108,6 +113,7 @@ mod tests {
         assert_eq!(datetime(Some(&Value::DateTime(0))), None);
         assert_eq!(datetime(None), None);
         assert_eq!(datetime(Some(&Value::DateTime(86_400))).unwrap().as_str(), "19700102000000.000000+000");
+        assert_eq!(datetime(Some(&Value::DateTime(i64::MAX))).unwrap().as_str(), "99991231235959.000000+000");
     }
 
     #[test]

@@ -315,7 +315,8 @@ pub fn memory(r: &Embedded) -> Result<Memory, SpecError> {
     let scale = |name: &str| -> Result<Option<u64>, SpecError> {
         match r.uint(name)? {
             None => Ok(None),
-            Some(n) => n.checked_mul(unit).map(Some).ok_or_else(|| format!("{name} {n} is too large")),
+            // XenAPI memory fields are int64: a product past that would reach it negative
+            Some(n) => n.checked_mul(unit).filter(|b| *b <= i64::MAX as u64).map(Some).ok_or_else(|| format!("{name} {n} is too large")),
         }
     };
     let vq = scale("VirtualQuantity")?.ok_or("the memory RASD needs VirtualQuantity")?;
@@ -878,6 +879,9 @@ mod tests {
             ("instance of Xen_MemorySettingData { VirtualQuantity = 512; AllocationUnits = \"parsecs\"; };", "not understood"),
             ("instance of Xen_MemorySettingData { VirtualQuantity = 99999999999999; AllocationUnits = \"GB\"; };", "too large"),
             ("instance of Xen_MemorySettingData { VirtualQuantity = \"lots\"; };", "not an unsigned integer"),
+            // fits u64, not XenAPI's int64
+            ("instance of Xen_MemorySettingData { VirtualQuantity = 9223372036854775808; AllocationUnits = \"byte\"; };", "too large"),
+            ("instance of Xen_MemorySettingData { VirtualQuantity = 18446744073709551616; };", "not an unsigned integer"),
         ];
         for (rasd, want) in cases {
             let e = spec(&vssd, &[mof(rasd)], false).unwrap_err();

@@ -41,7 +41,8 @@ impl Broker {
             // Same classes, same order (the subtree is contiguous in the full depth-first walk).
             let names = match assoc_filter {
                 Some(a) => {
-                    let mut v = vec![n.class(a).unwrap().name.clone()];
+                    // checked to exist just above; its repository spelling of the name is used
+                    let mut v = n.class(a).map(|c| vec![c.name.clone()]).unwrap_or_default();
                     v.extend(n.all_subclasses(Some(a)));
                     v
                 }
@@ -49,7 +50,7 @@ impl Broker {
             };
             let mut v = Vec::new();
             for name in names {
-                let c = n.class(&name).unwrap();
+                let Some(c) = n.class(&name) else { continue };
                 if !c.is_association() {
                     continue;
                 }
@@ -217,7 +218,7 @@ impl Broker {
             n.class(class).ok_or_else(|| CimError::invalid_parameter(format!("class {class} does not exist")))?;
             let mut out: Vec<Arc<Class>> = Vec::new();
             for name in n.all_subclasses(None) {
-                let c = n.class(&name).unwrap();
+                let Some(c) = n.class(&name) else { continue };
                 if !c.is_association() {
                     continue;
                 }

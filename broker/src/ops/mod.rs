@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::cimxml::{self, ObjectFilter};
@@ -63,6 +63,10 @@ pub(crate) struct PullCtx {
 }
 
 /// The broker's state: repository, providers, own instances, pull contexts.
+///
+/// Its locks (and those of the providers and the indication hub) are taken with
+/// `unwrap_or_else(PoisonError::into_inner)`: a panic caught while one was held (a provider bug)
+/// must not make every later request that takes the lock panic too.
 pub struct Broker {
     pub repo: RwLock<Repository>,
     pub providers: RwLock<ProviderRegistry>,
@@ -129,7 +133,7 @@ impl Broker {
     }
 
     pub(crate) fn with_ns<T>(&self, ns: &str, f: impl FnOnce(&Namespace) -> CimResult<T>) -> CimResult<T> {
-        let repo = self.repo.read().unwrap();
+        let repo = self.repo.read().unwrap_or_else(PoisonError::into_inner);
         let n = repo.namespace(ns).ok_or_else(|| CimError::invalid_namespace(ns))?;
         f(n)
     }
@@ -140,7 +144,7 @@ impl Broker {
 
     /// The provider of exactly `class`, or the internal store.
     pub(crate) fn provider_exact(&self, ns: &str, class: &str) -> Arc<dyn Provider> {
-        match self.providers.read().unwrap().get(ns, class) {
+        match self.providers.read().unwrap_or_else(PoisonError::into_inner).get(ns, class) {
             Some(p) => p,
             None => self.store.clone(),
         }
@@ -148,8 +152,8 @@ impl Broker {
 
     /// The provider registered for `class` or for its nearest ancestor.
     pub(crate) fn registered_provider_for(&self, ns: &str, class: &Class) -> Option<Arc<dyn Provider>> {
-        let providers = self.providers.read().unwrap();
-        let repo = self.repo.read().unwrap();
+        let providers = self.providers.read().unwrap_or_else(PoisonError::into_inner);
+        let repo = self.repo.read().unwrap_or_else(PoisonError::into_inner);
         let n = repo.namespace(ns);
         let mut cur = Some(class.name.clone());
         while let Some(c) = cur {
@@ -170,7 +174,7 @@ impl Broker {
     /// class that has its own registered provider: that provider is asked
     /// too, so the copy is dropped to avoid duplicates.
     pub(crate) fn served_elsewhere(&self, ns: &str, asked: &Class, inst_class: &str) -> bool {
-        !asked.name.eq_ignore_ascii_case(inst_class) && self.providers.read().unwrap().get(ns, inst_class).is_some()
+        !asked.name.eq_ignore_ascii_case(inst_class) && self.providers.read().unwrap_or_else(PoisonError::into_inner).get(ns, inst_class).is_some()
     }
 
     /// Instances of `class` and (when `deep`) of every subclass, each from the

@@ -11,6 +11,7 @@ use crate::provider::Context;
 use crate::xml::XmlOut;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use super::{Output, PullCtx, PullKind, MAX_PULL_CONTEXTS};
@@ -18,7 +19,7 @@ use super::{Output, PullCtx, PullKind, MAX_PULL_CONTEXTS};
 impl Broker {
     pub(crate) fn expire_pulls(&self) {
         let now = Instant::now();
-        self.pulls.lock().unwrap().retain(|_, c| c.expires > now);
+        self.pulls.lock().unwrap_or_else(PoisonError::into_inner).retain(|_, c| c.expires > now);
     }
 
     /// The Open* operations: gather every result, return the first
@@ -108,7 +109,7 @@ impl Broker {
         if pc.items.is_empty() {
             return Ok(self.pull_output(out, None));
         }
-        let mut pulls = self.pulls.lock().unwrap();
+        let mut pulls = self.pulls.lock().unwrap_or_else(PoisonError::into_inner);
         if pulls.len() >= MAX_PULL_CONTEXTS {
             return Err(CimError::new(error::SERVER_LIMITS_EXCEEDED, "too many open enumeration contexts"));
         }
@@ -161,7 +162,7 @@ impl Broker {
         let id = Params::required(p.string("EnumerationContext")?, "EnumerationContext")?;
         let max = Params::required(p.u32("MaxObjectCount")?, "MaxObjectCount")?;
         self.expire_pulls();
-        let mut pulls = self.pulls.lock().unwrap();
+        let mut pulls = self.pulls.lock().unwrap_or_else(PoisonError::into_inner);
         let pc = match pulls.get_mut(&id) {
             Some(c) if c.namespace.eq_ignore_ascii_case(&ctx.namespace) => c,
             _ => return Err(CimError::new(error::INVALID_ENUMERATION_CONTEXT, format!("no enumeration context {id}"))),
@@ -187,7 +188,7 @@ impl Broker {
     pub(crate) fn close_enumeration(&self, ctx: &Context, p: &Params) -> CimResult<()> {
         p.check(&["EnumerationContext"])?;
         let id = Params::required(p.string("EnumerationContext")?, "EnumerationContext")?;
-        let mut pulls = self.pulls.lock().unwrap();
+        let mut pulls = self.pulls.lock().unwrap_or_else(PoisonError::into_inner);
         match pulls.get(&id) {
             Some(c) if c.namespace.eq_ignore_ascii_case(&ctx.namespace) => {
                 pulls.remove(&id);

@@ -6,6 +6,8 @@
 //! ```
 
 
+use std::sync::PoisonError;
+
 use super::{prune, Broker, Params};
 use crate::cimxml::ObjectFilter;
 use crate::error::{self, CimError, CimResult};
@@ -40,7 +42,7 @@ impl Broker {
             }
         }
         let items = self.enumerate(ctx, &q.class, true)?;
-        let repo = self.repo.read().unwrap();
+        let repo = self.repo.read().unwrap_or_else(PoisonError::into_inner);
         let n = repo.namespace(&ctx.namespace).ok_or_else(|| CimError::invalid_namespace(&ctx.namespace))?;
         let isa = |c: &str, a: &str| n.is_subclass_of(c, a);
         let mut matched = Vec::new();

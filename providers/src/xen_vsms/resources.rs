@@ -264,8 +264,9 @@ pub(super) fn memory_steps(vm_ref: &str, vm: &ObjectRecord, t: &Tables, r: &Embe
         match r.uint(prop)? {
             None => Ok(None),
             Some(n) => {
-                let bytes = n.checked_mul(unit).ok_or_else(|| format!("{prop} {n} is too large"))?;
-                Ok((bytes != shown_mib * MIB).then_some(bytes))
+                // XenAPI memory fields are int64: a product past that would reach it negative
+                let bytes = n.checked_mul(unit).filter(|b| *b <= i64::MAX as u64).ok_or_else(|| format!("{prop} {n} is too large"))?;
+                Ok((Some(bytes) != shown_mib.checked_mul(MIB)).then_some(bytes))
             }
         }
     };
