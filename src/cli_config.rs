@@ -39,7 +39,8 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes [default: 16 MiB].
     #[arg(long)]
     pub max_body_bytes: Option<usize>,
-    /// XenAPI connections served at once, all listeners together [default: 1024].
+    /// XenAPI connections held at once by the TCP and TLS ports together, and by the Unix socket;
+    /// at the limit the oldest idle one is closed [default: 1024].
     #[arg(long)]
     pub max_connections: Option<usize>,
     /// Idle sessions expire after this many seconds [default: 86400].

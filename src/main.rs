@@ -67,6 +67,7 @@ fn main() -> Result<()> {
                 std::env::set_var("XENCIM_PROVIDER_CONFIG", settings.core.state_dir.join("providers.toml"));
             }
             xenapi_core::server::limit_malloc_arenas();
+            xenapi_core::server::raise_fd_limit();
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let result = rt.block_on(serve(settings));
             // Operations still waiting on a guest (a clean shutdown that may take minutes) are

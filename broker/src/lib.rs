@@ -194,7 +194,8 @@ pub struct BrokerConfig {
     /// Time an operation may take before the client gets CIM_ERR_FAILED
     /// (the provider call is not interrupted). Default 300 s.
     pub operation_timeout: Duration,
-    /// Simultaneous connections. Default 128.
+    /// Connections one listener holds at once; at the limit the oldest idle one is closed to make
+    /// room (`conn_budget`). Default 128.
     pub max_connections: usize,
     /// Host name written in instance paths. Default "localhost".
     pub host_name: String,
@@ -342,14 +343,14 @@ pub async fn serve(config: BrokerConfig, shutdown: impl Future<Output = ()> + Se
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     if config.http {
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let listener = conn_budget::bind_tcp(config.listen).with_context(|| format!("binding {}", config.listen))?;
         tracing::info!("CIM-XML broker listening on http://{}/cimom", listener.local_addr()?);
         let (b, c, mut rx) = (broker.clone(), config.clone(), stop_rx.clone());
         tasks.spawn(async move { accept_loop(listener, b, &c, None, async move { let _ = rx.wait_for(|v| *v).await; }).await });
     }
     if let Some(h) = &config.https {
         let acceptor = tls_acceptor(&h.cert, &h.key)?;
-        let listener = TcpListener::bind(h.listen).await.with_context(|| format!("binding {}", h.listen))?;
+        let listener = conn_budget::bind_tcp(h.listen).with_context(|| format!("binding {}", h.listen))?;
         tracing::info!("CIM-XML broker listening on https://{}/cimom", listener.local_addr()?);
         let (b, c, mut rx) = (broker.clone(), config.clone(), stop_rx.clone());
         tasks.spawn(async move { accept_loop(listener, b, &c, Some(acceptor), async move { let _ = rx.wait_for(|v| *v).await; }).await });
@@ -387,16 +388,30 @@ pub async fn serve_tls_listener(
     accept_loop(listener, broker, config, Some(acceptor), shutdown).await
 }
 
-async fn serve_connection<I>(io: I, broker: Arc<Broker>, opts: server::HttpOptions, header_timeout: Duration, peer: SocketAddr)
-where
+async fn serve_connection<I>(
+    io: I,
+    broker: Arc<Broker>,
+    opts: server::HttpOptions,
+    header_timeout: Duration,
+    peer: SocketAddr,
+    ticket: &conn_budget::Ticket,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = hyper::service::service_fn(move |req| server::handle(req, broker.clone(), opts.clone(), peer));
+    let activity = ticket.activity();
+    let svc = hyper::service::service_fn(move |req| {
+        // Busy from the request's arrival until its answer is written: the budget closes only
+        // connections that are not.
+        let busy = activity.busy();
+        let answer = server::handle(req, broker.clone(), opts.clone(), peer);
+        async move { answer.await.map(|r| busy.track(r)) }
+    });
     let mut b = hyper::server::conn::http1::Builder::new();
     // headers (of the first and of every kept-alive request) must arrive
     // within the request time limit
     b.keep_alive(true).timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
-    if let Err(e) = b.serve_connection(TokioIo::new(io), svc).await {
+    // The listener's shutdown aborts its connections (JoinSet::shutdown), so no stop signal here.
+    if let Err(e) = conn_budget::run(b.serve_connection(TokioIo::new(io), svc), ticket, std::future::pending()).await {
         tracing::debug!("connection from {peer}: {e}");
     }
 }
@@ -413,13 +428,15 @@ async fn accept_loop(
     }
     let opts = http_options(config);
     broker.indications.start(broker.clone());
-    let limit = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
+    // At the limit the oldest idle connection is closed to make room (conn_budget), so idle
+    // connections cannot lock out clients with requests.
+    let budget = conn_budget::Budget::new(config.max_connections);
     let mut conns = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
+        let ticket = tokio::select! {
             _ = &mut shutdown => break,
-            p = limit.clone().acquire_owned() => p?,
+            t = budget.admit() => t,
         };
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
@@ -437,11 +454,10 @@ async fn accept_loop(
         let timeout = config.request_timeout;
         let tls = tls.clone();
         conns.spawn(async move {
-            let _permit = permit;
             match tls {
-                None => serve_connection(stream, broker, opts, timeout, peer).await,
+                None => serve_connection(stream, broker, opts, timeout, peer, &ticket).await,
                 Some(acc) => match tokio::time::timeout(timeout, acc.accept(stream)).await {
-                    Ok(Ok(s)) => serve_connection(s, broker, opts, timeout, peer).await,
+                    Ok(Ok(s)) => serve_connection(s, broker, opts, timeout, peer, &ticket).await,
                     Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
                     Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
                 },

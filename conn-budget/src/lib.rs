@@ -14,7 +14,7 @@
 //! ```ignore
 //! let budget = Budget::new(1024);
 //! let ticket = budget.admit().await;              // maybe after closing an idle connection
-//! let svc = service_fn({ let t = ticket.activity(); move |req| { let _busy = t.busy(); handle(req) } });
+//! let svc = service_fn({ let t = ticket.activity(); move |req| { let busy = t.busy(); async move { Ok(busy.track(handle(req).await)) } } });
 //! run(http1::Builder::new().serve_connection(io, svc), &ticket, stopping).await;
 //! ```
 
@@ -27,9 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How long an evicted connection may take to close by itself (hyper finishes writing a response
-/// it started) before it is dropped.
-const EVICTION_GRACE: Duration = Duration::from_secs(1);
+/// How long `admit` waits for an evicted connection to end before it looks again.
+const EVICTION_WAIT: Duration = Duration::from_secs(2);
 
 /// The connections one listener group may hold.
 pub struct Budget {
@@ -75,8 +74,46 @@ impl Drop for Busy {
     }
 }
 
+impl Busy {
+    /// The response, with this guard moved into its body: the connection stays busy until hyper
+    /// has written the whole answer and dropped the body, so eviction never cuts an answer short.
+    pub fn track<B>(self, response: http::Response<B>) -> http::Response<Tracked<B>> {
+        response.map(|inner| Tracked { inner, _busy: self })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps its connection busy until it is dropped.
+    pub struct Tracked<B> {
+        #[pin]
+        inner: B,
+        _busy: Busy,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 impl Activity {
-    /// Marks the connection busy until the returned guard is dropped (hold it for the request).
+    /// Marks the connection busy until the returned guard is dropped: from a request's arrival
+    /// until its answer is written ([`Busy::track`]).
     pub fn busy(&self) -> Busy {
         self.0.requests.fetch_add(1, Ordering::SeqCst);
         Busy(self.0.clone())
@@ -128,7 +165,7 @@ impl Budget {
             }
             // Wait for a connection to end (the evicted one, or any); look again now and then in
             // case the evicted one became busy and ends only later.
-            let _ = tokio::time::timeout(EVICTION_GRACE * 2, freed).await;
+            let _ = tokio::time::timeout(EVICTION_WAIT, freed).await;
         }
     }
 
@@ -163,9 +200,10 @@ impl Drop for Ticket {
     }
 }
 
-/// Serves one connection to its end, closing it gracefully when the budget evicts it or when
-/// `stopping` resolves (open requests finish; an evicted connection gets [`EVICTION_GRACE`], a
-/// stopping one as long as its requests take). Hold the ticket until this returns.
+/// Serves one connection to its end. When the budget evicts it, it is dropped at once if it is
+/// still idle (no request handled, no answer being written: nothing is lost), else closed
+/// gracefully after its request; when `stopping` resolves it is closed gracefully. Hold the
+/// ticket until this returns.
 pub async fn run<C>(conn: C, ticket: &Ticket, stopping: impl Future<Output = ()>) -> Result<(), C::Error>
 where
     C: GracefulConnection,
@@ -175,17 +213,29 @@ where
     tokio::select! {
         r = conn.as_mut() => return r,
         _ = ticket.slot.close.notified() => {
+            // hyper's graceful shutdown would keep a connection that has not sent a whole request
+            // header open until its header timeout; an idle one is simply dropped.
+            if ticket.slot.requests.load(Ordering::SeqCst) == 0 {
+                return Ok(());
+            }
             conn.as_mut().graceful_shutdown();
-            // A connection that was sending nothing closes at once; one that had begun a request
-            // line (slowloris) would wait for its header timeout: it is dropped after the grace.
-            return match tokio::time::timeout(EVICTION_GRACE, conn.as_mut()).await {
-                Ok(r) => r,
-                Err(_) => Ok(()),
-            };
         }
         _ = stopping.as_mut() => conn.as_mut().graceful_shutdown(),
     }
     conn.await
+}
+
+/// Pending connections the kernel keeps for a listener before it drops new ones (each then waits
+/// a second for its SYN to be sent again). `TcpListener::bind` asks for 128, which a burst of
+/// clients overruns while the accept loop is busy.
+pub const BACKLOG: u32 = 1024;
+
+/// A TCP listener on `addr` with a backlog of [`BACKLOG`] (address reuse as `TcpListener::bind`).
+pub fn bind_tcp(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 #[cfg(test)]

@@ -100,20 +100,39 @@ def test_unknown_path_and_method(server):
     assert out.stdout == b"405"
 
 
-def test_connection_limit_makes_new_clients_wait(make_server):
+def test_connection_limit_closes_idle_connections_first_and_makes_new_clients_wait_for_busy_ones(make_server):
     import socket
+    import time
     import urllib.request
     srv = make_server(extra_args=["--max-connections", "2"])
-    held = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
-    import time
-    time.sleep(0.3)
-    with pytest.raises(OSError):  # not served while both slots are taken
-        urllib.request.urlopen(srv.url, timeout=1).read()
-    held.pop().close()
+    # Two idle connections (connected, sending nothing) do not keep a client out: the oldest is closed.
+    idle = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
     time.sleep(0.3)
     assert b"xencim" in urllib.request.urlopen(srv.url, timeout=5).read()
-    for s in held:
+    idle[0].settimeout(5)
+    assert idle[0].recv(1) == b"", "the oldest idle connection was closed to make room"
+    for s in idle:
         s.close()
+    time.sleep(0.3)
+    # Two connections busy with a request (headers in, body still coming) are never closed: a new
+    # client waits until one of them is answered.
+    head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 10\r\n\r\n").encode()
+    busy = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+    for s in busy:
+        s.sendall(head)
+    time.sleep(0.3)
+    with pytest.raises(OSError):  # not served while both connections are busy
+        urllib.request.urlopen(srv.url, timeout=1).read()
+    busy[0].sendall(b"not xml!!!")
+    busy[0].settimeout(5)
+    assert busy[0].recv(100).startswith(b"HTTP/1.1 400"), "the busy request was answered, not cut"
+    busy[0].close()
+    time.sleep(0.3)
+    assert b"xencim" in urllib.request.urlopen(srv.url, timeout=5).read()
+    busy[1].sendall(b"not xml!!!")
+    busy[1].settimeout(5)
+    assert busy[1].recv(100).startswith(b"HTTP/1.1 400")
+    busy[1].close()
 
 
 def call_xml(method, *params):

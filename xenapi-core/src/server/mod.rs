@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
+use conn_budget::{Budget, Ticket};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -36,6 +36,26 @@ pub fn limit_malloc_arenas() {
     }
 }
 
+/// Raises the soft limit of open files to the hard one: every connection is a descriptor, and the
+/// usual soft limit (1,024) is below what `--max-connections` allows on its two budgets. Returns
+/// the limit in force.
+pub fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur as u64;
+            }
+        }
+    }
+    lim.rlim_cur as u64
+}
+
 #[derive(Debug, Clone)]
 pub struct ListenConfig {
     /// Plain HTTP (default `127.0.0.1:8080`).
@@ -46,8 +66,10 @@ pub struct ListenConfig {
     pub unix: Option<PathBuf>,
     /// Larger request bodies are refused with 413 (default 16 MiB).
     pub max_body_bytes: usize,
-    /// Connections served at once (all listeners); beyond it, new ones wait in the kernel's
-    /// backlog until one closes.
+    /// Connections held at once by the TCP and TLS listeners together, and again by the Unix
+    /// socket (its own budget, so that the CIM providers, which use it, are never crowded out
+    /// from the network). At the limit the oldest idle connection is closed to make room; a new
+    /// one waits only while all are busy with requests.
     pub max_connections: usize,
 }
 
@@ -62,19 +84,22 @@ pub struct Bound {
     pub tcp_addr: Option<SocketAddr>,
     pub tls_addr: Option<SocketAddr>,
     max_body: usize,
-    slots: Arc<tokio::sync::Semaphore>,
+    /// The TCP and TLS listeners' connections.
+    network: Arc<Budget>,
+    /// The Unix socket's connections.
+    local: Arc<Budget>,
 }
 
 impl Bound {
     pub async fn bind(cfg: &ListenConfig) -> Result<Bound, String> {
         let tcp = match cfg.tcp {
-            Some(a) => Some(TcpListener::bind(a).await.map_err(|e| format!("cannot listen on {a}: {e}"))?),
+            Some(a) => Some(conn_budget::bind_tcp(a).map_err(|e| format!("cannot listen on {a}: {e}"))?),
             None => None,
         };
         let tls = match &cfg.tls {
             Some((a, cert, key)) => {
                 let acceptor = tls::acceptor(cert, key)?;
-                Some((TcpListener::bind(a).await.map_err(|e| format!("cannot listen on {a}: {e}"))?, acceptor))
+                Some((conn_budget::bind_tcp(*a).map_err(|e| format!("cannot listen on {a}: {e}"))?, acceptor))
             }
             None => None,
         };
@@ -98,7 +123,8 @@ impl Bound {
             tls,
             unix,
             max_body: cfg.max_body_bytes,
-            slots: Arc::new(tokio::sync::Semaphore::new(cfg.max_connections.max(1))),
+            network: Budget::new(cfg.max_connections),
+            local: Budget::new(cfg.max_connections),
         })
     }
 
@@ -119,18 +145,19 @@ impl Bound {
 
     /// Serves until `shutdown` resolves, then lets open requests finish (up to 10 s).
     pub async fn serve(self, xapi: Arc<Xapi>, shutdown: impl Future<Output = ()>) {
-        let graceful = Arc::new(GracefulShutdown::new());
         let max = self.max_body;
+        // Raised once when the server stops: every connection then closes gracefully.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(l) = self.tcp {
-            let (x, g, slots) = (xapi.clone(), graceful.clone(), self.slots.clone());
+            let (x, budget, stop) = (xapi.clone(), self.network.clone(), stop_rx.clone());
             tasks.spawn(async move {
                 loop {
                     match l.accept().await {
                         Ok((s, _)) => {
-                            let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                            let ticket = budget.admit().await;
                             let _ = s.set_nodelay(true);
-                            spawn_conn(s, x.clone(), &g, max, slot)
+                            spawn_conn(s, x.clone(), max, ticket, stop.clone())
                         }
                         Err(e) => accept_error(e).await,
                     }
@@ -138,16 +165,16 @@ impl Bound {
             });
         }
         if let Some((l, acceptor)) = self.tls {
-            let (x, g, slots) = (xapi.clone(), graceful.clone(), self.slots.clone());
+            let (x, budget, stop) = (xapi.clone(), self.network.clone(), stop_rx.clone());
             tasks.spawn(async move {
                 loop {
                     match l.accept().await {
                         Ok((s, peer)) => {
-                            let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                            let (x, acceptor, g) = (x.clone(), acceptor.clone(), g.clone());
+                            let ticket = budget.admit().await;
+                            let (x, acceptor, stop) = (x.clone(), acceptor.clone(), stop.clone());
                             tokio::spawn(async move {
                                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(s)).await {
-                                    Ok(Ok(tls)) => spawn_conn(tls, x, &g, max, slot),
+                                    Ok(Ok(tls)) => spawn_conn(tls, x, max, ticket, stop),
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                                 }
@@ -160,15 +187,13 @@ impl Bound {
         }
         let unix_path = self.unix.as_ref().map(|(_, p)| p.clone());
         if let Some((l, _)) = self.unix {
-            let (x, g, slots) = (xapi.clone(), graceful.clone(), self.slots.clone());
+            let (x, budget, stop) = (xapi.clone(), self.local.clone(), stop_rx.clone());
             tasks.spawn(async move {
                 loop {
                     match l.accept().await {
                         Ok((s, _)) => {
-                            // At the limit, the accepted connection waits here, unserved, and
-                            // the listener accepts no more until a slot frees.
-                            let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                            spawn_conn(s, x.clone(), &g, max, slot)
+                            let ticket = budget.admit().await;
+                            spawn_conn(s, x.clone(), max, ticket, stop.clone())
                         }
                         Err(e) => accept_error(e).await,
                     }
@@ -182,13 +207,11 @@ impl Bound {
         if let Some(p) = unix_path {
             let _ = std::fs::remove_file(p);
         }
-        match Arc::try_unwrap(graceful) {
-            Ok(g) => {
-                if tokio::time::timeout(Duration::from_secs(10), g.shutdown()).await.is_err() {
-                    tracing::warn!("some connections did not finish within 10 s of shutdown");
-                }
-            }
-            Err(_) => tracing::warn!("connections still referenced at shutdown"),
+        let _ = stop_tx.send(true);
+        let grace = Duration::from_secs(10);
+        let (net, local) = tokio::join!(self.network.drained(grace), self.local.drained(grace));
+        if !(net && local) {
+            tracing::warn!("some connections did not finish within 10 s of shutdown");
         }
     }
 }
@@ -199,25 +222,31 @@ async fn accept_error(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-fn spawn_conn<S>(stream: S, xapi: Arc<Xapi>, graceful: &GracefulShutdown, max_body: usize, slot: tokio::sync::OwnedSemaphorePermit)
+fn spawn_conn<S>(stream: S, xapi: Arc<Xapi>, max_body: usize, ticket: Ticket, mut stop: tokio::sync::watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let activity = ticket.activity();
     let service = hyper::service::service_fn(move |req| {
         let xapi = xapi.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(xapi, req, max_body).await) }
+        // Busy from the request's arrival until its answer is written: the budget closes only
+        // connections that are not.
+        let busy = activity.busy();
+        async move { Ok::<_, std::convert::Infallible>(busy.track(handle(xapi, req, max_body).await)) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(60))
         .serve_connection(TokioIo::new(stream), service);
-    let conn = graceful.watch(conn);
     tokio::spawn(async move {
-        if let Err(e) = conn.await {
+        let stopping = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = conn_budget::run(conn, &ticket, stopping).await {
             tracing::debug!(error = %e, "connection ended with an error");
         }
-        drop(slot);
+        drop(ticket);
     });
 }
 
