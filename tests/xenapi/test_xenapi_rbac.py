@@ -11,6 +11,7 @@ import xmlrpc.client
 import pytest
 import XenAPI
 
+import datamodel
 from test_xenapi_core import vm_record
 from xenapi_server import PASSWORD, ROOT, Server, new_state_dir, write_sim_config, xencim_binary
 
@@ -129,20 +130,7 @@ def test_a_guessed_root_ref_is_useless_because_none_is_visible(srv, root):
 # --- the role sweep -------------------------------------------------------------------------------
 
 def model_messages():
-    """(class, message, params, role, async, removed) of every custom message the model declares."""
-    out = []
-    cls = None
-    with open(os.path.join(ROOT, "xenapi-core", "model", "datamodel.txt")) as f:
-        for line in f:
-            m = re.match(r"class (\w+)", line)
-            if m:
-                cls = m.group(1)
-                continue
-            m = re.match(r"\s+message (\w+)\((.*?)\) -> .*?role=(\w+)", line)
-            if m and "no_session" not in line:
-                params = [p.split(":", 1)[1].strip() for p in m.group(2).split(",") if ":" in p and "=" not in p]
-                out.append((cls, m.group(1), params, m.group(3), " async" in line, " removed" in line))
-    return out
+    return datamodel.messages()
 
 
 IMPLICIT_WRITES = re.compile(r"^(set_|add_to_|remove_from_|add_|remove_|create$|destroy$)")
