@@ -134,7 +134,7 @@ pub fn provider_account(xapi: &Xapi, state_dir: &Path) -> Result<PathBuf> {
         state_dir.join("xapi.sock").display(),
         pw_file.display()
     );
-    std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
+    xenapi_core::state_dir::write_private(&config, text.as_bytes()).with_context(|| format!("writing {}", config.display()))?;
     Ok(config)
 }
 

@@ -224,9 +224,8 @@ fn template_record(t: &Template) -> Record {
     r
 }
 
-/// Writes a file only its owner can read (mode 0600 from creation, no window of wider access).
+/// Writes a file only its owner can read (mode 0600 from creation, no window of wider access),
+/// `content` and a line ending.
 pub fn write_secret(path: &std::path::Path, content: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    writeln!(f, "{content}")
+    writeln!(crate::state_dir::create_private(path)?, "{content}")
 }
