@@ -6,6 +6,7 @@
 
 mod api_doc;
 mod cim;
+mod cim_auth;
 mod cli_config;
 
 use anyhow::{bail, Context, Result};

@@ -95,6 +95,17 @@ pub trait Authenticator: Send + Sync {
     }
 }
 
+tokio::task_local! {
+    static PEER: SocketAddr;
+}
+
+/// The address of the client whose request is being handled, for an [`Authenticator`] that
+/// limits attempts per client (None outside a request). Set around each request by the
+/// connection that serves it, so the trait's signature need not carry it.
+pub fn request_peer() -> Option<SocketAddr> {
+    PEER.try_with(|p| *p).ok()
+}
+
 /// One fixed user: for tests and the standalone binary.
 pub struct StaticAuthenticator {
     user: String,
@@ -391,7 +402,7 @@ async fn serve_connection<I>(io: I, broker: Arc<Broker>, opts: server::HttpOptio
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = hyper::service::service_fn(move |req| server::handle(req, broker.clone(), opts.clone(), peer));
+    let svc = hyper::service::service_fn(move |req| PEER.scope(peer, server::handle(req, broker.clone(), opts.clone(), peer)));
     let mut b = hyper::server::conn::http1::Builder::new();
     // headers (of the first and of every kept-alive request) must arrive
     // within the request time limit

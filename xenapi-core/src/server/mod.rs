@@ -5,6 +5,7 @@
 pub mod tls;
 
 use crate::api::Xapi;
+use crate::auth::Client;
 use crate::error::ApiError;
 use crate::rpc::{jsonrpc, xmlrpc};
 use crate::value::Value;
@@ -127,10 +128,10 @@ impl Bound {
             tasks.spawn(async move {
                 loop {
                     match l.accept().await {
-                        Ok((s, _)) => {
+                        Ok((s, peer)) => {
                             let Ok(slot) = slots.clone().acquire_owned().await else { return };
                             let _ = s.set_nodelay(true);
-                            spawn_conn(s, x.clone(), &g, max, slot)
+                            spawn_conn(s, Client::from_ip(peer.ip()), x.clone(), &g, max, slot)
                         }
                         Err(e) => accept_error(e).await,
                     }
@@ -147,7 +148,7 @@ impl Bound {
                             let (x, acceptor, g) = (x.clone(), acceptor.clone(), g.clone());
                             tokio::spawn(async move {
                                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(s)).await {
-                                    Ok(Ok(tls)) => spawn_conn(tls, x, &g, max, slot),
+                                    Ok(Ok(tls)) => spawn_conn(tls, Client::from_ip(peer.ip()), x, &g, max, slot),
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                                 }
@@ -168,7 +169,7 @@ impl Bound {
                             // At the limit, the accepted connection waits here, unserved, and
                             // the listener accepts no more until a slot frees.
                             let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                            spawn_conn(s, x.clone(), &g, max, slot)
+                            spawn_conn(s, Client::Local, x.clone(), &g, max, slot)
                         }
                         Err(e) => accept_error(e).await,
                     }
@@ -199,13 +200,15 @@ async fn accept_error(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-fn spawn_conn<S>(stream: S, xapi: Arc<Xapi>, graceful: &GracefulShutdown, max_body: usize, slot: tokio::sync::OwnedSemaphorePermit)
+/// Serves one connection; its requests run as coming from `client` (the peer address, which
+/// the password checks' per-client limits read through [`crate::auth::client`]).
+fn spawn_conn<S>(stream: S, client: Client, xapi: Arc<Xapi>, graceful: &GracefulShutdown, max_body: usize, slot: tokio::sync::OwnedSemaphorePermit)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let xapi = xapi.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(xapi, req, max_body).await) }
+        async move { Ok::<_, std::convert::Infallible>(crate::auth::client::scope(client, handle(xapi, req, max_body)).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
