@@ -25,9 +25,10 @@ pub use client::Client;
 
 /// The hash parameters for new passwords: argon2id (the variant that resists both side-channel
 /// and GPU attacks), 19 MiB of memory, 2 passes, 1 lane: OWASP's minimum recommended setting for
-/// argon2id, about 40 ms of one core per check in a release build. More memory per check would
-/// buy little against offline guessing and cost the server's own memory at every login; the
-/// bound on concurrent checks ([`pool::WORKERS`]) is what keeps the total at `WORKERS × 19 MiB`.
+/// argon2id, a few tens of milliseconds of one core per check (about 20 ms on the development
+/// machine, optimised). More memory per check would make offline guessing of a stolen hash
+/// dearer, but every login would cost the server as much; the bound on concurrent checks
+/// ([`pool::WORKERS`]) is what keeps the total at `WORKERS × 19 MiB`.
 /// Stored hashes carry their own parameters, so hashes made with other settings still verify.
 pub const M_COST_KIB: u32 = 19 * 1024;
 pub const T_COST: u32 = 2;

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-/// Checks running at once in the process. Two: each takes a core for its duration (about 40 ms
-/// in a release build), so two leave the rest of the server a share of a small host's CPUs and
+/// Checks running at once in the process. Two: each takes a core for its duration (a few tens of
+/// milliseconds), so two leave the rest of the server a share of a small host's CPUs and
 /// bound the memory of checks at 2 × 19 MiB; a person logging in waits at most a few checks.
 pub const WORKERS: usize = 2;
 
