@@ -196,3 +196,25 @@ def test_cim_checks_a_password_once_not_per_request(server):
     status, _ = cim_request(server.cim_port, "root", PASSWORD)
     assert status == 200
     assert checks_logged(server) == 3, "a wrong password for the user did not evict its checked one"
+
+
+def test_change_password_goes_through_the_same_checks(server):
+    """session.change_password checks the old password like a login and hashes the new one on
+    the checks' memory blocks."""
+    assert cim_request(server.cim_port, "root", PASSWORD)[0] == 200  # now remembered by the broker
+    s = XenAPI.Session(server.url)
+    s.xenapi.login_with_password("root", PASSWORD, "2.21", "limits")
+    try:
+        with pytest.raises(XenAPI.Failure) as e:
+            s.xenapi.session.change_password("not-the-old-one", "next-password")
+        assert e.value.details == ["SESSION_AUTHENTICATION_FAILED", "root", "Old password is wrong"]
+        s.xenapi.session.change_password(PASSWORD, "next-password")
+    finally:
+        s.xenapi.session.logout()
+    assert raw_login(server.port, PASSWORD)["Status"] == "Failure"
+    s = XenAPI.Session(server.url)
+    s.xenapi.login_with_password("root", "next-password", "2.21", "limits")
+    s.xenapi.session.logout()
+    # The CIM side sees the change at once (its remembered check is dropped).
+    assert cim_request(server.cim_port, "root", PASSWORD)[0] == 401
+    assert cim_request(server.cim_port, "root", "next-password")[0] == 200
