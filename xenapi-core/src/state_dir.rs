@@ -64,6 +64,10 @@ pub fn prepare(dir: &Path) -> Result<(), String> {
             dir.display()
         ));
     }
+    // SAFETY: geteuid has no preconditions.
+    if meta.uid() != unsafe { libc::geteuid() } && mode & 0o077 != 0 {
+        tracing::warn!("the state directory {} belongs to another user and is open to others (mode {mode:o}); only its owner can restrict it", dir.display());
+    }
     let mut changed = 0usize;
     tighten(dir, &meta, true, &mut changed).map_err(|e| format!("cannot restrict {}: {e}", dir.display()))?;
     tighten_tree(dir, 0, &mut changed);
