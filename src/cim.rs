@@ -3,85 +3,16 @@
 //! through the CMPI ABI, talking XenAPI back to this server over its Unix socket with a service
 //! account of their own.
 
+use crate::cim_auth::XenapiAuthenticator;
 use anyhow::{Context, Result};
-use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
-use std::future::Future;
-use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 use xenapi_core::api::Xapi;
 use xenapi_core::model::Role;
-use xencim_broker::{Authenticator, BrokerConfig};
+use xencim_broker::BrokerConfig;
 
 /// The XenAPI user the providers log in as.
 pub const PROVIDER_USER: &str = "xencim-cim";
-
-/// How long a successful check is remembered (password hashing is slow on purpose, and CIM
-/// clients send credentials with every request).
-const AUTH_CACHE: Duration = Duration::from_secs(60);
-
-/// Basic authentication against the XenAPI user list.
-pub struct XenapiAuthenticator {
-    xapi: Arc<Xapi>,
-    /// user → (keyed digest of the password, when checked, the user's XenAPI role). The digest
-    /// key is random per process, so nothing here is usable outside it; the password itself is
-    /// never kept.
-    cache: Mutex<HashMap<String, (u64, Instant, String)>>,
-    hasher: RandomState,
-}
-
-impl XenapiAuthenticator {
-    pub fn new(xapi: Arc<Xapi>) -> Self {
-        XenapiAuthenticator { xapi, cache: Mutex::new(HashMap::new()), hasher: RandomState::new() }
-    }
-
-    fn digest(&self, password: &str) -> u64 {
-        self.hasher.hash_one(password)
-    }
-}
-
-impl Authenticator for XenapiAuthenticator {
-    fn authenticate<'a>(&'a self, user: &'a str, password: &'a str) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
-        Box::pin(async move {
-            let digest = self.digest(password);
-            {
-                let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some((d, at, _)) = cache.get(user) {
-                    if *d == digest && at.elapsed() < AUTH_CACHE {
-                        return true;
-                    }
-                }
-            }
-            let (xapi, u, p) = (self.xapi.clone(), user.to_string(), password.to_string());
-            let role = tokio::task::spawn_blocking(move || {
-                xenapi_core::api::session::verify_credentials(&xapi.store, &u, &p).ok().map(|c| c.role)
-            })
-            .await
-            .ok()
-            .flatten();
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            match role {
-                Some(role) => {
-                    cache.insert(user.to_string(), (digest, Instant::now(), role));
-                    true
-                }
-                None => {
-                    cache.remove(user);
-                    false
-                }
-            }
-        })
-    }
-
-    /// The role recorded when the user's password was last checked (just before, for a request).
-    fn role_of(&self, user: &str) -> Option<String> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.get(user).map(|(_, _, role)| role.clone())
-    }
-}
 
 /// Where the broker finds the project's MOF, registrations and provider libraries.
 #[derive(Debug, Clone)]
@@ -134,7 +65,7 @@ pub fn provider_account(xapi: &Xapi, state_dir: &Path) -> Result<PathBuf> {
         state_dir.join("xapi.sock").display(),
         pw_file.display()
     );
-    std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
+    xenapi_core::state_dir::write_private(&config, text.as_bytes()).with_context(|| format!("writing {}", config.display()))?;
     Ok(config)
 }
 

@@ -6,6 +6,7 @@
 
 mod api_doc;
 mod cim;
+mod cim_auth;
 mod cli_config;
 
 use anyhow::{bail, Context, Result};
@@ -58,6 +59,9 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Before any file or thread exists: what this process and the tools it runs create in the
+    // state directory is private to its user (see xenapi_core::state_dir).
+    xenapi_core::state_dir::private_umask();
     match cli.command {
         Command::Serve(args) => {
             let settings = cli_config::resolve(&args)?;
@@ -82,6 +86,7 @@ fn main() -> Result<()> {
                 bail!("the password in {} is empty", password_file.display());
             }
             let dir = state_dir.unwrap_or_else(cli_config::default_state_dir);
+            xenapi_core::state_dir::prepare(&dir).map_err(anyhow::Error::msg)?;
             let store = xenapi_core::store::Store::open(&dir).map_err(anyhow::Error::msg)?;
             xenapi_core::api::users::put_user(&store, &name, &name, role, &password)?;
             println!("user {name} ({}) saved in {}", role.wire_name(), dir.display());

@@ -95,6 +95,17 @@ pub trait Authenticator: Send + Sync {
     }
 }
 
+tokio::task_local! {
+    static PEER: SocketAddr;
+}
+
+/// The address of the client whose request is being handled, for an [`Authenticator`] that
+/// limits attempts per client (None outside a request). Set around each request by the
+/// connection that serves it, so the trait's signature need not carry it.
+pub fn request_peer() -> Option<SocketAddr> {
+    PEER.try_with(|p| *p).ok()
+}
+
 /// One fixed user: for tests and the standalone binary.
 pub struct StaticAuthenticator {
     user: String,
@@ -403,7 +414,7 @@ async fn serve_connection<I>(
         // Busy from the request's arrival until its answer is written: the budget closes only
         // connections that are not.
         let busy = activity.busy();
-        let answer = server::handle(req, broker.clone(), opts.clone(), peer);
+        let answer = PEER.scope(peer, server::handle(req, broker.clone(), opts.clone(), peer));
         async move { answer.await.map(|r| busy.track(r)) }
     });
     let mut b = hyper::server::conn::http1::Builder::new();

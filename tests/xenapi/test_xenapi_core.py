@@ -336,5 +336,9 @@ def test_initial_password_is_generated_when_not_given(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=20)[0].decode()
     assert proc.returncode == 0
-    assert out.count(pw) == 1, "the generated password is printed exactly once"
+    # The output is a pipe, not a terminal: the password is not printed (it would land wherever
+    # the output goes, a journal say); the log says where the file is. On a terminal it is
+    # printed once: tests/security/test_private_state.py.
+    assert out.count(pw) == 0, "the generated password is not in the output"
+    assert str(pwfile) in out
     assert "XenAPI listening on" in out

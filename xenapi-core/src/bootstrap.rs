@@ -161,11 +161,22 @@ pub fn ensure(store: &Store, config: &CoreConfig) -> Result<Boot, String> {
     if generated {
         let path = config.state_dir.join("initial-password");
         write_secret(&path, &password).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        // Printed once, on the terminal of the first start; never logged.
-        eprintln!("xencim: first start; the password of user root is {password} (also in {})", path.display());
+        show_generated_password(&password, &path);
     }
     ensure_devices(store, config, &pool_ref, &host_ref)?;
     Ok(Boot { pool: pool_ref, host: host_ref })
+}
+
+/// The generated root password goes to the person at the terminal, and nowhere else: never
+/// through the log (tracing), whose output ends up in journald or log files, and not even on
+/// standard error when that is not a terminal (a service manager sends it to the same journal).
+/// The log only says where the file is.
+fn show_generated_password(password: &str, path: &std::path::Path) {
+    use std::io::IsTerminal;
+    tracing::info!("first start: generated a password for user root, in {} (readable by this user only)", path.display());
+    if std::io::stderr().is_terminal() {
+        eprintln!("xencim: first start; the password of user root is {password} (also in {})", path.display());
+    }
 }
 
 /// The local SR (`pool.default_SR`) and the host's NICs with their networks; made when missing,
@@ -225,9 +236,8 @@ fn template_record(t: &Template) -> Record {
     r
 }
 
-/// Writes a file only its owner can read (mode 0600 from creation, no window of wider access).
+/// Writes a file only its owner can read (mode 0600 from creation, no window of wider access),
+/// `content` and a line ending.
 pub fn write_secret(path: &std::path::Path, content: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    writeln!(f, "{content}")
+    writeln!(crate::state_dir::create_private(path)?, "{content}")
 }

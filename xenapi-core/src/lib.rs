@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod rpc;
 pub mod server;
+pub mod state_dir;
 pub mod storage;
 pub mod store;
 pub mod time_fmt;

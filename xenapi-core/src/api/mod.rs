@@ -82,8 +82,7 @@ impl Stopping {
 impl Xapi {
     /// Opens the state directory, bootstraps it on first start, and builds the dispatch table.
     pub fn open(config: CoreConfig) -> Result<Arc<Xapi>, String> {
-        std::fs::create_dir_all(&config.state_dir)
-            .map_err(|e| format!("cannot create state directory {}: {e}", config.state_dir.display()))?;
+        crate::state_dir::prepare(&config.state_dir)?;
         let store = Store::open(&config.state_dir)?;
         let boot = crate::bootstrap::ensure(&store, &config)?;
         let sessions = session::Sessions::load(&store, &config)?;

@@ -165,10 +165,9 @@ impl Sessions {
         self.remove_all(store, &idle);
     }
 
-    /// Logs a user in: checks the password, records the session, evicts the oldest sessions of
-    /// the same originator beyond the cap.
-    pub fn login(&self, xapi: &Xapi, uname: &str, pwd: &str, originator: &str) -> Result<String, ApiError> {
-        let cred = verify_credentials(&xapi.store, uname, pwd)?;
+    /// Opens a session for a user whose password was checked ([`verify_credentials`]): records
+    /// it, evicts the oldest sessions of the same originator beyond the cap. Writes to the store.
+    pub fn open(&self, xapi: &Xapi, cred: crate::store::Credential, uname: &str, originator: &str) -> Result<String, ApiError> {
         let role = Role::from_wire_name(&cred.role).ok_or_else(|| ApiError::internal("stored role unknown"))?;
         let r = new_ref();
         let now = time_fmt::now();
@@ -226,20 +225,28 @@ impl Sessions {
 }
 
 /// The credential of `uname` if `pwd` is its password, else `SESSION_AUTHENTICATION_FAILED
-/// [uname, msg]`. Slow on purpose (argon2); call it off async tasks. Also what the CIM broker's
-/// HTTP authentication asks, so there is one password list.
-pub fn verify_credentials(store: &Store, uname: &str, pwd: &str) -> Result<crate::store::Credential, ApiError> {
-    let failed = || ApiError::new("SESSION_AUTHENTICATION_FAILED", [uname, "Authentication failure"]);
-    let Some(cred) = store.credential(uname)? else {
-        // Same work as a real check, so response time does not reveal which names exist.
-        let _ = crate::auth::verify_password(pwd, DUMMY_HASH);
-        return Err(failed());
-    };
-    if !crate::auth::verify_password(pwd, &cred.password_hash) {
-        tracing::info!(user = uname, "authentication failed");
-        return Err(failed());
+/// [uname, msg]`. Also what the CIM broker's HTTP authentication asks, so there is one password
+/// list. The check (argon2, slow on purpose) runs under the process's limits
+/// ([`crate::auth::check`]) for the client of the current request ([`crate::auth::client`]):
+/// when they refuse it, the message says to try again later.
+pub async fn verify_credentials(store: &Store, uname: &str, pwd: &str) -> Result<crate::store::Credential, ApiError> {
+    let client = crate::auth::client::current();
+    let cred = store.credential(uname)?;
+    // An unknown name costs the same check, so response time does not reveal which names exist.
+    let hash = cred.as_ref().map_or(DUMMY_HASH, |c| c.password_hash.as_str());
+    match (crate::auth::check(client, pwd, hash).await, cred) {
+        (Ok(true), Some(cred)) => Ok(cred),
+        (Err(crate::auth::Busy), _) => {
+            tracing::debug!(%client, "authentication refused: too many attempts");
+            Err(ApiError::new("SESSION_AUTHENTICATION_FAILED", [uname, crate::auth::BUSY_MESSAGE]))
+        }
+        (_, known) => {
+            if known.is_some() {
+                tracing::info!(user = uname, %client, "authentication failed");
+            }
+            Err(ApiError::new("SESSION_AUTHENTICATION_FAILED", [uname, "Authentication failure"]))
+        }
     }
-    Ok(cred)
 }
 
 /// An argon2 hash of a random string, used to spend the same time on unknown user names.
@@ -262,17 +269,45 @@ fn arg(a: &[Value], i: usize) -> String {
     a[i].as_str().unwrap_or("").to_string()
 }
 
-/// Login runs the password check (deliberately slow) off the connection's task.
+/// Login waits for the password check (deliberately slow, run on the checks' own threads), then
+/// records the session off the connection's task (a durable write).
 fn login_handler() -> Handler {
     Handler::Async(Arc::new(|ctx: Ctx, a: Vec<Value>| {
         Box::pin(async move {
             let (u, p) = (arg(&a, 0), arg(&a, 1));
             let originator = if a.len() > 3 { arg(&a, 3) } else { String::new() };
+            let cred = verify_credentials(&ctx.xapi.store, &u, &p).await?;
             let xapi = ctx.xapi.clone();
-            let r = tokio::task::spawn_blocking(move || xapi.sessions.login(&xapi, &u, &p, &originator))
+            let r = tokio::task::spawn_blocking(move || xapi.sessions.open(&xapi, cred, &u, &originator))
                 .await
                 .map_err(|e| ApiError::internal(format!("login task failed: {e}")))??;
             Ok(Value::str(r))
+        })
+    }))
+}
+
+/// The old password is checked like a login (same limits); the new hash is computed on one of
+/// the checks' memory blocks, so a flood of calls cannot allocate one each.
+fn change_password_handler() -> Handler {
+    Handler::Async(Arc::new(|ctx: Ctx, a: Vec<Value>| {
+        Box::pin(async move {
+            let s = ctx.session.clone().ok_or_else(|| ApiError::internal("session not checked"))?;
+            let cred = ctx.xapi.store.credential(&s.user_name)?.ok_or_else(|| ApiError::internal("user vanished"))?;
+            let (old, new) = (arg(&a, 0), arg(&a, 1));
+            let busy = || ApiError::new("SESSION_AUTHENTICATION_FAILED", [s.user_name.as_str(), crate::auth::BUSY_MESSAGE]);
+            match crate::auth::check(crate::auth::client::current(), &old, &cred.password_hash).await {
+                Err(_) => return Err(busy()),
+                Ok(false) => return Err(ApiError::new("SESSION_AUTHENTICATION_FAILED", [s.user_name.as_str(), "Old password is wrong"])),
+                Ok(true) => {}
+            }
+            let deadline = tokio::time::Instant::now() + crate::auth::MAX_WAIT;
+            let hash = crate::auth::pool::global()
+                .run(deadline, move |memory| crate::auth::hash_with_memory(&new, memory))
+                .await
+                .map_err(|_| busy())?
+                .map_err(ApiError::internal)?;
+            ctx.xapi.store.put_credential(&crate::store::Credential { password_hash: hash, ..cred })?;
+            Ok(Value::void())
         })
     }))
 }
@@ -289,16 +324,7 @@ pub fn register(d: &mut Dispatcher) {
     };
     d.implement_sync("session.logout", logout);
     d.implement_sync("session.local_logout", logout);
-    d.implement_sync("session.change_password", |ctx, a| {
-        let s = ctx.session.as_ref().expect("session checked");
-        let cred = ctx.xapi.store.credential(&s.user_name)?.ok_or_else(|| ApiError::internal("user vanished"))?;
-        if !crate::auth::verify_password(&arg(&a, 0), &cred.password_hash) {
-            return Err(ApiError::new("SESSION_AUTHENTICATION_FAILED", [s.user_name.as_str(), "Old password is wrong"]));
-        }
-        let hash = crate::auth::hash_password(&arg(&a, 1)).map_err(ApiError::internal)?;
-        ctx.xapi.store.put_credential(&crate::store::Credential { password_hash: hash, ..cred })?;
-        Ok(Value::void())
-    });
+    d.implement("session.change_password", change_password_handler());
     d.implement_sync("session.get_all_subject_identifiers", |_, _| Ok(Value::Set(vec![])));
 }
 

@@ -199,7 +199,7 @@ pub fn make_sr(
     sm_config: Value,
 ) -> Result<String, ApiError> {
     if driver.writable() {
-        std::fs::create_dir_all(dir).map_err(|e| storage::qemu_img::failure("mkdir", "", &format!("{}: {e}", dir.display())))?;
+        crate::state_dir::create_private_dir(dir).map_err(|e| storage::qemu_img::failure("mkdir", "", &format!("{}: {e}", dir.display())))?;
     } else if !dir.is_dir() {
         return Err(storage::qemu_img::failure("ENOENT", "", &format!("{} is not a directory", dir.display())));
     }

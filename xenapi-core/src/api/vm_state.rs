@@ -341,7 +341,7 @@ fn write_core_dump(xapi: &Xapi, uuid: &str) {
     let dir = xapi.config.state_dir.join("crashdumps");
     let path = dir.join(format!("{uuid}-{}.core", crate::time_fmt::now()));
     let body = format!("xencim simulated core dump of VM {uuid}\n{:?}\n", xapi.backend.domain(uuid));
-    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, body)) {
+    if let Err(e) = crate::state_dir::create_private_dir(&dir).and_then(|_| crate::state_dir::write_private(&path, body.as_bytes())) {
         tracing::warn!(error = %e, "cannot write core dump");
     }
 }

@@ -76,7 +76,7 @@ impl Sim {
         let data = serde_json::to_vec_pretty(s).map_err(|e| BackendError::Failed(e.to_string()))?;
         {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+            let mut f = crate::state_dir::create_private(&tmp).map_err(fail)?;
             f.write_all(&data).map_err(fail)?;
             f.sync_all().map_err(fail)?;
         }
@@ -284,12 +284,12 @@ impl Backend for Sim {
         // costs no disk until written).
         let fail = |e: std::io::Error| BackendError::Failed(format!("cannot write suspend image {}: {e}", image.display()));
         if let Some(dir) = image.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
+            crate::state_dir::create_private_dir(dir).map_err(fail)?;
         }
         let header = serde_json::to_vec(&dom).map_err(|e| BackendError::Failed(e.to_string()))?;
         {
             use std::io::Write;
-            let mut f = std::fs::File::create(image).map_err(fail)?;
+            let mut f = crate::state_dir::create_private(image).map_err(fail)?;
             f.write_all(b"XENCIM-SIM-SUSPEND\n").map_err(fail)?;
             f.write_all(&header).map_err(fail)?;
             f.write_all(b"\n").map_err(fail)?;

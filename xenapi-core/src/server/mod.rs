@@ -5,6 +5,7 @@
 pub mod tls;
 
 use crate::api::Xapi;
+use crate::auth::Client;
 use crate::error::ApiError;
 use crate::rpc::{jsonrpc, xmlrpc};
 use crate::value::Value;
@@ -154,10 +155,10 @@ impl Bound {
             tasks.spawn(async move {
                 loop {
                     match l.accept().await {
-                        Ok((s, _)) => {
+                        Ok((s, peer)) => {
                             let ticket = budget.admit().await;
                             let _ = s.set_nodelay(true);
-                            spawn_conn(s, x.clone(), max, ticket, stop.clone())
+                            spawn_conn(s, Client::from_ip(peer.ip()), x.clone(), max, ticket, stop.clone())
                         }
                         Err(e) => accept_error(e).await,
                     }
@@ -174,7 +175,7 @@ impl Bound {
                             let (x, acceptor, stop) = (x.clone(), acceptor.clone(), stop.clone());
                             tokio::spawn(async move {
                                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(s)).await {
-                                    Ok(Ok(tls)) => spawn_conn(tls, x, max, ticket, stop),
+                                    Ok(Ok(tls)) => spawn_conn(tls, Client::from_ip(peer.ip()), x, max, ticket, stop),
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                                 }
@@ -193,7 +194,7 @@ impl Bound {
                     match l.accept().await {
                         Ok((s, _)) => {
                             let ticket = budget.admit().await;
-                            spawn_conn(s, x.clone(), max, ticket, stop.clone())
+                            spawn_conn(s, Client::Local, x.clone(), max, ticket, stop.clone())
                         }
                         Err(e) => accept_error(e).await,
                     }
@@ -222,7 +223,9 @@ async fn accept_error(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-fn spawn_conn<S>(stream: S, xapi: Arc<Xapi>, max_body: usize, ticket: Ticket, mut stop: tokio::sync::watch::Receiver<bool>)
+/// Serves one connection; its requests run as coming from `client` (the peer address, which
+/// the password checks' per-client limits read through [`crate::auth::client`]).
+fn spawn_conn<S>(stream: S, client: Client, xapi: Arc<Xapi>, max_body: usize, ticket: Ticket, mut stop: tokio::sync::watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -232,7 +235,9 @@ where
         // Busy from the request's arrival until its answer is written: the budget closes only
         // connections that are not.
         let busy = activity.busy();
-        async move { Ok::<_, std::convert::Infallible>(busy.track(handle(xapi, req, max_body).await)) }
+        async move {
+            Ok::<_, std::convert::Infallible>(busy.track(crate::auth::client::scope(client, handle(xapi, req, max_body)).await))
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)

@@ -15,7 +15,7 @@ pub fn ensure_self_signed(cert: &Path, key: &Path, hostname: &str) -> Result<(),
     let ck = rcgen::generate_simple_self_signed(names).map_err(|e| format!("cannot make a certificate: {e}"))?;
     crate::bootstrap::write_secret(key, ck.key_pair.serialize_pem().trim_end())
         .map_err(|e| format!("cannot write {}: {e}", key.display()))?;
-    std::fs::write(cert, ck.cert.pem()).map_err(|e| format!("cannot write {}: {e}", cert.display()))?;
+    crate::state_dir::write_private(cert, ck.cert.pem().as_bytes()).map_err(|e| format!("cannot write {}: {e}", cert.display()))?;
     tracing::info!(cert = %cert.display(), "made a self-signed TLS certificate");
     Ok(())
 }

@@ -154,6 +154,9 @@ pub struct Store {
     feed: Mutex<Feed>,
     /// Woken after every commit (event.from long-polls wait on it).
     pub committed: tokio::sync::Notify,
+    /// Bumped by every change of a credential, so that what was derived from one (the CIM
+    /// broker's record of checked passwords) can tell it is stale without reading the database.
+    credentials_changed: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -166,6 +169,7 @@ impl Store {
             db: Mutex::new(db),
             feed: Mutex::new(Feed { changes: VecDeque::new(), base: generation, generation }),
             committed: tokio::sync::Notify::new(),
+            credentials_changed: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -241,7 +245,14 @@ impl Store {
     }
 
     pub fn put_credential(&self, c: &Credential) -> Result<(), ApiError> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner()).put_credential(c).map_err(ApiError::internal)
+        let r = self.db.lock().unwrap_or_else(|p| p.into_inner()).put_credential(c).map_err(ApiError::internal);
+        self.credentials_changed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        r
+    }
+
+    /// Changes with every [`Store::put_credential`] (a password or role set) in this process.
+    pub fn credentials_generation(&self) -> u64 {
+        self.credentials_changed.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

@@ -32,6 +32,19 @@ fn table_name(c: &Class) -> String {
 
 impl Db {
     pub fn open(path: &Path) -> Result<Db, String> {
+        // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files it makes the
+        // database file's mode, so all three stay private whatever the umask (see state_dir).
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(crate::state_dir::FILE_MODE)
+                .open(path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        }
         let conn = Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         // WAL: readers do not block the writer; synchronous=FULL: a commit is on disk before the
         // reply, so an acknowledged change survives a crash of the process or of the machine.
@@ -175,4 +188,28 @@ fn decode_record(c: &Class, json: &str) -> Result<Record, String> {
         }
     }
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// The database and the -wal and -shm files SQLite makes beside it are private even when the
+    /// process's umask would let others read new files.
+    #[test]
+    fn database_files_are_private_whatever_the_umask() {
+        // SAFETY: umask only sets the mask; a looser one for the rest of this test process only
+        // widens what other tests create, which none of them checks.
+        let old = unsafe { libc::umask(0o022) };
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("xapi.db");
+        let mut db = Db::open(&path).unwrap();
+        db.commit(&[], 1).unwrap();
+        for name in ["xapi.db", "xapi.db-wal", "xapi.db-shm"] {
+            let mode = std::fs::metadata(t.path().join(name)).unwrap().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
+        }
+        unsafe { libc::umask(old) };
+    }
 }

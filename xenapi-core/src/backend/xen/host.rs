@@ -349,9 +349,9 @@ impl Backend for Xen {
         }
         let fail = |e: std::io::Error| BackendError::Failed(format!("cannot write suspend image {}: {e}", image.display()));
         if let Some(dir) = image.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
+            crate::state_dir::create_private_dir(dir).map_err(fail)?;
         }
-        let file = std::fs::File::create(image).map_err(fail)?;
+        let file = crate::state_dir::create_private(image).map_err(fail)?;
         lock(&self.state).expected.insert(d.domid);
         if let Err(e) = self.ctx.suspend(d.domid, &file) {
             lock(&self.state).expected.remove(&d.domid);
