@@ -25,6 +25,8 @@ pub struct CimSettings {
     pub mof_dir: PathBuf,
     pub registration_dir: PathBuf,
     pub provider_lib_dirs: Vec<PathBuf>,
+    /// Connections each CIM listener holds at once (`--max-connections`, as for the XenAPI).
+    pub max_connections: usize,
 }
 
 /// The project's data directories: next to the sources when run from a checkout (`cargo run`),
@@ -73,6 +75,7 @@ pub fn provider_account(xapi: &Xapi, state_dir: &Path) -> Result<PathBuf> {
 pub fn broker_config(xapi: Arc<Xapi>, s: &CimSettings, state_dir: &Path) -> Result<BrokerConfig> {
     let mut c = BrokerConfig::default();
     c.listen = s.listen;
+    c.max_connections = s.max_connections;
     c.https = s.tls.as_ref().map(|(listen, cert, key)| xencim_broker::HttpsConfig { listen: *listen, cert: cert.clone(), key: key.clone() });
     c.schema = s.schema.clone();
     // Without the DMTF schema, the project's own definitions of the CIM_ parents serve; they

@@ -39,8 +39,8 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes [default: 16 MiB].
     #[arg(long)]
     pub max_body_bytes: Option<usize>,
-    /// XenAPI connections held at once by the TCP and TLS ports together, and by the Unix socket;
-    /// at the limit the oldest idle one is closed [default: 1024].
+    /// Connections held at once by the XenAPI's TCP and TLS ports together, by its Unix socket,
+    /// and by each CIM port; at the limit the one idle longest is closed [default: 1024].
     #[arg(long)]
     pub max_connections: Option<usize>,
     /// Idle sessions expire after this many seconds [default: 86400].
@@ -209,6 +209,7 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings> {
             mof_dir,
             registration_dir,
             provider_lib_dirs: lib_dirs,
+            max_connections: listen.max_connections,
         })
     };
     Ok(Settings { core, listen, cim })

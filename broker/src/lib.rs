@@ -422,7 +422,7 @@ async fn serve_connection<I>(
     // within the request time limit
     b.keep_alive(true).timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
     // The listener's shutdown aborts its connections (JoinSet::shutdown), so no stop signal here.
-    if let Err(e) = conn_budget::run(b.serve_connection(TokioIo::new(io), svc), ticket, std::future::pending()).await {
+    if let Err(e) = conn_budget::run(b.serve_connection(TokioIo::new(ticket.watch(io)), svc), ticket, std::future::pending()).await {
         tracing::debug!("connection from {peer}: {e}");
     }
 }

@@ -243,7 +243,7 @@ where
         .keep_alive(true)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(60))
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(ticket.watch(stream)), service);
     tokio::spawn(async move {
         let stopping = async move {
             let _ = stop.wait_for(|s| *s).await;
