@@ -19,6 +19,13 @@ echo "== CIM providers (EnumerateInstances Xen_ComputerSystem vs VM.get_all_reco
 cargo build --quiet --release -p xencim -p xen-cim-providers && \
     XENCIM_BIN="${CARGO_TARGET_DIR:-target}/release/xencim" .venv/bin/python bench/cim_enumerate.py || { echo "!! cim_enumerate failed"; status=1; }
 echo
+echo "== load (64 SDK clients with 500 slowloris connections; soak rounds)"
+cargo build --quiet --release --bin xencim && \
+    XENCIM_BIN="${CARGO_TARGET_DIR:-target}/release/xencim" .venv/bin/python bench/load.py || { echo "!! load failed"; status=1; }
+echo
+echo "== fuzz (every parser, 10 s each: executions per second)"
+cargo run --quiet --release -p xencim-fuzz -- all --seconds 80 || { echo "!! fuzz failed"; status=1; }
+echo
 echo "== broker (EnumerateInstances through pywbem, DMTF schema compile)"
 .venv/bin/python tests/broker/bench_broker.py || { echo "!! broker failed"; status=1; }
 exit $status
