@@ -349,3 +349,24 @@ def test_hostile_keys_in_every_xen_class(cim, srv):
             asked += 1
     assert asked > 100, asked
     assert_no_panic(srv)
+
+
+@pytest.mark.parametrize("bad", ["\uffff", "\ufffe", "\u0001"])
+def test_characters_xml_cannot_carry_in_cim_property_values_are_refused(cim, vsms, srv, x_root, bad):
+    """A CIM client's property value reaches the XenAPI, which refuses what XML 1.0 cannot carry:
+    nothing unreadable is stored, whichever way the broker and the providers pass it on."""
+    settings = f'instance of Xen_ComputerSystemSettingData {{ ElementName = "bad{bad}name"; VirtualSystemType = "DMTF:Xen:PV"; }};'
+    with pytest.raises(pywbem.Error):
+        cim.InvokeMethod("DefineSystem", vsms, SystemSettings=settings, ResourceSettings=[MEM_XML])
+    vm = x_root.VM.create(cim_env.vm_record("cim-clean-name"))
+    try:
+        uuid = x_root.VM.get_uuid(vm)
+        vssd = f'instance of Xen_ComputerSystemSettingData {{ InstanceID = "Xen:{uuid}"; ElementName = "x{bad}y"; }};'
+        with pytest.raises(pywbem.Error):
+            cim.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=vssd)
+        assert x_root.VM.get_name_label(vm) == "cim-clean-name"
+    finally:
+        x_root.VM.destroy(vm)
+    records = x_root.VM.get_all_records()  # every record still reads over XML-RPC
+    assert not [r for r in records.values() if r["name_label"].startswith("bad")]
+    assert_no_panic(srv)

@@ -297,6 +297,19 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
+/// The first character XML 1.0 cannot carry anywhere in `v` (strings, map keys, members).
+pub fn first_non_xml_char(v: &Value) -> Option<char> {
+    match v {
+        Value::String(s) => s.chars().find(|c| !is_xml_char(*c)),
+        Value::Set(items) => items.iter().find_map(first_non_xml_char),
+        Value::Map(pairs) => pairs.iter().find_map(|(k, v)| first_non_xml_char(k).or_else(|| first_non_xml_char(v))),
+        Value::Struct(members) => {
+            members.iter().find_map(|(k, v)| k.chars().find(|c| !is_xml_char(*c)).or_else(|| first_non_xml_char(v)))
+        }
+        _ => None,
+    }
+}
+
 /// `s`, or `INVALID_VALUE [field, why]` when it holds a character XML 1.0 cannot carry. The
 /// character itself is not echoed, so the refusal is well-formed too.
 fn xml_safe(s: String, field: &str) -> Result<String, ApiError> {

@@ -225,6 +225,16 @@ impl Client {
     /// One XML-RPC call, as is (no session is added): `Ok(Value)` of the envelope, or the
     /// server's `ErrorDescription` as [`ClientError::Api`].
     pub async fn call(&self, method: &str, args: &[Value]) -> Result<Wire> {
+        // The encoder would drop what XML 1.0 cannot carry and send another value than the one
+        // given; the server would refuse it anyway, so refuse it here with the server's error.
+        for (i, a) in args.iter().enumerate() {
+            if let Some(c) = crate::value::first_non_xml_char(a) {
+                return Err(ClientError::Api(crate::error::ApiError::new(
+                    "INVALID_VALUE",
+                    [format!("argument {}", i + 1), format!("character U+{:04X} cannot be carried by XML 1.0", c as u32)],
+                )));
+            }
+        }
         let body = encode_call(method, args);
         let answer = self.post_checked(&self.inner.dialer.endpoint.path, "text/xml", body.into()).await?;
         xmlrpc::decode_response(&answer).map_err(|e| ClientError::Protocol(e.0))?.map_err(ClientError::Api)
