@@ -310,9 +310,10 @@ pub async fn handle(xapi: Arc<Xapi>, req: Request<Incoming>, max_body: usize) ->
         Ok(Err(e)) => return plain(StatusCode::BAD_REQUEST, &format!("cannot read the request body: {e}")),
         Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time"),
     };
+    let heavy_request = body.len() > HEAVY_BYTES;
     match binding {
         Binding::XmlRpc => {
-            let call = match xmlrpc::decode_call(&body) {
+            let call = match off_workers(heavy_request, move || xmlrpc::decode_call(&body)).await {
                 Ok(c) => c,
                 Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
             };
@@ -321,25 +322,54 @@ pub async fn handle(xapi: Arc<Xapi>, req: Request<Incoming>, max_body: usize) ->
                 let v = Value::Set(names.into_iter().map(Value::String).collect());
                 return response(StatusCode::OK, "text/xml", xmlrpc::encode_bare(&v));
             }
-            let out = match guarded_call(&xapi, &call.method, call.params).await {
-                Ok(v) => xmlrpc::encode_success(&v),
+            let out = match run_call(&xapi, call.method, call.params, heavy_request).await {
+                Ok(v) => off_workers(xmlrpc::size_hint(&v) > HEAVY_BYTES, move || xmlrpc::encode_success(&v)).await,
                 Err(e) => xmlrpc::encode_failure(&e),
             };
             response(StatusCode::OK, "text/xml", out)
         }
         Binding::JsonRpc => {
-            let req = match jsonrpc::decode_request(&body) {
+            let req = match off_workers(heavy_request, move || jsonrpc::decode_request(&body)).await {
                 Ok(r) => r,
                 Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
             };
+            let (version, id) = (req.version, req.id);
             let result = if req.call.method == "system.listMethods" {
                 Ok(Value::Set(xapi.dispatcher().list_methods().into_iter().map(Value::String).collect()))
             } else {
-                guarded_call(&xapi, &req.call.method, req.call.params).await
+                run_call(&xapi, req.call.method, req.call.params, heavy_request).await
             };
-            response(StatusCode::OK, "application/json", jsonrpc::encode_response(req.version, &req.id, &result))
+            let heavy_answer = result.as_ref().is_ok_and(|v| xmlrpc::size_hint(v) > HEAVY_BYTES);
+            let out = off_workers(heavy_answer, move || jsonrpc::encode_response(version, &id, &result)).await;
+            response(StatusCode::OK, "application/json", out)
         }
     }
+}
+
+/// Requests and answers larger than this are decoded, typed and encoded on a blocking thread:
+/// a 100k-key map or a 10k-VM answer takes tens of milliseconds of CPU, which on one of the
+/// runtime's few worker threads would hold up every other connection it serves meanwhile.
+const HEAVY_BYTES: usize = 256 * 1024;
+
+/// Runs `f` here, or on a blocking thread when `heavy`.
+async fn off_workers<T: Send + 'static>(heavy: bool, f: impl FnOnce() -> T + Send + 'static) -> T {
+    if !heavy {
+        return f();
+    }
+    match tokio::task::spawn_blocking(f).await {
+        Ok(t) => t,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Runs a call: here, or for a heavy request (its typing and map checks are CPU work) on a
+/// blocking thread that drives the handler to its end.
+async fn run_call(xapi: &Arc<Xapi>, method: String, params: Vec<crate::rpc::Wire>, heavy: bool) -> Result<Value, ApiError> {
+    if !heavy {
+        return guarded_call(xapi, &method, params).await;
+    }
+    let (x, rt) = (xapi.clone(), tokio::runtime::Handle::current());
+    off_workers(true, move || rt.block_on(guarded_call(&x, &method, params))).await
 }
 
 /// Runs a call; a panic in a handler becomes `INTERNAL_ERROR` instead of a dropped connection.
