@@ -1,11 +1,13 @@
 //! `xencim serve` settings: command-line options over a TOML config file over defaults.
 //!
 //! Config file keys are the long option names with `_` for `-` (`state_dir`, `xenapi_listen`,
-//! ...), plus a `[sim_host]` table describing the simulated host.
+//! ...), plus a `[sim_host]` table describing the simulated host. [`Effective`] is the resolved
+//! result with every key, as `xencim serve --check-config` prints it and as the packaged
+//! `/etc/xencim/xencim.toml` spells it out.
 
 use anyhow::{Context, Result};
 use clap::Args;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -70,9 +72,41 @@ pub struct ServeArgs {
     /// SFCB .reg provider registrations [default: registration/ beside mof/].
     #[arg(long)]
     pub cim_registration_dir: Option<PathBuf>,
-    /// Where provider libraries are looked for (repeatable) [default: beside the executable].
+    /// Where provider libraries are looked for (repeatable) [default: beside the executable,
+    /// then /usr/lib/xencim].
     #[arg(long)]
     pub cim_provider_lib_dir: Vec<PathBuf>,
+    /// Validate the configuration, print the effective settings as TOML (no secret is read
+    /// into the output) and exit without serving.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// Every setting after command line, config file and defaults are merged; serialises to a config
+/// file that `--config` reads back to the same settings.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Effective {
+    pub state_dir: PathBuf,
+    pub backend: String,
+    pub xenapi_listen: SocketAddr,
+    pub xenapi_tls_listen: String,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    /// Only the file's name is shown; the password in it never is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_password_file: Option<PathBuf>,
+    pub max_body_bytes: usize,
+    pub max_connections: usize,
+    pub session_timeout_secs: u64,
+    pub sessions_per_originator: usize,
+    pub cim_listen: String,
+    pub cim_tls_listen: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cim_schema: Option<PathBuf>,
+    pub cim_mof_dir: PathBuf,
+    pub cim_registration_dir: PathBuf,
+    pub cim_provider_lib_dirs: Vec<PathBuf>,
+    pub sim_host: SimHostConfig,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -102,6 +136,7 @@ pub struct Settings {
     pub core: CoreConfig,
     pub listen: ListenConfig,
     pub cim: Option<crate::cim::CimSettings>,
+    pub effective: Effective,
 }
 
 pub fn default_state_dir() -> PathBuf {
@@ -132,13 +167,19 @@ fn check_xen_backend() -> Result<()> {
     anyhow::bail!(xenapi_core::backend::NOT_BUILT)
 }
 
+/// Reads a config file; an unknown key is refused with its name (serde's `unknown field`).
+pub fn read_file_config(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
 pub fn resolve(args: &ServeArgs) -> Result<Settings> {
     let file: FileConfig = match &args.config {
-        Some(p) => toml::from_str(&std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?)
-            .with_context(|| format!("invalid config file {}", p.display()))?,
+        Some(p) => read_file_config(p)?,
         None => FileConfig::default(),
     };
-    let backend = match args.backend.clone().or(file.backend).as_deref().unwrap_or("sim") {
+    let backend_name = args.backend.clone().or(file.backend).unwrap_or_else(|| "sim".into());
+    let backend = match backend_name.as_str() {
         "sim" => BackendChoice::Sim,
         "xen" => {
             check_xen_backend()?;
@@ -158,59 +199,111 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings> {
     if let Some(h) = file.sim_host {
         core.host = h;
     }
-    if let Some(p) = args.root_password_file.clone().or(file.root_password_file) {
-        let pw = read_secret(&p)?;
+    let root_password_file = args.root_password_file.clone().or(file.root_password_file);
+    if let Some(p) = &root_password_file {
+        let pw = read_secret(p)?;
         anyhow::ensure!(!pw.is_empty(), "the root password file {} is empty", p.display());
         core.initial_root_password = Some(pw);
     }
     let tls_listen = args.xenapi_tls_listen.clone().or(file.xenapi_tls_listen).unwrap_or_else(|| "127.0.0.1:8443".into());
+    let tls_cert = args.tls_cert.clone().or(file.tls_cert).unwrap_or_else(|| state_dir.join("xapi-cert.pem"));
+    let tls_key = args.tls_key.clone().or(file.tls_key).unwrap_or_else(|| state_dir.join("xapi-key.pem"));
     let tls = if tls_listen == "off" {
         None
     } else {
-        let addr: SocketAddr = tls_listen.parse().with_context(|| format!("bad --xenapi-tls-listen {tls_listen}"))?;
-        Some((
-            addr,
-            args.tls_cert.clone().or(file.tls_cert).unwrap_or_else(|| state_dir.join("xapi-cert.pem")),
-            args.tls_key.clone().or(file.tls_key).unwrap_or_else(|| state_dir.join("xapi-key.pem")),
-        ))
+        let addr: SocketAddr = tls_listen.parse().with_context(|| format!("bad xenapi_tls_listen {tls_listen}: expected ADDRESS:PORT or off"))?;
+        Some((addr, tls_cert.clone(), tls_key.clone()))
     };
+    let xenapi_listen = args.xenapi_listen.or(file.xenapi_listen).unwrap_or_else(|| "127.0.0.1:8080".parse().unwrap());
     let listen = ListenConfig {
-        tcp: Some(args.xenapi_listen.or(file.xenapi_listen).unwrap_or_else(|| "127.0.0.1:8080".parse().unwrap())),
+        tcp: Some(xenapi_listen),
         tls,
         unix: Some(state_dir.join("xapi.sock")),
         max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(16 << 20),
         max_connections: args.max_connections.or(file.max_connections).unwrap_or(1024),
     };
+    // The CIM paths are resolved even with the broker off, so that --check-config shows them.
     let cim_listen = args.cim_listen.clone().or(file.cim_listen).unwrap_or_else(|| "127.0.0.1:5988".into());
+    let cim_tls_listen = args.cim_tls_listen.clone().or(file.cim_tls_listen).unwrap_or_else(|| "127.0.0.1:5989".into());
+    let mof_dir = args.cim_mof_dir.clone().or(file.cim_mof_dir).unwrap_or_else(|| crate::cim::data_dir("mof"));
+    let registration_dir = args.cim_registration_dir.clone().or(file.cim_registration_dir).unwrap_or_else(|| {
+        mof_dir.parent().map(|p| p.join("registration")).unwrap_or_else(|| crate::cim::data_dir("registration"))
+    });
+    let mut lib_dirs = args.cim_provider_lib_dir.clone();
+    if lib_dirs.is_empty() {
+        lib_dirs = file.cim_provider_lib_dirs.unwrap_or_else(crate::cim::default_provider_lib_dirs);
+    }
+    let schema = args.cim_schema.clone().or(file.cim_schema);
     let cim = if cim_listen == "off" {
         None
     } else {
-        let mof_dir = args.cim_mof_dir.clone().or(file.cim_mof_dir).unwrap_or_else(|| crate::cim::data_dir("mof"));
-        let registration_dir = args.cim_registration_dir.clone().or(file.cim_registration_dir).unwrap_or_else(|| {
-            mof_dir.parent().map(|p| p.join("registration")).unwrap_or_else(|| crate::cim::data_dir("registration"))
-        });
-        let mut lib_dirs = args.cim_provider_lib_dir.clone();
-        if lib_dirs.is_empty() {
-            lib_dirs = file.cim_provider_lib_dirs.unwrap_or_else(crate::cim::default_provider_lib_dirs);
-        }
-        let tls_listen = args.cim_tls_listen.clone().or(file.cim_tls_listen).unwrap_or_else(|| "127.0.0.1:5989".into());
-        let tls = if tls_listen == "off" {
+        let tls = if cim_tls_listen == "off" {
             None
         } else {
-            let cert = listen.tls.as_ref().map(|(_, c, k)| (c.clone(), k.clone())).unwrap_or_else(|| {
-                (state_dir.join("xapi-cert.pem"), state_dir.join("xapi-key.pem"))
-            });
-            Some((tls_listen.parse().with_context(|| format!("bad --cim-tls-listen {tls_listen}"))?, cert.0, cert.1))
+            let addr = cim_tls_listen.parse().with_context(|| format!("bad cim_tls_listen {cim_tls_listen}: expected ADDRESS:PORT or off"))?;
+            Some((addr, tls_cert.clone(), tls_key.clone()))
         };
         Some(crate::cim::CimSettings {
             tls,
-            listen: cim_listen.parse().with_context(|| format!("bad --cim-listen {cim_listen}"))?,
-            schema: args.cim_schema.clone().or(file.cim_schema),
-            mof_dir,
-            registration_dir,
-            provider_lib_dirs: lib_dirs,
+            listen: cim_listen.parse().with_context(|| format!("bad cim_listen {cim_listen}: expected ADDRESS:PORT or off"))?,
+            schema: schema.clone(),
+            mof_dir: mof_dir.clone(),
+            registration_dir: registration_dir.clone(),
+            provider_lib_dirs: lib_dirs.clone(),
             max_connections: listen.max_connections,
         })
     };
-    Ok(Settings { core, listen, cim })
+    let effective = Effective {
+        state_dir,
+        backend: backend_name,
+        xenapi_listen,
+        xenapi_tls_listen: tls_listen,
+        tls_cert,
+        tls_key,
+        root_password_file,
+        max_body_bytes: listen.max_body_bytes,
+        max_connections: listen.max_connections,
+        session_timeout_secs: core.session_idle_timeout.as_secs(),
+        sessions_per_originator: core.sessions_per_originator,
+        cim_listen,
+        cim_tls_listen,
+        cim_schema: schema,
+        cim_mof_dir: mof_dir,
+        cim_registration_dir: registration_dir,
+        cim_provider_lib_dirs: lib_dirs,
+        sim_host: core.host.clone(),
+    };
+    Ok(Settings { core, listen, cim, effective })
+}
+
+/// `--check-config`: the checks a start would fail on later (files the CIM side reads), then
+/// the effective settings as TOML.
+pub fn check(s: &Settings) -> Result<String> {
+    if let Some(cim) = &s.cim {
+        if let Some(schema) = &cim.schema {
+            xencim_broker::schema_file(schema).context("cim_schema")?;
+        }
+        let top = cim.mof_dir.join("Xen.mof");
+        anyhow::ensure!(top.is_file(), "cim_mof_dir: {} is missing", top.display());
+        anyhow::ensure!(cim.registration_dir.is_dir(), "cim_registration_dir: {} is not a directory", cim.registration_dir.display());
+        let regs = xencim_broker::registration::read_all(&[cim.registration_dir.clone()])?;
+        for r in &regs {
+            let name = r.library_file_name();
+            anyhow::ensure!(
+                cim.provider_lib_dirs.iter().any(|d| d.join(&name).is_file()),
+                "cim_provider_lib_dirs: {name} (for {} in {}) is in none of {:?}",
+                r.class,
+                r.file.display(),
+                cim.provider_lib_dirs
+            );
+        }
+    }
+    for (what, p) in [("tls_cert", &s.effective.tls_cert), ("tls_key", &s.effective.tls_key)] {
+        // Absent files are made (self-signed) on start; present ones must be readable.
+        if p.exists() {
+            std::fs::File::open(p).with_context(|| format!("{what}: cannot read {}", p.display()))?;
+        }
+    }
+    let body = toml::to_string(&s.effective).context("rendering the settings")?;
+    Ok(format!("# xencim serve: effective configuration (command line over config file over defaults).\n# Secrets are not shown: root_password_file names a file that is read, never printed.\n{body}"))
 }

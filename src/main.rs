@@ -1,37 +1,73 @@
 //! `xencim`: the Xen management stack's command.
 //!
-//! `xencim serve` runs the XenAPI server (simulated host by default); `xencim user add` manages
-//! local users in a state directory; `xencim api-doc` prints the API reference generated from the
-//! data model.
+//! `xencim serve` runs the XenAPI server (simulated host by default) and the embedded CIM broker;
+//! `xencim status` asks a running one what it serves; `xencim user add` manages local users in a
+//! state directory; `xencim api-doc` prints the API reference generated from the data model;
+//! `xencim completions` and `xencim man` print shell completions and manual pages generated from
+//! this command-line definition.
 
 mod api_doc;
 mod cim;
 mod cim_auth;
 mod cli_config;
+mod logging;
+mod notify;
+mod status;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use cli_config::ServeArgs;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
 use xenapi_core::api::Xapi;
 use xenapi_core::model::Role;
 
+/// `xencim --version`: the crate's version and the XenAPI version it serves.
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{} (XenAPI {}.{})",
+        env!("CARGO_PKG_VERSION"),
+        xenapi_core::bootstrap::API_VERSION_MAJOR,
+        xenapi_core::bootstrap::API_VERSION_MINOR
+    )
+});
+
 #[derive(Parser)]
-#[command(name = "xencim", version, about = "Xen management stack: XenAPI server with a CIM bridge")]
+#[command(name = "xencim", version = VERSION.as_str(), about = "Xen management stack: XenAPI server with a CIM bridge")]
 struct Cli {
+    /// Log filter: error, warn, info, debug, trace, or tracing's per-module syntax
+    /// (`info,xencim_broker=debug`) [default: $RUST_LOG, else info].
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// Log lines as text, or one JSON object per line (for journald and collectors).
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the XenAPI server (and, once built, the embedded CIM broker) on loopback.
+    /// Run the XenAPI server and the embedded CIM broker (on loopback unless told otherwise).
     Serve(ServeArgs),
+    /// Ask the running server (over its Unix socket) for uptime, listeners, sessions, hosts and VMs.
+    Status(status::StatusArgs),
     /// Manage local XenAPI users (run while the server is stopped).
     #[command(subcommand)]
     User(UserCommand),
     /// Print the XenAPI reference (every class, field and message) generated from the data model.
     ApiDoc,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page xencim(1), or write one page per command into a directory.
+    Man {
+        /// Write xencim.1, xencim-serve.1, ... here instead of printing xencim.1.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -51,20 +87,30 @@ enum UserCommand {
     },
 }
 
-fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+fn main() {
     let cli = Cli::parse();
     // Before any file or thread exists: what this process and the tools it runs create in the
     // state directory is private to its user (see xenapi_core::state_dir).
     xenapi_core::state_dir::private_umask();
-    match cli.command {
+    if let Err(e) = logging::init(cli.log_level.as_deref(), cli.log_format) {
+        eprintln!("xencim: {e:#}");
+        std::process::exit(2);
+    }
+    if let Err(e) = run(cli.command) {
+        // The whole chain on one line: "invalid config file F: unknown field `x`, expected ...".
+        eprintln!("xencim: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Serve(args) => {
             let settings = cli_config::resolve(&args)?;
+            if args.check_config {
+                print!("{}", cli_config::check(&settings)?);
+                return Ok(());
+            }
             if settings.cim.is_some() {
                 // Read by the provider libraries the broker loads into this process; set while
                 // the process has one thread.
@@ -79,6 +125,7 @@ fn main() -> Result<()> {
             rt.shutdown_timeout(std::time::Duration::from_secs(2));
             result
         }
+        Command::Status(args) => status::run(args),
         Command::User(UserCommand::Add { state_dir, name, role, password_file }) => {
             let role = Role::from_wire_name(&role).with_context(|| format!("unknown role {role}"))?;
             let password = cli_config::read_secret(&password_file)?;
@@ -96,7 +143,36 @@ fn main() -> Result<()> {
             print!("{}", api_doc::render());
             Ok(())
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "xencim", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { dir } => man(dir),
     }
+}
+
+/// Manual pages rendered from the clap definition, so they never disagree with `--help`.
+fn man(dir: Option<PathBuf>) -> Result<()> {
+    let cmd = Cli::command();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+        return Ok(());
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut pages = vec![("xencim".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("xencim-{}", sub.get_name());
+        // The page title names the command as typed (clap wants a static name).
+        pages.push((name.clone(), sub.clone().name(&*Box::leak(name.into_boxed_str()))));
+    }
+    for (name, page) in pages {
+        let path = dir.join(format!("{name}.1"));
+        let mut out = Vec::new();
+        clap_mangen::Man::new(page).render(&mut out)?;
+        std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    Ok(())
 }
 
 async fn serve(s: cli_config::Settings) -> Result<()> {
@@ -107,7 +183,11 @@ async fn serve(s: cli_config::Settings) -> Result<()> {
         xenapi_core::server::tls::ensure_self_signed(cert, key, &s.core.host.hostname).map_err(anyhow::Error::msg)?;
     }
     let bound = xenapi_core::server::Bound::bind(&s.listen).await.map_err(anyhow::Error::msg)?;
-    tracing::info!("XenAPI listening on {} (state in {})", bound.describe(), s.core.state_dir.display());
+    // One line per listener: what an operator needs to connect, and nothing else at info level.
+    let mut listeners: Vec<String> = bound.describe().split(", ").map(str::to_string).collect();
+    for l in &listeners {
+        tracing::info!("XenAPI listening on {l}");
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -119,15 +199,34 @@ async fn serve(s: cli_config::Settings) -> Result<()> {
             let config = cim::broker_config(Arc::clone(&xapi), cim, &s.core.state_dir)?;
             let listen = cim.listen;
             let rx = stop_rx.clone();
-            Some(tokio::spawn(async move {
-                if let Err(e) = xencim_broker::serve(config, stopped(rx)).await {
+            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn(async move {
+                if let Err(e) = xencim_broker::serve_notify(config, stopped(rx), Some(ready_tx)).await {
                     tracing::error!("the CIM broker on {listen} stopped: {e:#}");
                 }
-            }))
+            });
+            // The broker compiles the schema and loads the providers before it binds; readiness
+            // waits for it. If it fails (logged above), the XenAPI still serves.
+            if ready_rx.await.is_ok() {
+                listeners.push(format!("cim:http://{listen}/cimom"));
+                if let Some((tls, _, _)) = &cim.tls {
+                    listeners.push(format!("cim:https://{tls}/cimom"));
+                }
+            }
+            Some(task)
         }
         None => None,
     };
+    xenapi_core::api::host::record_start(&xapi, &listeners).map_err(|e| anyhow::anyhow!("recording the start: {e:?}"))?;
+    tracing::info!(
+        "xencim {} ready: {} backend, state in {}",
+        VERSION.as_str(),
+        format!("{:?}", s.core.backend).to_lowercase(),
+        s.core.state_dir.display()
+    );
+    notify::notify("READY=1");
     shutdown_signal().await;
+    notify::notify("STOPPING=1");
     let _ = stop_tx.send(true);
     let _ = xenapi.await;
     if let Some(b) = broker {

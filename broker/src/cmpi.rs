@@ -531,15 +531,15 @@ fn find_library(reg: &Registration, dirs: &[PathBuf]) -> anyhow::Result<PathBuf>
 }
 
 /// Loads every registration's library (once per library and provider name)
-/// and registers the providers for their classes and namespaces. Returns how
-/// many classes were registered.
+/// and registers the providers for their classes and namespaces. Returns what
+/// was loaded, for the start-up summary.
 pub fn load_registrations(
     regs: &[Registration],
     lib_dirs: &[PathBuf],
     registry: &mut ProviderRegistry,
     hub: Arc<IndicationHub>,
     broker: BrokerHandle,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Loaded> {
     let upcalls: Arc<dyn cmpi_shim::broker::Upcalls> = Arc::new(BrokerUpcalls { hub, broker });
     let mut libs: HashMap<(PathBuf, String), Arc<ProviderLibrary>> = HashMap::new();
     let mut n = 0;
@@ -554,7 +554,8 @@ pub fn load_registrations(
                         .map_err(|e| anyhow::anyhow!("{e}"))
                         .with_context(|| format!("{}:{}: loading provider {} from {}", r.file.display(), r.line, r.provider, path.display()))?,
                 );
-                tracing::info!("loaded provider {} from {} ({:?})", r.provider, path.display(), l.mi_types());
+                // One line per provider is detail: `xencim serve` sums them up in one line at info.
+                tracing::debug!("loaded provider {} from {} ({:?})", r.provider, path.display(), l.mi_types());
                 libs.insert(key, l.clone());
                 l
             }
@@ -571,5 +572,19 @@ pub fn load_registrations(
             n += 1;
         }
     }
-    Ok(n)
+    let mut libraries: Vec<PathBuf> = libs.keys().map(|(p, _)| p.clone()).collect();
+    libraries.sort();
+    libraries.dedup();
+    Ok(Loaded { registrations: n, providers: libs.len(), libraries })
+}
+
+/// What [`load_registrations`] loaded.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// (class, namespace) pairs registered.
+    pub registrations: usize,
+    /// Distinct (library, provider name) pairs, each initialised once.
+    pub providers: usize,
+    /// The provider libraries, each once.
+    pub libraries: Vec<PathBuf>,
 }

@@ -267,7 +267,7 @@ pub fn load_repository(config: &BrokerConfig) -> anyhow::Result<repo::Repository
         let first = config.schema_namespaces.first().cloned().unwrap_or_else(|| "root/cimv2".into());
         let t = std::time::Instant::now();
         let stats = mof::compile_file(&mut r, &first, &file)?;
-        tracing::info!("compiled {} ({} classes) in {:?}", file.display(), stats.classes, t.elapsed());
+        tracing::debug!("compiled {} ({} classes) in {:?}", file.display(), stats.classes, t.elapsed());
         for ns in config.schema_namespaces.iter().skip(1) {
             r.copy_schema(&first, ns);
         }
@@ -292,7 +292,7 @@ pub fn load_repository(config: &BrokerConfig) -> anyhow::Result<repo::Repository
             mof::compile_file(&mut scratch, INTEROP_NAMESPACE, &state)
                 .with_context(|| format!("reloading saved subscriptions from {}", state.display()))?;
             let n = r.merge_instances(&scratch, INTEROP_NAMESPACE);
-            tracing::info!("{n} saved subscription instances reloaded from {}", state.display());
+            tracing::debug!("{n} saved subscription instances reloaded from {}", state.display());
         }
     }
     Ok(r)
@@ -316,10 +316,13 @@ pub fn build_broker(config: &BrokerConfig) -> anyhow::Result<Arc<Broker>> {
     #[cfg(feature = "cmpi")]
     let handle: cmpi::BrokerHandle = Default::default();
     #[cfg(feature = "cmpi")]
-    if !regs.is_empty() {
-        let n = cmpi::load_registrations(&regs, &config.provider_lib_dirs, &mut providers, hub.clone(), handle.clone())?;
-        tracing::info!("{n} provider registrations loaded");
-    }
+    let loaded = if regs.is_empty() {
+        cmpi::Loaded::default()
+    } else {
+        cmpi::load_registrations(&regs, &config.provider_lib_dirs, &mut providers, hub.clone(), handle.clone())?
+    };
+    #[cfg(feature = "cmpi")]
+    tracing::info!("{}", startup_summary(config, &repo, &loaded));
     #[cfg(not(feature = "cmpi"))]
     if !regs.is_empty() {
         bail!("provider registrations given, but this build has no CMPI support (feature \"cmpi\")");
@@ -330,6 +333,24 @@ pub fn build_broker(config: &BrokerConfig) -> anyhow::Result<Arc<Broker>> {
     // activate the filters of saved subscriptions
     broker.indications.refresh(&broker);
     Ok(broker)
+}
+
+/// The one start-up line about the CIM side: what model is served and by which providers (the
+/// per-provider detail is logged at debug level).
+#[cfg(feature = "cmpi")]
+fn startup_summary(config: &BrokerConfig, repo: &repo::Repository, loaded: &cmpi::Loaded) -> String {
+    let first = config.schema_namespaces.first().map(String::as_str).unwrap_or("root/cimv2");
+    let classes = repo.namespace(first).map(|n| n.class_count()).unwrap_or(0);
+    let schema = match config.schema.as_deref().map(schema_file) {
+        Some(Ok(f)) => format!("DMTF schema {}", f.display()),
+        _ => "no DMTF schema".to_string(),
+    };
+    let libs: Vec<String> = loaded.libraries.iter().map(|p| p.display().to_string()).collect();
+    let libs = if libs.is_empty() { "no provider library".to_string() } else { libs.join(", ") };
+    format!(
+        "CIM model: {classes} classes in {first} ({schema}); {} class registrations served by {} providers from {libs}",
+        loaded.registrations, loaded.providers
+    )
 }
 
 fn http_options(config: &BrokerConfig) -> server::HttpOptions {
@@ -344,6 +365,16 @@ fn http_options(config: &BrokerConfig) -> server::HttpOptions {
 /// Builds the broker, binds `config.listen` (HTTP) and `config.https`
 /// (HTTPS) and serves until `shutdown` completes.
 pub async fn serve(config: BrokerConfig, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    serve_notify(config, shutdown, None).await
+}
+
+/// As [`serve`]; `ready` is sent once every listener is bound (for a service manager's readiness
+/// notification). Dropped unsent when start-up fails.
+pub async fn serve_notify(
+    config: BrokerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+    ready: Option<tokio::sync::oneshot::Sender<()>>,
+) -> anyhow::Result<()> {
     if config.authenticator.is_none() && !config.allow_anonymous {
         bail!("no authenticator configured: set one, or allow_anonymous explicitly");
     }
@@ -365,6 +396,9 @@ pub async fn serve(config: BrokerConfig, shutdown: impl Future<Output = ()> + Se
         tracing::info!("CIM-XML broker listening on https://{}/cimom", listener.local_addr()?);
         let (b, c, mut rx) = (broker.clone(), config.clone(), stop_rx.clone());
         tasks.spawn(async move { accept_loop(listener, b, &c, Some(acceptor), async move { let _ = rx.wait_for(|v| *v).await; }).await });
+    }
+    if let Some(ready) = ready {
+        let _ = ready.send(());
     }
     tokio::select! {
         _ = shutdown => {}

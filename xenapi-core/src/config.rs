@@ -1,6 +1,6 @@
 //! Settings of the XenAPI core (the `xencim` command maps its options and config file onto these).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ impl CoreConfig {
 }
 
 /// The simulated host's inventory, used on first start to describe the host.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimHostConfig {
     pub hostname: String,

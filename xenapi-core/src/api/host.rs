@@ -28,7 +28,55 @@ pub fn assert_enabled(xapi: &Xapi) -> Result<(), ApiError> {
     }
 }
 
+/// The `host.other_config` keys `xencim serve` writes at each start: xapi's own
+/// `agent_start_time` (seconds since the epoch, as xapi writes it) and the listeners it serves on.
+pub const AGENT_START_TIME: &str = "agent_start_time";
+pub const LISTENERS: &str = "xencim_listeners";
+
+/// Records this start in `host.other_config` (read back by `host.get_xencim_status` and shown by
+/// `xencim status`). One write per start, so event watchers see one host change.
+pub fn record_start(xapi: &Xapi, listeners: &[String]) -> Result<(), ApiError> {
+    let c = model().class("host").unwrap();
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let host = xapi.this_host.clone();
+    xapi.store.write(|tx| {
+        tx.update("host", &host, |r| {
+            let mut oc = match r.get(c, "other_config") {
+                Value::Map(m) => m.clone(),
+                _ => Vec::new(),
+            };
+            oc.retain(|(k, _)| !matches!(k.as_str(), Some(AGENT_START_TIME) | Some(LISTENERS)));
+            oc.push((Value::str(AGENT_START_TIME), Value::str(format!("{started:.3}"))));
+            oc.push((Value::str(LISTENERS), Value::str(listeners.join(" "))));
+            r.set(c, "other_config", Value::Map(oc));
+            Ok(())
+        })
+    })
+}
+
+/// `host.get_xencim_status` (a xencim extension, read-only): what only the running process knows,
+/// for `xencim status`: its version, the XenAPI version, when it started, its listeners, and how
+/// many sessions are live (all users; no session refs or user names are given out).
+fn xencim_status(ctx: &Ctx, host: &str) -> Result<Value, ApiError> {
+    let c = model().class("host").unwrap();
+    let rec = ctx.xapi.store.read().get("host", host).cloned().ok_or_else(|| ApiError::handle_invalid("host", host))?;
+    let other = |key: &str| match rec.get(c, "other_config") {
+        Value::Map(m) => m.iter().find(|(k, _)| k.as_str() == Some(key)).and_then(|(_, v)| v.as_str()).unwrap_or("").to_string(),
+        _ => String::new(),
+    };
+    let pairs = [
+        ("version", env!("CARGO_PKG_VERSION").to_string()),
+        ("api_version", format!("{}.{}", crate::bootstrap::API_VERSION_MAJOR, crate::bootstrap::API_VERSION_MINOR)),
+        (AGENT_START_TIME, other(AGENT_START_TIME)),
+        ("listeners", other(LISTENERS)),
+        ("sessions", ctx.xapi.sessions.count().to_string()),
+        ("backend", format!("{:?}", ctx.xapi.config.backend).to_lowercase()),
+    ];
+    Ok(Value::Map(pairs.into_iter().map(|(k, v)| (Value::str(k), Value::str(v))).collect()))
+}
+
 pub fn register(d: &mut Dispatcher) {
+    d.implement_sync("host.get_xencim_status", |ctx, a| xencim_status(ctx, a[0].as_str().unwrap_or("")));
     let now = |_: &Ctx, _: Vec<Value>| Ok(Value::DateTime(crate::time_fmt::now()));
     d.implement_sync("host.get_servertime", now);
     d.implement_sync("host.get_server_localtime", now);
