@@ -307,3 +307,74 @@ pub fn check(s: &Settings) -> Result<String> {
     let body = toml::to_string(&s.effective).context("rendering the settings")?;
     Ok(format!("# xencim serve: effective configuration (command line over config file over defaults).\n# Secrets are not shown: root_password_file names a file that is read, never printed.\n{body}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PACKAGED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/xencim.toml");
+
+    /// The installed layout: the keys whose built-in default depends on where the binary runs
+    /// from (a checkout or the package), pinned as the packaged config pins them.
+    fn installed_layout() -> ServeArgs {
+        ServeArgs {
+            state_dir: Some("/var/lib/xencim".into()),
+            cim_mof_dir: Some("/usr/share/xencim/mof".into()),
+            cim_registration_dir: Some("/usr/share/xencim/registration".into()),
+            cim_provider_lib_dir: vec!["/usr/lib/xencim".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn packaged_config_holds_the_defaults() {
+        let packaged = resolve(&ServeArgs { config: Some(PACKAGED.into()), ..Default::default() }).unwrap();
+        let defaults = resolve(&installed_layout()).unwrap();
+        assert_eq!(packaged.effective, defaults.effective);
+    }
+
+    #[test]
+    fn packaged_config_spells_out_every_key() {
+        let text = std::fs::read_to_string(PACKAGED).unwrap();
+        let file: toml::Table = toml::from_str(&text).unwrap();
+        let mut all = defaults_with_optionals();
+        // Keys without a default value are there, commented out, with an example.
+        for optional in ["root_password_file", "cim_schema"] {
+            assert!(text.lines().any(|l| l.starts_with(&format!("# {optional} = "))), "{optional} is not described");
+            all.remove(optional);
+        }
+        let keys = |t: &toml::Table| t.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&file), keys(&all));
+        let sim = |t: &toml::Table| keys(t["sim_host"].as_table().unwrap());
+        assert_eq!(sim(&file), sim(&all));
+    }
+
+    /// Every key `Effective` has, the optional ones included.
+    fn defaults_with_optionals() -> toml::Table {
+        let mut args = installed_layout();
+        args.cim_schema = Some("/nonexistent".into());
+        let mut e = resolve(&args).unwrap().effective;
+        e.root_password_file = Some("/nonexistent".into());
+        toml::Table::try_from(&e).unwrap()
+    }
+
+    #[test]
+    fn check_config_output_reads_back_to_the_same_settings() {
+        let s = resolve(&installed_layout()).unwrap();
+        let body = toml::to_string(&s.effective).unwrap();
+        let path = std::env::temp_dir().join(format!("xencim-effective-{}.toml", std::process::id()));
+        std::fs::write(&path, body).unwrap();
+        let again = resolve(&ServeArgs { config: Some(path.clone()), ..Default::default() }).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(again.effective, s.effective);
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let path = std::env::temp_dir().join(format!("xencim-badkey-{}.toml", std::process::id()));
+        std::fs::write(&path, "state_dir = \"/tmp/x\"\nxenapi_lisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = format!("{:#}", read_file_config(&path).unwrap_err());
+        let _ = std::fs::remove_file(&path);
+        assert!(err.contains("unknown field `xenapi_lisen`"), "{err}");
+    }
+}
