@@ -2,7 +2,7 @@
 //! line for journald and log collectors. The level comes from `--log-level`, else `RUST_LOG`,
 //! else `info`; both take tracing's filter syntax (`debug`, `info,xencim_broker=debug`, ...).
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Result};
 use clap::ValueEnum;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
@@ -19,9 +19,10 @@ pub enum LogFormat {
 /// Installs the global subscriber, writing to standard error.
 pub fn init(level: Option<&str>, format: LogFormat) -> Result<()> {
     let filter = match level {
-        Some(l) => EnvFilter::try_new(l).with_context(|| format!("bad --log-level {l}"))?,
+        // The parse error repeats itself as its own source: its message alone reads better.
+        Some(l) => EnvFilter::try_new(l).map_err(|e| anyhow!("bad --log-level {l}: {e}"))?,
         None => match std::env::var("RUST_LOG") {
-            Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v).with_context(|| format!("bad RUST_LOG {v}"))?,
+            Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v).map_err(|e| anyhow!("bad RUST_LOG {v}: {e}"))?,
             _ => EnvFilter::new("info"),
         },
     };
