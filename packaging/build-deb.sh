@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package with cargo-deb (installed with `cargo install` when missing).
 #   bash packaging/build-deb.sh [--profile release|dev] [--no-build] [--output DIR]
+#   bash packaging/build-deb.sh --install-only     (only install cargo-deb when missing)
 # Release by default. The tests pass `--profile dev --no-build` to package the debug build that
 # the test run has already made (same files, larger binaries) rather than build everything again.
 # Prints the path of the .deb on its last line.
@@ -10,8 +11,10 @@ cd "$(dirname "$0")/.."
 profile=release
 build=1
 output=""
+install_only=0
 while [ $# -gt 0 ]; do
     case "$1" in
+        --install-only) install_only=1; shift ;;
         --profile) profile="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
         --output) output="$2"; shift 2 ;;
@@ -30,6 +33,7 @@ if ! cargo deb --version >/dev/null 2>&1; then
     # Pinned: newer releases may refuse the dev profile the tests package.
     cargo install cargo-deb --locked --version 3.8.0 >&2
 fi
+[ "$install_only" = 1 ] && exit 0
 
 if [ "$build" = 1 ]; then
     # Both packages in one build: the provider library lands at the top of the profile

@@ -338,8 +338,9 @@ mod tests {
         let text = std::fs::read_to_string(PACKAGED).unwrap();
         let file: toml::Table = toml::from_str(&text).unwrap();
         let mut all = defaults_with_optionals();
-        // Keys without a default value are there, commented out, with an example.
-        for optional in ["root_password_file", "cim_schema"] {
+        // Keys without a default value, and those whose default follows state_dir, are there
+        // commented out, with an example or their default.
+        for optional in ["root_password_file", "cim_schema", "tls_cert", "tls_key"] {
             assert!(text.lines().any(|l| l.starts_with(&format!("# {optional} = "))), "{optional} is not described");
             all.remove(optional);
         }

@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(curl python3-venv gcc openssl sblim-wbemcli qemu-utils valgrind libxen-dev libclang-dev)
+# dpkg-dev and systemd: the Debian package test (cargo-deb reads library dependencies with
+# dpkg-shlibdeps; the unit is checked with systemd-analyze verify).
+apt_packages=(curl python3-venv gcc openssl sblim-wbemcli qemu-utils valgrind libxen-dev libclang-dev dpkg-dev systemd)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -33,6 +35,10 @@ if [ -n "${CIM_SCHEMA_DIR:-}" ]; then
 else
     echo "== CIM_SCHEMA_DIR is not set and ../shared/cim-schema is absent: tests that need the DMTF schema will say so and skip"
 fi
+
+# The Debian package test packages the debug build with cargo-deb (a few minutes to install once).
+echo "== cargo-deb"
+bash packaging/build-deb.sh --install-only
 
 echo "== cargo build"
 cargo build --workspace --all-targets
