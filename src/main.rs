@@ -200,18 +200,38 @@ async fn serve(s: cli_config::Settings) -> Result<()> {
             let listen = cim.listen;
             let rx = stop_rx.clone();
             let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-            let task = tokio::spawn(async move {
-                if let Err(e) = xencim_broker::serve_notify(config, stopped(rx), Some(ready_tx)).await {
-                    tracing::error!("the CIM broker on {listen} stopped: {e:#}");
+            // Until it is up, a failure is returned below (once); afterwards only a log says it.
+            let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let up_in_task = Arc::clone(&up);
+            let mut task = tokio::spawn(async move {
+                let r = xencim_broker::serve_notify(config, stopped(rx), Some(ready_tx)).await;
+                if let Err(e) = &r {
+                    if up_in_task.load(std::sync::atomic::Ordering::SeqCst) {
+                        tracing::error!("the CIM broker on {listen} stopped: {e:#}");
+                    }
                 }
+                r
             });
             // The broker compiles the schema and loads the providers before it binds; readiness
-            // waits for it. If it fails (logged above), the XenAPI still serves.
-            if ready_rx.await.is_ok() {
-                listeners.push(format!("cim:http://{listen}/cimom"));
-                if let Some((tls, _, _)) = &cim.tls {
-                    listeners.push(format!("cim:https://{tls}/cimom"));
-                }
+            // waits for it. A broker that cannot start (schema, providers, port in use) stops
+            // the whole server: a service manager then sees the failure and may restart it,
+            // rather than a service that looks up with half of it missing.
+            let ready = ready_rx.await.is_ok();
+            up.store(true, std::sync::atomic::Ordering::SeqCst);
+            // (A broker that failed just after binding, before `up` was set, is reported here.)
+            if !ready || task.is_finished() {
+                let err = match (&mut task).await {
+                    Ok(Err(e)) => e,
+                    Ok(Ok(())) => anyhow::anyhow!("it stopped as soon as it started"),
+                    Err(e) => anyhow::anyhow!("{e}"),
+                };
+                let _ = stop_tx.send(true);
+                let _ = xenapi.await;
+                return Err(err.context(format!("the CIM broker on {listen} could not start")));
+            }
+            listeners.push(format!("cim:http://{listen}/cimom"));
+            if let Some((tls, _, _)) = &cim.tls {
+                listeners.push(format!("cim:https://{tls}/cimom"));
             }
             Some(task)
         }

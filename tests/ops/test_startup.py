@@ -128,3 +128,16 @@ def test_a_bad_log_level_is_refused():
     r = subprocess.run([xencim_binary(), "--log-level", "xencim=loudest", "api-doc"], capture_output=True, text=True)
     assert r.returncode != 0
     assert "bad --log-level" in r.stderr
+
+
+def test_a_cim_broker_that_cannot_start_stops_the_server(tmp_path):
+    # A service manager must see the failure (and restart), not a half-working service.
+    d = new_state_dir()
+    argv = serve_args(d, cim=False) + ["--cim-listen", f"127.0.0.1:{free_port()}", "--cim-tls-listen", "off",
+                                       "--cim-schema", str(tmp_path / "no-schema-here")]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=quiet_env())
+    assert r.returncode == 1, r.stderr
+    assert "could not start: reading schema directory" in r.stderr
+    assert "no-schema-here" in r.stderr
+    assert READY not in r.stderr
+    assert not os.path.exists(os.path.join(d, "xapi.sock")), "the XenAPI was not stopped cleanly"
