@@ -133,8 +133,9 @@ def test_a_bad_log_level_is_refused():
 def test_a_cim_broker_that_cannot_start_stops_the_server(tmp_path):
     # A service manager must see the failure (and restart), not a half-working service.
     d = new_state_dir()
-    argv = serve_args(d, cim=False) + ["--cim-listen", f"127.0.0.1:{free_port()}", "--cim-tls-listen", "off",
-                                       "--cim-schema", str(tmp_path / "no-schema-here")]
+    argv = [a for a in serve_args(d, cim=False) if a not in ("--cim-listen", "off")]
+    argv += ["--cim-listen", f"127.0.0.1:{free_port()}", "--cim-tls-listen", "off",
+             "--cim-schema", str(tmp_path / "no-schema-here")]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=quiet_env())
     assert r.returncode == 1, r.stderr
     assert "could not start: reading schema directory" in r.stderr
