@@ -217,7 +217,9 @@ async fn serve(s: cli_config::Settings) -> Result<()> {
             // the whole server: a service manager then sees the failure and may restart it,
             // rather than a service that looks up with half of it missing.
             let ready = ready_rx.await.is_ok();
-            up.store(true, std::sync::atomic::Ordering::SeqCst);
+            if ready {
+                up.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
             // (A broker that failed just after binding, before `up` was set, is reported here.)
             if !ready || task.is_finished() {
                 let err = match (&mut task).await {
