@@ -188,58 +188,28 @@ async fn serve(s: cli_config::Settings) -> Result<()> {
     for l in &listeners {
         tracing::info!("XenAPI listening on {l}");
     }
+    if let Some(cim) = &s.cim {
+        listeners.push(format!("cim:http://{}/cimom", cim.listen));
+        if let Some((tls, _, _)) = &cim.tls {
+            listeners.push(format!("cim:https://{tls}/cimom"));
+        }
+    }
+    // Recorded before the first request is served, so no client sees this change as an event
+    // of its own session's time (if the broker cannot start, the server stops anyway).
+    xenapi_core::api::host::record_start(&xapi, &listeners).map_err(|e| anyhow::anyhow!("recording the start: {e:?}"))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
     let xenapi = tokio::spawn(bound.serve(Arc::clone(&xapi), stopped(stop_rx.clone())));
     let broker = match &s.cim {
-        Some(cim) => {
-            cim::provider_account(&xapi, &s.core.state_dir)?;
-            let config = cim::broker_config(Arc::clone(&xapi), cim, &s.core.state_dir)?;
-            let listen = cim.listen;
-            let rx = stop_rx.clone();
-            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-            // Until it is up, a failure is returned below (once); afterwards only a log says it.
-            let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let up_in_task = Arc::clone(&up);
-            let mut task = tokio::spawn(async move {
-                let r = xencim_broker::serve_notify(config, stopped(rx), Some(ready_tx)).await;
-                if let Err(e) = &r {
-                    if up_in_task.load(std::sync::atomic::Ordering::SeqCst) {
-                        tracing::error!("the CIM broker on {listen} stopped: {e:#}");
-                    }
-                }
-                r
-            });
-            // The broker compiles the schema and loads the providers before it binds; readiness
-            // waits for it. A broker that cannot start (schema, providers, port in use) stops
-            // the whole server: a service manager then sees the failure and may restart it,
-            // rather than a service that looks up with half of it missing.
-            let ready = ready_rx.await.is_ok();
-            if ready {
-                up.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-            // (A broker that failed just after binding, before `up` was set, is reported here.)
-            if !ready || task.is_finished() {
-                let err = match (&mut task).await {
-                    Ok(Err(e)) => e,
-                    Ok(Ok(())) => anyhow::anyhow!("it stopped as soon as it started"),
-                    Err(e) => anyhow::anyhow!("{e}"),
-                };
+        Some(cim) => match start_broker(&xapi, cim, &s.core.state_dir, stop_rx.clone()).await {
+            Ok(task) => Some(task),
+            Err(e) => {
                 let _ = stop_tx.send(true);
                 let _ = xenapi.await;
-                return Err(err.context(format!("the CIM broker on {listen} could not start")));
+                return Err(e);
             }
-            listeners.push(format!("cim:http://{listen}/cimom"));
-            if let Some((tls, _, _)) = &cim.tls {
-                listeners.push(format!("cim:https://{tls}/cimom"));
-            }
-            Some(task)
-        }
+        },
         None => None,
     };
-    xenapi_core::api::host::record_start(&xapi, &listeners).map_err(|e| anyhow::anyhow!("recording the start: {e:?}"))?;
     tracing::info!(
         "xencim {} ready: {} backend, state in {}",
         VERSION.as_str(),
@@ -256,6 +226,53 @@ async fn serve(s: cli_config::Settings) -> Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves when the stop flag is raised.
+async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Starts the embedded broker and waits until it listens. The broker compiles the schema and
+/// loads the providers before it binds; one that cannot start (schema, providers, port in use)
+/// is an error for the whole server, so that a service manager sees the failure and may restart
+/// it, rather than a service that looks up with half of it missing.
+async fn start_broker(
+    xapi: &Arc<Xapi>,
+    cim: &cim::CimSettings,
+    state_dir: &std::path::Path,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<Result<()>>> {
+    cim::provider_account(xapi, state_dir)?;
+    let config = cim::broker_config(Arc::clone(xapi), cim, state_dir)?;
+    let listen = cim.listen;
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    // Until it is up, a failure is returned from here (once); afterwards only the log says it.
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let up_in_task = Arc::clone(&up);
+    let mut task = tokio::spawn(async move {
+        let r = xencim_broker::serve_notify(config, stopped(stop), Some(ready_tx)).await;
+        if let Err(e) = &r {
+            if up_in_task.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::error!("the CIM broker on {listen} stopped: {e:#}");
+            }
+        }
+        r
+    });
+    let ready = ready_rx.await.is_ok();
+    if ready {
+        up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    // A broker that failed just after binding, before `up` was set, is reported here too.
+    if !ready || task.is_finished() {
+        let err = match (&mut task).await {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => anyhow::anyhow!("it stopped as soon as it started"),
+            Err(e) => anyhow::anyhow!("{e}"),
+        };
+        return Err(err.context(format!("the CIM broker on {listen} could not start")));
+    }
+    Ok(task)
 }
 
 async fn shutdown_signal() {
