@@ -176,6 +176,7 @@ fn man(dir: Option<PathBuf>) -> Result<()> {
 }
 
 async fn serve(s: cli_config::Settings) -> Result<()> {
+    let mut signals = StopSignals::install()?;
     let xapi = Xapi::open(s.core.clone()).map_err(anyhow::Error::msg)?;
     xapi.spawn_housekeeping();
     let cim_tls = s.cim.as_ref().and_then(|c| c.tls.as_ref()).map(|(_, c, k)| (c, k));
@@ -217,7 +218,7 @@ async fn serve(s: cli_config::Settings) -> Result<()> {
         s.core.state_dir.display()
     );
     notify::notify("READY=1");
-    shutdown_signal().await;
+    signals.wait().await;
     notify::notify("STOPPING=1");
     let _ = stop_tx.send(true);
     let _ = xenapi.await;
@@ -275,12 +276,27 @@ async fn start_broker(
     Ok(task)
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
-        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+/// SIGTERM and SIGINT, caught from the start: a stop that arrives while the server is still
+/// starting (a service manager's, right after `READY=1`) is a clean stop, not the default death.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => tracing::info!("SIGINT: stopping"),
+            _ = self.term.recv() => tracing::info!("SIGTERM: stopping"),
+        }
     }
 }
 
