@@ -146,7 +146,8 @@ def test_installed_server_serves_the_sdk_wbemcli_and_status(installed):
         readable = bool(SCHEMA)
     if readable:
         argv += ["--cim-schema", SCHEMA]
-    log = tempfile.mktemp(prefix="xencim-deb-serve-", suffix=".log")
+    fd, log = tempfile.mkstemp(prefix="xencim-deb-serve-", suffix=".log")
+    os.close(fd)
     env = dict(os.environ)
     env.pop("RUST_LOG", None)
     s = Started(argv, log, env=env)
