@@ -2,7 +2,6 @@
 broker authenticates CIM clients against the XenAPI users and passes the user's role to the
 providers (CMPIRole), which hold every XenAPI call of a CIM method to what that role may call.
 Checked with pywbem and wbemcli, while the XenAPI SDK (as root) watches the same server."""
-import os
 import shutil
 import subprocess
 import time
@@ -10,7 +9,7 @@ import time
 import pytest
 
 import cim_env
-from xenapi_server import xencim_binary
+import xenapi_server
 
 pywbem = pytest.importorskip("pywbem")
 XenAPI = pytest.importorskip("XenAPI")
@@ -20,12 +19,7 @@ USERS = {"reader": "read-only", "operator": "vm-operator"}
 
 
 def add_users(state_dir):
-    for name, role in USERS.items():
-        pw = os.path.join(state_dir, f"{name}-pw")
-        with open(pw, "w") as f:
-            f.write(f"{name}-secret\n")
-        subprocess.run([xencim_binary(), "user", "add", "--state-dir", state_dir, "--name", name, "--role", role,
-                        "--password-file", pw], check=True, capture_output=True)
+    xenapi_server.add_users(state_dir, USERS)
 
 
 @pytest.fixture(scope="module")

@@ -111,7 +111,7 @@ def test_random_calls_of_every_message_never_answer_internal_error(srv):
     sdk = XenAPI.Session(srv.url)
     sdk.xenapi.login_with_password("root", PASSWORD)
     x = sdk.xenapi
-    vm = x.VM.create(vm_record("fuzz-target"))
+    x.VM.create(vm_record("fuzz-target"))  # a halted VM among the targets
     x.VM.start(x.VM.create(vm_record("fuzz-running")), False, False)
     refs = {}
     for cls in ("VM", "host", "pool", "SR", "network", "VDI", "VBD", "VIF", "PIF", "PBD", "task", "console",

@@ -4,7 +4,6 @@ nothing changed in the store, and tasks belong to the user who made them."""
 import os
 import re
 import sqlite3
-import subprocess
 import time
 import xmlrpc.client
 
@@ -13,7 +12,7 @@ import XenAPI
 
 import datamodel
 from test_xenapi_core import vm_record
-from xenapi_server import PASSWORD, ROOT, Server, new_state_dir, write_sim_config, xencim_binary
+from xenapi_server import PASSWORD, Server, add_users, new_state_dir, write_sim_config
 
 GiB = 1 << 30
 USERS = {"reader": "read-only", "operator": "vm-operator", "poolop": "pool-operator"}
@@ -26,19 +25,10 @@ SIM = dict(guest_shutdown_ms=20, shutdown_timeout_secs=30, metrics_interval_secs
            memory_mib=16384, dom0_memory_mib=1024, cpus=4)
 
 
-def add_users(state_dir):
-    for name, role in USERS.items():
-        pw = os.path.join(state_dir, f"{name}-pw")
-        with open(pw, "w") as f:
-            f.write(f"{name}-secret\n")
-        subprocess.run([xencim_binary(), "user", "add", "--state-dir", state_dir, "--name", name, "--role", role,
-                        "--password-file", pw], check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def srv():
     d = new_state_dir()
-    add_users(d)
+    add_users(d, USERS)
     s = Server(d, write_sim_config(d, **SIM)).start()
     yield s
     s.stop()

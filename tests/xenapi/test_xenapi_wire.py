@@ -116,7 +116,7 @@ def test_connection_limit_closes_idle_connections_first_and_makes_new_clients_wa
     time.sleep(0.3)
     # Two connections busy with a request (headers in, body still coming) are never closed: a new
     # client waits until one of them is answered.
-    head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 10\r\n\r\n").encode()
+    head = ("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 10\r\n\r\n").encode()
     busy = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
     for s in busy:
         s.sendall(head)

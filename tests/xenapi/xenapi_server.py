@@ -96,6 +96,17 @@ def write_sim_config(state_dir, **sim_host):
     return ["--config", path]
 
 
+def add_users(state_dir, users):
+    """Adds local users (`{name: role}`) with `xencim user add` before the server starts; each
+    one's password is "<name>-secret"."""
+    for name, role in users.items():
+        pw = os.path.join(state_dir, f"{name}-pw")
+        with open(pw, "w") as f:
+            f.write(f"{name}-secret\n")
+        subprocess.run([xencim_binary(), "user", "add", "--state-dir", state_dir, "--name", name, "--role", role,
+                        "--password-file", pw], check=True, capture_output=True)
+
+
 def new_state_dir():
     # No underscores: the SDK's Unix-socket transport spells '/' as '_' in the host name.
     d = os.path.join("/tmp", "xencim-e2e-" + uuid.uuid4().hex)
