@@ -237,14 +237,30 @@ async fn event_from(ctx: Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
         _ => 0.0,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(timeout);
+    let filters_key = format!("{filters:?}");
     loop {
+        // Watchers that poll the same classes from the same token get the same batch: the first
+        // one to wake builds and encodes it, the others take it from here.
+        let current = xapi.store.feed().generation;
+        if let Some(s) = since {
+            if let Some(batch) = xapi.events.shared_batch(&filters_key, s, current) {
+                return Ok(Value::Encoded(batch));
+            }
+        }
         let (events, generation) = collect(&xapi, &filters, since)?;
         if !events.is_empty() || since.is_none() || tokio::time::Instant::now() >= deadline || xapi.stopping.is_set() {
-            return Ok(Value::Struct(vec![
+            let batch = Value::Struct(vec![
                 ("events".into(), Value::Set(events)),
                 ("valid_ref_counts".into(), valid_ref_counts(&xapi)),
                 ("token".into(), Value::str(format_token(generation.max(since.unwrap_or(0))))),
-            ]));
+            ]);
+            return Ok(match since {
+                // Only a batch that holds every change up to the generation it is filed under.
+                Some(s) if generation == current && xapi.store.feed().generation == current => {
+                    Value::Encoded(xapi.events.share_batch(filters_key, s, current, batch))
+                }
+                _ => batch,
+            });
         }
         let seen = generation;
         let woke = wait_for_commit(&xapi, deadline, || xapi.store.feed().generation > seen).await;
@@ -254,14 +270,35 @@ async fn event_from(ctx: Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
     }
 }
 
-/// Legacy subscriptions: per session, the classes and how far `event.next` has read.
+/// Legacy subscriptions: per session, the classes and how far `event.next` has read; and the
+/// encodings shared between watchers.
 #[derive(Default)]
 pub struct Subscriptions {
     subs: Mutex<HashMap<String, (Vec<Filter>, u64)>>,
     encoded: Mutex<VecDeque<((u64, Op), Arc<Encoded>)>>,
+    /// Recent `event.from` batches by (filters, since, generation), encoded once.
+    batches: Mutex<VecDeque<((String, u64, u64), Arc<Encoded>)>>,
 }
 
+/// How many encoded `event.from` batches are kept for watchers that poll the same thing.
+const SHARED_BATCHES_KEPT: usize = 64;
+
 impl Subscriptions {
+    fn shared_batch(&self, filters: &str, since: u64, generation: u64) -> Option<Arc<Encoded>> {
+        let batches = self.batches.lock().unwrap_or_else(|p| p.into_inner());
+        batches.iter().find(|((f, s, g), _)| *s == since && *g == generation && f == filters).map(|(_, b)| b.clone())
+    }
+
+    fn share_batch(&self, filters: String, since: u64, generation: u64, batch: Value) -> Arc<Encoded> {
+        let encoded = Encoded::new(batch);
+        let mut batches = self.batches.lock().unwrap_or_else(|p| p.into_inner());
+        if batches.len() == SHARED_BATCHES_KEPT {
+            batches.pop_front();
+        }
+        batches.push_back(((filters, since, generation), encoded.clone()));
+        encoded
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<Filter>, u64)>> {
         self.subs.lock().unwrap_or_else(|p| p.into_inner())
     }
