@@ -20,8 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python ]; then
+if [ ! -x .venv/bin/python ] || [ ! -x .venv/bin/pip ]; then
+    # (also when an interrupted earlier run left a venv without pip)
     echo "== creating .venv"
+    rm -rf .venv
     python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
