@@ -1,5 +1,7 @@
 //! Event and lifecycle figures (printed, not asserted):
-//! - latency from a write to `event.from` returning it, p50/p99, with 1 and 100 watchers;
+//! - latency from a write to `event.from` returning it, p50/p99, with 1 and 100 watchers: with
+//!   the server in this process, and with `XENCIM_BIN` set also with the server as a separate
+//!   `xencim serve` process (the watchers then do not share the server's runtime);
 //! - VM start + clean_shutdown cycles per second on the simulated host with zero guest delay.
 //!
 //! `cargo bench -p xenapi-core --bench events`
@@ -33,12 +35,13 @@ async fn run() {
     let vm = admin.create("VM", support::vm_fields("evented")).await.unwrap();
 
     println!("event latency: write sent -> event.from returns it (includes the write's own commit)");
-    for watchers in [1usize, 100] {
-        let (p50, p99, n, write_p50) = event_latency(&url, &vm, watchers, 300).await;
-        println!(
-            "  {watchers:>3} watcher(s): p50 {:.2} ms, p99 {:.2} ms over {n} deliveries (write round trip p50 {:.2} ms)",
-            p50, p99, write_p50
-        );
+    print_event_latency("server in this process", &url, &vm).await;
+    if let Ok(bin) = std::env::var("XENCIM_BIN") {
+        let external = ExternalServer::start(&bin);
+        let c = Client::connect(&external.url).await.unwrap();
+        let s = c.login("root", support::PASSWORD, "bench").await.unwrap();
+        let vm = s.create("VM", support::vm_fields("evented")).await.unwrap();
+        print_event_latency("server in its own process", &external.url, &vm).await;
     }
 
     let secs = Duration::from_secs(3);
@@ -50,6 +53,61 @@ async fn run() {
         );
     }
     srv.stop().await;
+}
+
+async fn print_event_latency(where_: &str, url: &str, vm: &str) {
+    for watchers in [1usize, 100] {
+        let (p50, p99, n, write_p50) = event_latency(url, vm, watchers, 300).await;
+        println!(
+            "  {where_}, {watchers:>3} watcher(s): p50 {:.2} ms, p99 {:.2} ms over {n} deliveries (write round trip p50 {:.2} ms)",
+            p50, p99, write_p50
+        );
+    }
+}
+
+/// `xencim serve` as its own process on a free loopback port, stopped when dropped.
+struct ExternalServer {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl ExternalServer {
+    fn start(bin: &str) -> ExternalServer {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, format!("{}\n", support::PASSWORD)).unwrap();
+        let config = dir.path().join("xencim.toml");
+        std::fs::write(&config, "[sim_host]\nguest_shutdown_ms = 0\nmetrics_interval_secs = 3600.0\nmemory_mib = 1048576\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let state = dir.path().join("state");
+        let child = std::process::Command::new(bin)
+            .args(["serve", "--state-dir"])
+            .arg(&state)
+            .args(["--xenapi-listen", &format!("127.0.0.1:{port}"), "--xenapi-tls-listen", "off", "--cim-listen", "off"])
+            .args(["--sessions-per-originator", "1000", "--root-password-file"])
+            .arg(&pw)
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "{bin} did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ExternalServer { child, url: format!("http://127.0.0.1:{port}/"), _dir: dir }
+    }
+}
+
+impl Drop for ExternalServer {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
 }
 
 fn name_description(ev: &Wire) -> Option<String> {
