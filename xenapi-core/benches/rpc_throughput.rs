@@ -3,6 +3,9 @@
 //! shows what the API (dispatch, session check, store read, encoding) costs on top of HTTP and
 //! the client itself. Prints figures; asserts nothing.
 //!
+//! When `wrk` is on the PATH, the same two servers are also driven by wrk (16 keep-alive
+//! connections, 2 threads, a separate process), side by side in one run.
+//!
 //! `cargo bench -p xenapi-core --bench rpc_throughput` (env `BENCH_SECS`, default 3 per run).
 
 #[path = "../tests/support/mod.rs"]
@@ -43,6 +46,11 @@ async fn run(secs: Duration) {
         let raw = drive(&format!("http://{bare}/"), clients, secs, &args).await;
         println!("{clients:>8} {api:>14.0} {raw:>14.0} {:>7.2}", api / raw);
     }
+    let body = encode_call("VM.get_record", &args);
+    match (wrk(&url, &body, secs), wrk(&format!("http://{bare}/"), &body, secs)) {
+        (Some(api), Some(raw)) => println!("{:>8} {api:>14.0} {raw:>14.0} {:>7.2}   (wrk, 16 connections)", "wrk", api / raw),
+        _ => println!("(wrk not found: no wrk figures)"),
+    }
     session.logout().await.unwrap();
     srv.stop().await;
 }
@@ -80,6 +88,25 @@ async fn drive(url: &str, clients: usize, secs: Duration, args: &[Value]) -> f64
 }
 
 /// An HTTP/1.1 keep-alive server that reads each request body and answers `answer`.
+/// Requests per second wrk reports for POSTing `body` to `url` (None without wrk).
+fn wrk(url: &str, body: &str, secs: Duration) -> Option<f64> {
+    let dir = tempfile::tempdir().ok()?;
+    let script = dir.path().join("post.lua");
+    let lua_body = body.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"text/xml\"\nwrk.body = \"{lua_body}\"\n")).ok()?;
+    let out = std::process::Command::new("wrk")
+        .args(["-t2", "-c16", &format!("-d{}s", secs.as_secs().max(1)), "-s"])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("Non-2xx") {
+        eprintln!("wrk got errors from {url}:\n{text}");
+    }
+    text.lines().find_map(|l| l.strip_prefix("Requests/sec:")).and_then(|v| v.trim().parse().ok())
+}
+
 async fn bare_server(answer: Bytes) -> SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
