@@ -524,3 +524,30 @@ def test_guest_agent_reports_once_the_guest_runs(x):
     g = x.VM_guest_metrics.get_record(x.VM.get_guest_metrics(vm))
     assert g["live"] is False and g["os_version"]["name"] == "Debian GNU/Linux 12"
     x.VM.destroy(vm)
+
+
+def test_an_operation_whose_caller_went_away_still_ends_and_frees_the_vm(srv, x):
+    """A synchronous VM.clean_shutdown whose client closes its connection mid-way runs to its end
+    on the server (as in xapi) and leaves current_operations empty, so the VM is not busy forever."""
+    import socket
+    import xmlrpc.client
+    vm = new_vm(x, "abandoned", other_config={"sim-ignore-shutdown": "true"})
+    x.VM.start(vm, False, False)
+    caller = XenAPI.Session(srv.url)
+    caller.xenapi.login_with_password("root", PASSWORD, "2.21", "abandoned")
+    body = xmlrpc.client.dumps((caller._session, vm), "VM.clean_shutdown").encode()
+    c = socket.create_connection(("127.0.0.1", srv.port))
+    c.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    deadline = time.time() + 5
+    while not x.VM.get_current_operations(vm) and time.time() < deadline:
+        time.sleep(0.02)
+    assert list(x.VM.get_current_operations(vm).values()) == ["clean_shutdown"]
+    c.close()  # the caller goes away while the guest ignores the request
+    deadline = time.time() + 10  # the shutdown times out after 1.5 s
+    while x.VM.get_current_operations(vm) and time.time() < deadline:
+        time.sleep(0.05)
+    assert x.VM.get_current_operations(vm) == {}
+    assert x.VM.get_power_state(vm) == "Running", "the guest ignored it; the timeout ended the operation"
+    x.VM.hard_shutdown(vm)
+    x.VM.destroy(vm)
+    caller.xenapi.session.logout()

@@ -58,23 +58,44 @@ pub async fn operate(
         super::task::allow_cancel(&xapi.store, t)?;
     }
     let o = Op { xapi: xapi.clone(), vm: vm.to_string(), task: ctx.task.clone(), cancel: xapi.tasks.cancel_flag(ctx.task.as_deref()) };
-    let result = tokio::task::spawn_blocking(move || work(&o))
-        .await
-        .unwrap_or_else(|e| Err(ApiError::internal(format!("operation {op} failed: {e}"))));
-    let end = xapi.store.write(|tx| {
-        if tx.exists("VM", vm) {
-            update_vm(tx, vm, |rec| {
-                if let Value::Map(m) = &mut rec.fields[vm_class().field_pos("current_operations").unwrap()] {
-                    m.retain(|(k, _)| k.as_str() != Some(&op_id));
-                }
-                Ok(())
-            })?;
+    // The operation runs to its end on a blocking thread, and takes its entry out of
+    // `current_operations` there: when the caller goes away mid-operation (its connection
+    // closed), this future is dropped, and the VM must not stay marked as busy forever.
+    let done = CurrentOperation { xapi: xapi.clone(), vm: vm.to_string(), op_id };
+    tokio::task::spawn_blocking(move || {
+        let _done = done;
+        work(&o)
+    })
+    .await
+    .unwrap_or_else(|e| Err(ApiError::internal(format!("operation {op} failed: {e}"))))
+}
+
+/// Takes an operation's entry out of its VM's `current_operations` when dropped (after the
+/// operation, however it ended).
+struct CurrentOperation {
+    xapi: Arc<Xapi>,
+    vm: String,
+    op_id: String,
+}
+
+impl Drop for CurrentOperation {
+    fn drop(&mut self) {
+        let (vm, op_id) = (&self.vm, &self.op_id);
+        let cleared = self.xapi.store.write(|tx| {
+            if tx.exists("VM", vm) {
+                update_vm(tx, vm, |rec| {
+                    if let Value::Map(m) = &mut rec.fields[vm_class().field_pos("current_operations").unwrap()] {
+                        m.retain(|(k, _)| k.as_str() != Some(op_id));
+                    }
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        });
+        if let Err(e) = cleared {
+            tracing::warn!(vm = %vm, error = %e, "could not clear a finished operation from current_operations");
         }
-        Ok(())
-    });
-    let value = result?;
-    end?;
-    Ok(value)
+    }
 }
 
 fn arg(a: &[Value], i: usize) -> String {
