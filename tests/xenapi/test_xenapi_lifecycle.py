@@ -551,3 +551,43 @@ def test_an_operation_whose_caller_went_away_still_ends_and_frees_the_vm(srv, x)
     x.VM.hard_shutdown(vm)
     x.VM.destroy(vm)
     caller.xenapi.session.logout()
+
+
+# The message that performs each VM operation (xapi's vm_operations), for the check below.
+OPERATION_MESSAGE = {"changing_memory_live": "VM.set_memory_target_live", "changing_dynamic_range": "VM.set_memory_dynamic_range",
+                     "changing_static_range": "VM.set_memory_static_range", "changing_memory_limits": "VM.set_memory_limits",
+                     "changing_VCPUs": "VM.set_VCPUs_max", "changing_VCPUs_live": "VM.set_VCPUs_number_live",
+                     "make_into_template": "VM.set_is_a_template"}
+
+
+def test_allowed_operations_offer_only_implemented_messages(srv, x):
+    """A client (Xen Orchestra, XenCenter) acts on allowed_operations: every operation offered, in
+    every power state, of guests, templates, snapshots and dom0, has a message this server implements."""
+    import xmlrpc.client
+    implemented = set(xmlrpc.client.ServerProxy(srv.url).system.listMethods())
+    vm = new_vm(x, "offers", blocked_operations={})
+    snap = x.VM.snapshot(vm, "offers-snap")
+    offered = set()
+
+    def check(ref, where):
+        ops = x.VM.get_allowed_operations(ref)
+        offered.update(ops)
+        missing = [op for op in ops if OPERATION_MESSAGE.get(op, f"VM.{op}") not in implemented]
+        assert missing == [], f"{where} offers {missing}, whose messages answer NOT_IMPLEMENTED"
+    check(vm, "Halted")
+    check(snap, "a snapshot")
+    for ref, rec in x.VM.get_all_records().items():
+        if rec["is_a_template"] or rec["is_control_domain"]:
+            check(ref, rec["name_label"])
+    x.VM.start(vm, False, False)
+    check(vm, "Running")
+    x.VM.pause(vm)
+    check(vm, "Paused")
+    x.VM.unpause(vm)
+    x.VM.suspend(vm)
+    check(vm, "Suspended")
+    x.VM.resume(vm, False, False)
+    x.VM.hard_shutdown(vm)
+    assert {"start", "clean_shutdown", "destroy"} <= offered
+    x.VM.destroy(snap)
+    x.VM.destroy(vm)

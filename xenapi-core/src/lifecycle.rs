@@ -98,14 +98,44 @@ fn may_overlap(op: &str, running: &str) -> bool {
         || matches!(op, "assert_operation_valid" | "update_allowed_operations")
 }
 
-/// Every operation `allowed_operations` reports on.
-pub const VM_OPERATIONS: &[&str] = &[
-    "snapshot", "clone", "copy", "create_template", "revert", "checkpoint", "provision", "start", "start_on", "pause",
-    "unpause", "clean_shutdown", "clean_reboot", "hard_shutdown", "power_state_reset", "hard_reboot", "suspend",
-    "resume", "resume_on", "shutdown", "send_sysrq", "send_trigger", "changing_memory_live", "changing_dynamic_range",
-    "changing_static_range", "changing_memory_limits", "changing_VCPUs", "changing_VCPUs_live", "make_into_template",
-    "destroy", "export", "metadata_export",
+/// Every operation `allowed_operations` reports on, with the message that performs it (None: no
+/// XenAPI message does; `export` and `metadata_export` are HTTP handlers, `create_template` has no
+/// message of its own). An operation is advertised only when its message is implemented.
+pub const VM_OPERATIONS: &[(&str, Option<&str>)] = &[
+    ("snapshot", Some("VM.snapshot")),
+    ("clone", Some("VM.clone")),
+    ("copy", Some("VM.copy")),
+    ("create_template", None),
+    ("revert", Some("VM.revert")),
+    ("checkpoint", Some("VM.checkpoint")),
+    ("provision", Some("VM.provision")),
+    ("start", Some("VM.start")),
+    ("start_on", Some("VM.start_on")),
+    ("pause", Some("VM.pause")),
+    ("unpause", Some("VM.unpause")),
+    ("clean_shutdown", Some("VM.clean_shutdown")),
+    ("clean_reboot", Some("VM.clean_reboot")),
+    ("hard_shutdown", Some("VM.hard_shutdown")),
+    ("power_state_reset", Some("VM.power_state_reset")),
+    ("hard_reboot", Some("VM.hard_reboot")),
+    ("suspend", Some("VM.suspend")),
+    ("resume", Some("VM.resume")),
+    ("resume_on", Some("VM.resume_on")),
+    ("shutdown", Some("VM.shutdown")),
+    ("send_sysrq", Some("VM.send_sysrq")),
+    ("send_trigger", Some("VM.send_trigger")),
+    ("changing_memory_live", Some("VM.set_memory_target_live")),
+    ("changing_dynamic_range", Some("VM.set_memory_dynamic_range")),
+    ("changing_static_range", Some("VM.set_memory_static_range")),
+    ("changing_memory_limits", Some("VM.set_memory_limits")),
+    ("changing_VCPUs", Some("VM.set_VCPUs_max")),
+    ("changing_VCPUs_live", Some("VM.set_VCPUs_number_live")),
+    ("make_into_template", Some("VM.set_is_a_template")),
+    ("destroy", Some("VM.destroy")),
+    ("export", None),
+    ("metadata_export", None),
 ];
+
 
 /// Ok if `op` may run on the VM now, else the error xapi gives.
 pub fn check(vm: &VmView, op: &str) -> Result<(), ApiError> {
@@ -138,9 +168,15 @@ pub fn check(vm: &VmView, op: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The advisory list published as `allowed_operations`.
-pub fn allowed_operations(vm: &VmView) -> Vec<String> {
-    VM_OPERATIONS.iter().filter(|op| check(vm, op).is_ok()).map(|s| s.to_string()).collect()
+/// The advisory list published as `allowed_operations`: what may run now and has an implemented
+/// message (`implemented` answers for a message name), so a client never acts on an operation
+/// that would answer NOT_IMPLEMENTED.
+pub fn allowed_operations(vm: &VmView, implemented: impl Fn(&str) -> bool) -> Vec<String> {
+    VM_OPERATIONS
+        .iter()
+        .filter(|(op, message)| message.is_some_and(&implemented) && check(vm, op).is_ok())
+        .map(|(op, _)| op.to_string())
+        .collect()
 }
 
 #[cfg(test)]
@@ -240,10 +276,14 @@ mod tests {
 
     #[test]
     fn allowed_operations_follow_the_rules() {
-        let ops = allowed_operations(&vm("Halted"));
+        let all = |_: &str| true;
+        let ops = allowed_operations(&vm("Halted"), all);
         assert!(ops.contains(&"start".to_string()) && ops.contains(&"destroy".to_string()));
         assert!(!ops.contains(&"pause".to_string()));
-        let ops = allowed_operations(&vm("Running"));
+        assert!(!ops.contains(&"export".to_string()), "no message exports: an HTTP handler would");
+        let ops = allowed_operations(&vm("Running"), all);
         assert!(ops.contains(&"clean_shutdown".to_string()) && !ops.contains(&"start".to_string()));
+        let ops = allowed_operations(&vm("Running"), |m| m != "VM.checkpoint");
+        assert!(!ops.contains(&"checkpoint".to_string()), "an operation whose message is not implemented");
     }
 }

@@ -30,6 +30,32 @@ use crate::store::Store;
 use crate::value::Value;
 use std::sync::{Arc, OnceLock};
 
+/// The dispatch table of this server: every message of the model, with the handlers of the api
+/// modules bound to those they implement.
+pub fn dispatcher() -> Dispatcher {
+    let mut d = Dispatcher::from_model();
+    session::register(&mut d);
+    task::register(&mut d);
+    vm::register(&mut d);
+    host::register(&mut d);
+    event::register(&mut d);
+    sr::register(&mut d);
+    pbd::register(&mut d);
+    vdi::register(&mut d);
+    vbd::register(&mut d);
+    network::register(&mut d);
+    pif::register(&mut d);
+    vif::register(&mut d);
+    d
+}
+
+/// Whether this server implements the message `name` (`VM.checkpoint`): what advertises
+/// operations asks, so that no object offers one that would answer NOT_IMPLEMENTED.
+pub fn is_implemented(name: &str) -> bool {
+    static TABLE: OnceLock<Dispatcher> = OnceLock::new();
+    TABLE.get_or_init(dispatcher).get(name).is_some_and(|m| m.implemented)
+}
+
 pub struct Xapi {
     pub config: CoreConfig,
     pub store: Store,
@@ -100,20 +126,8 @@ impl Xapi {
             stopping: Stopping::default(),
             pool: boot.pool,
         });
-        let mut d = Dispatcher::from_model();
-        session::register(&mut d);
-        task::register(&mut d);
-        vm::register(&mut d);
-        host::register(&mut d);
-        event::register(&mut d);
-        sr::register(&mut d);
-        pbd::register(&mut d);
-        vdi::register(&mut d);
-        vbd::register(&mut d);
-        network::register(&mut d);
-        pif::register(&mut d);
-        vif::register(&mut d);
-        let _ = xapi.dispatcher.set(d);
+        let _ = xapi.dispatcher.set(dispatcher());
+
         vm_state::reconcile(&xapi).map_err(|e| format!("cannot reconcile the store with the {} backend: {e}", xapi.backend.kind()))?;
         Ok(xapi)
     }

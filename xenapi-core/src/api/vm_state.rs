@@ -39,7 +39,7 @@ pub fn view(r: &str, rec: &Record) -> VmView {
 }
 
 pub fn refresh_allowed(r: &str, rec: &mut Record) {
-    let ops = lifecycle::allowed_operations(&view(r, rec));
+    let ops = lifecycle::allowed_operations(&view(r, rec), super::is_implemented);
     rec.set(vm_class(), "allowed_operations", Value::Set(ops.into_iter().map(Value::String).collect()));
 }
 
