@@ -501,7 +501,11 @@ async fn accept_loop(
         conns.spawn(async move {
             match tls {
                 None => serve_connection(stream, broker, opts, timeout, peer, &ticket).await,
-                Some(acc) => match tokio::time::timeout(timeout, acc.accept(stream)).await {
+                // A handshake that has not finished when room is needed gives way.
+                Some(acc) => match tokio::select! {
+                    r = tokio::time::timeout(timeout, acc.accept(stream)) => r,
+                    _ = ticket.evicted() => return tracing::debug!("TLS handshake with {peer} cut short to make room"),
+                } {
                     Ok(Ok(s)) => serve_connection(s, broker, opts, timeout, peer, &ticket).await,
                     Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
                     Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),

@@ -256,6 +256,12 @@ impl Ticket {
         Activity(self.slot.clone())
     }
 
+    /// Resolves when the budget asks this connection to make room: for work before [`run`], such
+    /// as a TLS handshake, which a client could otherwise stall to hold its place.
+    pub async fn evicted(&self) {
+        self.slot.close.notified().await
+    }
+
     /// The connection's stream, watched for the arrival of request bytes (serve this one).
     pub fn watch<IO>(&self, io: IO) -> Watched<IO> {
         Watched { io, slot: self.slot.clone() }

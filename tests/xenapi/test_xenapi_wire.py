@@ -239,3 +239,23 @@ def test_a_map_of_100k_keys_is_answered_without_holding_up_other_calls(server):
         assert max(worst) < 2.0, f"a concurrent call waited {max(worst):.2f} s"
     got = xmlrpc.client.ServerProxy(server.url).session.get_other_config(sref, sref)["Value"]
     assert len(got) == 100_000
+
+
+def test_stalled_tls_handshakes_do_not_hold_the_connection_budget(make_server):
+    import socket
+    import ssl
+    import time
+    import urllib.request
+    srv = make_server(extra_args=["--max-connections", "2"])
+    # Connections to the TLS port that never start their handshake (they would hold their places
+    # for the 10 s handshake timeout).
+    stalled = [socket.create_connection(("127.0.0.1", srv.tls_port)) for _ in range(2)]
+    time.sleep(0.3)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    t = time.monotonic()
+    assert b"xencim" in urllib.request.urlopen(srv.tls_url, timeout=5, context=ctx).read()
+    assert b"xencim" in urllib.request.urlopen(srv.url, timeout=5).read()
+    assert time.monotonic() - t < 3, "served well before the stalled handshakes time out"
+    for s in stalled:
+        s.close()

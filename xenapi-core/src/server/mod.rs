@@ -174,7 +174,13 @@ impl Bound {
                             let ticket = budget.admit().await;
                             let (x, acceptor, stop) = (x.clone(), acceptor.clone(), stop.clone());
                             tokio::spawn(async move {
-                                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(s)).await {
+                                let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(s));
+                                // A handshake that has not finished when room is needed gives way.
+                                let tls = tokio::select! {
+                                    r = handshake => r,
+                                    _ = ticket.evicted() => return tracing::debug!(%peer, "TLS handshake cut short to make room"),
+                                };
+                                match tls {
                                     Ok(Ok(tls)) => spawn_conn(tls, Client::from_ip(peer.ip()), x, max, ticket, stop),
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
