@@ -14,15 +14,7 @@ pywbem = pytest.importorskip("pywbem")
 XenAPI = pytest.importorskip("XenAPI")
 
 IDLE_PER_PORT = 1500
-
-
-@pytest.fixture(scope="module")
-def srv():
-    if not cim_env.SCHEMA:
-        pytest.skip("CIM_SCHEMA_DIR is not set: the DMTF CIM schema 2.41.0 is needed for this test")
-    s = cim_env.start_cim_server()
-    yield s
-    s.stop()
+# `srv`: the module's CIM server (tests/cim/conftest.py).
 
 
 def timed(fn):
