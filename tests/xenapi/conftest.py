@@ -42,10 +42,11 @@ def session(server):
 
 
 @pytest.fixture(scope="module")
-def srv():
-    """One server with a fast simulated host, shared by a test module."""
+def srv(request):
+    """One server with a fast simulated host, shared by a test module (a module's own `SIM`
+    dict of [sim_host] settings replaces FAST)."""
     d = new_state_dir()
-    s = Server(d, write_sim_config(d, **FAST)).start()
+    s = Server(d, write_sim_config(d, **getattr(request.module, "SIM", FAST))).start()
     yield s
     s.stop()
 

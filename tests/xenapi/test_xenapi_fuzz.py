@@ -10,12 +10,11 @@ import urllib.request
 import xml.dom.minidom
 import xmlrpc.client
 
-import pytest
 import XenAPI
 
 import datamodel
 from test_xenapi_core import vm_record
-from xenapi_server import PASSWORD, Server, new_state_dir, write_sim_config
+from xenapi_server import PASSWORD
 
 CALLS = 2500
 # Fast guests, so that operations that wait for one end quickly.
@@ -23,14 +22,6 @@ SIM = dict(guest_shutdown_ms=5, shutdown_timeout_secs=0.5, metrics_interval_secs
            memory_mib=65536, dom0_memory_mib=1024, cpus=8)
 ODD = ["", "x", "OpaqueRef:NULL", "OpaqueRef:made-up", "é日\U0010ffff", "a" * 5000, "<value>", "&amp;", "]]>",
        "\t\n\r", "-1", "9223372036854775808", "1e400", "NaN", "true", "Running", "../../etc/passwd", "*"]
-
-
-@pytest.fixture(scope="module")
-def srv():
-    d = new_state_dir()
-    s = Server(d, write_sim_config(d, **SIM)).start()
-    yield s
-    s.stop()
 
 
 def value(rng, refs, depth=0):

@@ -1,21 +1,12 @@
 """Small-scale load, soak and slowloris runs in the test command (full scale: bench/load.py)."""
 import time
 
-import pytest
 
 import load
-from xenapi_server import PASSWORD, Server, new_state_dir, write_sim_config
+from xenapi_server import PASSWORD
 
 SIM = dict(guest_shutdown_ms=5, shutdown_timeout_secs=5, metrics_interval_secs=1,
            memory_mib=262144, dom0_memory_mib=1024, cpus=16)
-
-
-@pytest.fixture(scope="module")
-def srv():
-    d = new_state_dir()
-    s = Server(d, write_sim_config(d, **SIM)).start()
-    yield s
-    s.stop()
 
 
 def test_sixteen_clients_mixing_calls_see_no_error_with_slowloris_connections_open(srv):
