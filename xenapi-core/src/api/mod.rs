@@ -31,7 +31,8 @@ use crate::value::Value;
 use std::sync::{Arc, OnceLock};
 
 /// The dispatch table of this server: every message of the model, with the handlers of the api
-/// modules bound to those they implement.
+/// modules bound to those they implement and `model/unimplemented.txt`'s bound to
+/// `NOT_IMPLEMENTED` ([`check_coverage`] says whether that covers every declared message).
 pub fn dispatcher() -> Dispatcher {
     let mut d = Dispatcher::from_model();
     session::register(&mut d);
@@ -47,6 +48,13 @@ pub fn dispatcher() -> Dispatcher {
     pif::register(&mut d);
     vif::register(&mut d);
     d
+}
+
+/// Ok if every message the model declares is implemented or listed as unimplemented (with its
+/// reason), and no listed one is implemented; else which are not. The server does not start with
+/// a gap, so a message added to the model without a handler or a reason is found at once.
+pub fn check_coverage(d: &Dispatcher) -> Result<(), String> {
+    crate::dispatch::unimplemented::coverage(d).check()
 }
 
 /// Whether this server implements the message `name` (`VM.checkpoint`): what advertises
@@ -126,7 +134,9 @@ impl Xapi {
             stopping: Stopping::default(),
             pool: boot.pool,
         });
-        let _ = xapi.dispatcher.set(dispatcher());
+        let table = dispatcher();
+        check_coverage(&table)?;
+        let _ = xapi.dispatcher.set(table);
 
         vm_state::reconcile(&xapi).map_err(|e| format!("cannot reconcile the store with the {} backend: {e}", xapi.backend.kind()))?;
         Ok(xapi)
@@ -169,5 +179,52 @@ impl Xapi {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::unimplemented::coverage;
+
+    /// Every declared message is implemented or refused on purpose: the failure names each
+    /// message that is neither, and each listed one that a handler implements after all.
+    #[test]
+    fn every_declared_message_is_implemented_or_listed_with_a_reason() {
+        let d = dispatcher();
+        let c = coverage(&d);
+        if let Err(e) = c.check() {
+            panic!("{e}");
+        }
+        assert_eq!(c.refused.len(), crate::dispatch::unimplemented::list().len());
+        assert!(c.implemented.len() > 100 && !c.refused.is_empty());
+    }
+
+    /// system.listMethods leaves out exactly the listed messages (their NOT_IMPLEMENTED answer is
+    /// checked through the SDK, tests/xenapi/test_xenapi_operations.py).
+    #[test]
+    fn listed_messages_answer_not_implemented_and_are_not_listed_methods() {
+        let d = dispatcher();
+        let listed = d.list_methods();
+        for e in crate::dispatch::unimplemented::list() {
+            let m = d.get(&e.name).expect("bound");
+            assert!(!m.implemented, "{}", e.name);
+            assert!(!listed.contains(&e.name), "{} in system.listMethods", e.name);
+        }
+        for name in coverage(&d).implemented {
+            assert!(listed.contains(&name), "{name} implemented but not in system.listMethods");
+        }
+    }
+
+    /// A gap and a stale entry are both reported, by name.
+    #[test]
+    fn coverage_reports_gaps_and_stale_entries() {
+        let mut d = Dispatcher::from_model();
+        d.implement_sync("VM.checkpoint", |_, _| Ok(Value::void()));
+        let c = coverage(&d);
+        assert!(c.stale.contains(&"VM.checkpoint".to_string()));
+        assert!(c.unlisted.contains(&"VM.start".to_string()), "no api module registered: VM.start is a gap");
+        let e = c.check().unwrap_err();
+        assert!(e.contains("neither implemented nor listed") && e.contains("VM.start") && e.contains("still listed") && e.contains("VM.checkpoint"), "{e}");
     }
 }

@@ -5,9 +5,11 @@
 //! `session.login_with_password`, ...) are registered by the `api` modules into the same table,
 //! and replace an implicit message of the same name. Every call goes through [`Dispatcher::call`]:
 //! method lookup, session check, arity, role, argument typing, ownership of the target (tasks
-//! and sessions of other users, `api::ownership`), then the handler.
+//! and sessions of other users, `api::ownership`), then the handler. Declared messages no
+//! module implements answer `NOT_IMPLEMENTED` only if [`unimplemented`] lists them, with a reason.
 
 pub mod implicit;
+pub mod unimplemented;
 pub mod where_expr;
 
 use crate::api::Xapi;
@@ -55,8 +57,8 @@ pub struct Method {
     pub role: Role,
     pub lifecycle: Lifecycle,
     pub handler: Handler,
-    /// False for messages the model declares but this server does not implement yet; they answer
-    /// `NOT_IMPLEMENTED` and are left out of `system.listMethods`.
+    /// False for the messages `model/unimplemented.txt` lists; they answer `NOT_IMPLEMENTED` and
+    /// are left out of `system.listMethods`.
     pub implemented: bool,
 }
 
@@ -78,8 +80,10 @@ fn not_implemented(name: String) -> Handler {
 }
 
 impl Dispatcher {
-    /// The table with every implicit message of every class, and every custom message of the
-    /// model bound to `NOT_IMPLEMENTED` until an `api` module registers its handler.
+    /// The table with every implicit message of every class, and the custom messages of the
+    /// model that `model/unimplemented.txt` lists bound to `NOT_IMPLEMENTED`. The other custom
+    /// messages stay out until an `api` module registers their handler; one that none does is a
+    /// gap [`unimplemented::coverage`] reports.
     pub fn from_model() -> Dispatcher {
         let mut d = Dispatcher::default();
         for class in &model().classes {
@@ -91,9 +95,10 @@ impl Dispatcher {
                 }
                 // A declared `set_<field>(self, value)` of a field's own type is a plain setter
                 // unless an api module binds it to something with checks.
-                match implicit::plain_setter(class, m) {
-                    Some(h) => d.insert_declared(&name, m, h, true),
-                    None => d.insert_declared(&name, m, not_implemented(name.clone()), false),
+                if let Some(h) = implicit::plain_setter(class, m) {
+                    d.insert_declared(&name, m, h, true);
+                } else if unimplemented::reason(&name).is_some() {
+                    d.insert_declared(&name, m, not_implemented(name.clone()), false);
                 }
             }
         }
