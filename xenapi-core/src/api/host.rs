@@ -6,15 +6,26 @@ use crate::dispatch::{Ctx, Dispatcher};
 use crate::error::ApiError;
 use crate::model::model;
 use crate::value::Value;
+use super::ops::hosts::{host_permits, HostView, HOST_OPERATIONS};
 use super::Xapi;
+use crate::store::Tx;
 
 fn set_enabled(ctx: &Ctx, host: &str, enabled: bool) -> Result<Value, ApiError> {
     let c = model().class("host").unwrap();
     ctx.xapi.store.write(|tx| {
         tx.must_get("host", host)?;
-        tx.update("host", host, |r| Ok(r.set(c, "enabled", Value::Bool(enabled))))
+        tx.update("host", host, |r| Ok(r.set(c, "enabled", Value::Bool(enabled))))?;
+        refresh_ops(tx, host)
     })?;
     Ok(Value::void())
+}
+
+/// Recomputes the host's `allowed_operations` (the rules and the op → message table:
+/// `ops::hosts`).
+pub fn refresh_ops(tx: &mut Tx<'_>, host: &str) -> Result<(), ApiError> {
+    let Some(rec) = tx.get("host", host) else { return Ok(()) };
+    let view = HostView { enabled: rec.get(model().class("host").unwrap(), "enabled").as_bool() != Some(false) };
+    super::ops::store(tx, "host", host, super::ops::offered(HOST_OPERATIONS, |op| host_permits(&view, op)))
 }
 
 /// Fails with HOST_DISABLED when this host takes no new guests.

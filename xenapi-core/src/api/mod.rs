@@ -5,6 +5,7 @@ pub mod event;
 mod guest_agent;
 pub mod host;
 pub mod network;
+pub mod ops;
 pub mod ownership;
 pub mod pbd;
 pub mod pif;
@@ -139,6 +140,7 @@ impl Xapi {
         let _ = xapi.dispatcher.set(table);
 
         vm_state::reconcile(&xapi).map_err(|e| format!("cannot reconcile the store with the {} backend: {e}", xapi.backend.kind()))?;
+        ops::refresh_all(&xapi).map_err(|e| format!("cannot recompute allowed_operations: {e}"))?;
         Ok(xapi)
     }
 

@@ -1,6 +1,7 @@
 //! network messages: create (a bridge name is made up when none is given) and destroy, which
 //! refuses while VIFs or PIFs are connected.
 
+use super::ops::hosts::NETWORK_OPERATIONS;
 use super::sr::{arg, class, refs};
 use crate::dispatch::implicit::record_from_create_args;
 use crate::dispatch::Dispatcher;
@@ -16,10 +17,16 @@ pub fn insert(tx: &mut Tx<'_>, mut rec: Record) -> String {
         let name = (0..).map(|i| format!("xapi{i}")).find(|b| !taken.contains(b)).expect("a free name");
         rec.set(c, "bridge", Value::str(name));
     }
-    rec.set(c, "allowed_operations", Value::Set(vec![Value::str("attaching")]));
+    rec.set(c, "allowed_operations", super::ops::offered(NETWORK_OPERATIONS, |_| true));
     let r = new_ref();
     tx.put("network", &r, rec);
     r
+}
+
+/// Recomputes a network's `allowed_operations` (its table: `ops::hosts`; no state of a network
+/// limits it).
+pub fn refresh_ops(tx: &mut Tx<'_>, net: &str) -> Result<(), ApiError> {
+    super::ops::store(tx, "network", net, super::ops::offered(NETWORK_OPERATIONS, |_| true))
 }
 
 pub fn register(d: &mut Dispatcher) {

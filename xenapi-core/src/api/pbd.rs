@@ -9,10 +9,11 @@ use crate::value::Value;
 
 fn set_attached(ctx: &Ctx, pbd: &str, v: bool) -> Result<(), ApiError> {
     ctx.xapi.store.write(|tx| {
-        tx.update("PBD", pbd, |r| {
+        let sr = tx.update("PBD", pbd, |r| {
             r.set(class("PBD"), "currently_attached", Value::Bool(v));
-            Ok(())
-        })
+            Ok(r.str(class("PBD"), "SR").to_string())
+        })?;
+        super::sr::refresh_attachment(tx, &sr)
     })
 }
 
@@ -80,7 +81,7 @@ pub fn register(d: &mut Dispatcher) {
             tx.remove_from_set("SR", rec.str(c, "SR"), "PBDs", &pbd)?;
             tx.remove_from_set("host", rec.str(c, "host"), "PBDs", &pbd)?;
             tx.delete("PBD", &pbd);
-            Ok(())
+            super::sr::refresh_attachment(tx, rec.str(c, "SR"))
         })?;
         Ok(Value::void())
     });

@@ -7,6 +7,7 @@
 //! SR.scan(session, sr)          # adopts image files added by hand, refreshes sizes
 //! ```
 
+use super::ops::storage::{sr_permits, SrView, SR_OPERATIONS};
 use super::Xapi;
 use crate::dispatch::{Ctx, Dispatcher, Handler};
 use crate::error::ApiError;
@@ -145,11 +146,29 @@ fn set_stats(tx: &mut Tx<'_>, sr: &str, size: i64, used: i64) -> Result<(), ApiE
     })
 }
 
-const SR_OPS_FILE: &[&str] = &["scan", "destroy", "forget", "plug", "unplug", "update", "vdi_create", "vdi_introduce", "vdi_destroy", "vdi_resize", "vdi_clone", "vdi_snapshot", "pbd_create", "pbd_destroy"];
-const SR_OPS_RO: &[&str] = &["scan", "forget", "plug", "unplug", "update", "vdi_introduce", "pbd_create", "pbd_destroy"];
+/// Recomputes the SR's `allowed_operations` from its driver and PBDs (the rules and the op →
+/// message table are in `ops::storage`).
+pub fn refresh_ops(tx: &mut Tx<'_>, sr: &str) -> Result<(), ApiError> {
+    let Some(rec) = tx.get("SR", sr) else { return Ok(()) };
+    let pc = class("PBD");
+    let plugged: Vec<bool> = refs(rec.get(class("SR"), "PBDs")).iter().filter_map(|p| tx.get("PBD", p)).map(|p| p.get(pc, "currently_attached").as_bool() == Some(true)).collect();
+    let view = SrView {
+        writable: storage::driver(rec.str(class("SR"), "type")).is_some_and(|d| d.writable()),
+        plugged: plugged.contains(&true),
+        unplugged: plugged.contains(&false),
+    };
+    super::ops::store(tx, "SR", sr, super::ops::offered(SR_OPERATIONS, |op| sr_permits(&view, op)))
+}
 
-pub fn ops(list: &[&str]) -> Value {
-    Value::Set(list.iter().map(|o| Value::str(*o)).collect())
+/// After a PBD of the SR was made, plugged, unplugged or destroyed: what the SR and its VDIs
+/// offer follows whether the SR is attached.
+pub fn refresh_attachment(tx: &mut Tx<'_>, sr: &str) -> Result<(), ApiError> {
+    refresh_ops(tx, sr)?;
+    let vdis = tx.get("SR", sr).map(|r| refs(r.get(class("SR"), "VDIs"))).unwrap_or_default();
+    for v in vdis {
+        super::vdi::refresh_ops(tx, &v)?;
+    }
+    Ok(())
 }
 
 /// A new SR record (not stored).
@@ -163,7 +182,6 @@ pub fn sr_record(uuid: &str, name: &str, desc: &str, driver: &dyn Driver, conten
     r.set(c, "content_type", Value::str(if content_type.is_empty() { driver.content_type() } else { content_type }));
     r.set(c, "shared", Value::Bool(shared));
     r.set(c, "sm_config", sm_config);
-    r.set(c, "allowed_operations", ops(if driver.writable() { SR_OPS_FILE } else { SR_OPS_RO }));
     r
 }
 
@@ -182,6 +200,7 @@ pub fn insert_pbd(tx: &mut Tx<'_>, host: &str, sr: &str, device_config: Value, a
     if tx.exists("host", host) {
         tx.add_to_set("host", host, "PBDs", &r)?;
     }
+    refresh_attachment(tx, sr)?;
     Ok(r)
 }
 
@@ -286,10 +305,10 @@ pub fn scan(xapi: &Xapi, sr: &str) -> Result<(), ApiError> {
                 _ => new_uuid(),
             };
             let r = new_ref();
-            let mut rec = vdi_record(sr, &uuid, img, loc.driver.vdi_type(), !loc.driver.writable());
-            rec.set(vc, "allowed_operations", super::vdi::allowed(loc.driver.writable(), false, false));
+            let rec = vdi_record(sr, &uuid, img, loc.driver.vdi_type(), !loc.driver.writable());
             tx.put("VDI", &r, rec);
             tx.add_to_set("SR", sr, "VDIs", &r)?;
+            super::vdi::refresh_ops(tx, &r)?;
         }
         set_stats(tx, sr, fs.size, used)
     })
@@ -325,7 +344,7 @@ fn introduce(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
     let rec = sr_record(&uuid, &arg(&a, 1), &arg(&a, 2), driver, &arg(&a, 4), shared, a[6].clone());
     ctx.xapi.store.write(|tx| {
         tx.put("SR", &r, rec);
-        Ok(())
+        refresh_ops(tx, &r)
     })?;
     Ok(Value::str(r))
 }

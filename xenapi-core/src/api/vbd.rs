@@ -7,6 +7,7 @@
 //!                      type: "Disk" | "CD", empty, other_config, qos_algorithm_type, qos_algorithm_params})
 //! ```
 
+use super::ops::devices::{vbd_permits, VbdView, VBD_OPERATIONS};
 use super::sr::{arg, class, locate, refs};
 use super::Xapi;
 use crate::backend::{BackendError, DeviceKind};
@@ -27,20 +28,16 @@ fn flag(rec: &Record, f: &str) -> bool {
     rec.get(class("VBD"), f).as_bool() == Some(true)
 }
 
-/// `allowed_operations` of a VBD.
+/// `allowed_operations` of a VBD (the rules and the op → message table: `ops::devices`).
 fn ops(running: bool, rec: &Record) -> Value {
-    let c = class("VBD");
-    let mut ops = vec!["attach"];
-    if running {
-        ops.push(if flag(rec, "currently_attached") { "unplug" } else { "plug" });
-        if flag(rec, "currently_attached") {
-            ops.push("unplug_force");
-        }
-    }
-    if matches!(rec.str(c, "type"), "CD" | "Floppy") {
-        ops.push(if flag(rec, "empty") { "insert" } else { "eject" });
-    }
-    super::sr::ops(&ops)
+    let view = VbdView {
+        vm_running: running,
+        attached: flag(rec, "currently_attached"),
+        removable: matches!(rec.str(class("VBD"), "type"), "CD" | "Floppy"),
+        empty: flag(rec, "empty"),
+        unpluggable: flag(rec, "unpluggable"),
+    };
+    super::ops::offered(VBD_OPERATIONS, |op| vbd_permits(&view, op))
 }
 
 /// Recomputes a VBD's `allowed_operations` and its VDI's.
@@ -49,11 +46,7 @@ pub fn refresh(tx: &mut Tx<'_>, vbd: &str) -> Result<(), ApiError> {
     let c = class("VBD");
     let running = vm_running(tx, rec.str(c, "VM"));
     let vdi = rec.str(c, "VDI").to_string();
-    tx.update("VBD", vbd, |r| {
-        let o = ops(running, r);
-        r.set(c, "allowed_operations", o);
-        Ok(())
-    })?;
+    super::ops::store(tx, "VBD", vbd, ops(running, &rec))?;
     super::vdi::refresh_ops(tx, &vdi)
 }
 

@@ -7,6 +7,7 @@
 //! Async.VDI.copy(session, vdi, sr, NULL, NULL)   # task progress follows qemu-img convert
 //! ```
 
+use super::ops::{self, storage::{vdi_permits, VdiView, VDI_OPERATIONS}};
 use super::sr::{arg, blocking, check_space, class, locate, lock_images, map_get, refs, set_image, vdi_record, Located};
 use super::Xapi;
 use crate::backend::Cancel;
@@ -17,34 +18,37 @@ use crate::storage::{self, qemu_img, Image};
 use crate::store::{new_ref, new_uuid, Record, Tx};
 use crate::value::{Value, NULL_REF};
 
-/// `allowed_operations` of a VDI.
-pub fn allowed(writable: bool, attached: bool, is_snapshot: bool) -> Value {
-    let mut ops: Vec<&str> = if writable { vec!["clone", "copy", "snapshot", "resize", "update", "forget", "set_on_boot"] } else { vec!["copy", "update", "forget"] };
-    if is_snapshot {
-        ops.retain(|o| *o != "resize");
-    }
-    if writable && !attached {
-        ops.push("destroy");
-    }
-    super::sr::ops(&ops)
+/// Whether a PBD of the SR is plugged (the VDI handlers answer SR_NOT_ATTACHED otherwise).
+pub fn sr_attached(tx: &Tx<'_>, sr: &str) -> bool {
+    let Some(rec) = tx.get("SR", sr) else { return false };
+    refs(rec.get(class("SR"), "PBDs")).iter().filter_map(|p| tx.get("PBD", p)).any(|p| p.get(class("PBD"), "currently_attached").as_bool() == Some(true))
 }
 
 /// Whether a VBD of a running VM has the VDI plugged.
 pub fn attached_in(tx: &Tx<'_>, vdi: &str) -> bool {
-    let Some(rec) = tx.get("VDI", vdi) else { return false };
-    refs(rec.get(class("VDI"), "VBDs")).iter().filter_map(|b| tx.get("VBD", b)).any(|b| b.get(class("VBD"), "currently_attached").as_bool() == Some(true))
+    plugged_vbds(tx, vdi).next().is_some()
 }
 
-/// Recomputes `allowed_operations` after a change of the VDI or of its VBDs.
+/// The plugged VBDs of a VDI.
+fn plugged_vbds<'t>(tx: &'t Tx<'_>, vdi: &str) -> impl Iterator<Item = std::sync::Arc<Record>> + 't {
+    let vbds = tx.get("VDI", vdi).map(|rec| refs(rec.get(class("VDI"), "VBDs"))).unwrap_or_default();
+    vbds.into_iter().filter_map(|b| tx.get("VBD", &b)).filter(|b| b.get(class("VBD"), "currently_attached").as_bool() == Some(true))
+}
+
+/// Recomputes `allowed_operations` after a change of the VDI, of its VBDs or of its SR's PBDs
+/// (the rules and the op → message table are in `ops::storage`).
 pub fn refresh_ops(tx: &mut Tx<'_>, vdi: &str) -> Result<(), ApiError> {
     let Some(rec) = tx.get("VDI", vdi) else { return Ok(()) };
     let c = class("VDI");
-    let writable = tx.get("SR", rec.str(c, "SR")).and_then(|s| storage::driver(s.str(class("SR"), "type"))).is_some_and(|d| d.writable());
-    let ops = allowed(writable, attached_in(tx, vdi), rec.get(c, "is_a_snapshot").as_bool() == Some(true));
-    tx.update("VDI", vdi, |r| {
-        r.set(c, "allowed_operations", ops);
-        Ok(())
-    })
+    let sr = rec.str(c, "SR");
+    let view = VdiView {
+        writable: tx.get("SR", sr).and_then(|s| storage::driver(s.str(class("SR"), "type"))).is_some_and(|d| d.writable()),
+        sr_attached: sr_attached(tx, sr),
+        attached: attached_in(tx, vdi),
+        attached_rw: plugged_vbds(tx, vdi).any(|b| b.str(class("VBD"), "mode") == "RW"),
+        is_snapshot: rec.get(c, "is_a_snapshot").as_bool() == Some(true),
+    };
+    ops::store(tx, "VDI", vdi, ops::offered(VDI_OPERATIONS, |op| vdi_permits(&view, op)))
 }
 
 /// The image behind a VDI record.
@@ -72,19 +76,18 @@ fn with_sr(xapi: &Xapi, r: &str) -> Result<(Record, Located), ApiError> {
 }
 
 /// Stores a new VDI record and links it from its SR (and from the VDI it is a snapshot of).
-pub fn insert(tx: &mut Tx<'_>, rec: Record, writable: bool) -> Result<String, ApiError> {
+pub fn insert(tx: &mut Tx<'_>, rec: Record) -> Result<String, ApiError> {
     let c = class("VDI");
     let r = new_ref();
     let sr = rec.str(c, "SR").to_string();
     let of = rec.str(c, "snapshot_of").to_string();
     let is_snap = rec.get(c, "is_a_snapshot").as_bool() == Some(true);
-    let mut rec = rec;
-    rec.set(c, "allowed_operations", allowed(writable, false, is_snap));
     tx.put("VDI", &r, rec);
     tx.add_to_set("SR", &sr, "VDIs", &r)?;
     if is_snap && tx.exists("VDI", &of) {
         tx.add_to_set("VDI", &of, "snapshots", &r)?;
     }
+    refresh_ops(tx, &r)?;
     Ok(r)
 }
 
@@ -137,7 +140,7 @@ pub fn create_vdi(xapi: &Xapi, mut rec: Record) -> Result<String, ApiError> {
     rec.set(c, "managed", Value::Bool(true));
     rec.set(c, "on_boot", Value::str("persist"));
     set_image(&mut rec, &img);
-    let r = xapi.store.write(|tx| insert(tx, rec, true))?;
+    let r = xapi.store.write(|tx| insert(tx, rec))?;
     drop(_g);
     super::sr::refresh_stats(xapi, &loc)?;
     Ok(r)
@@ -226,7 +229,7 @@ pub fn fast_copy(xapi: &Xapi, r: &str, snapshot: bool) -> Result<String, ApiErro
             set_image(s, &src);
             Ok(())
         })?;
-        insert(tx, new, true)
+        insert(tx, new)
     });
     if out.is_err() {
         let _ = loc.driver.delete(&loc.dir, &copy.file);
@@ -312,7 +315,7 @@ pub fn full_copy(xapi: &Xapi, r: &str, dst_sr: Option<&str>, into: Option<&str>,
         new.set(c, "type", Value::str("user"));
     }
     set_image(&mut new, &img);
-    let out = xapi.store.write(|tx| insert(tx, new, true));
+    let out = xapi.store.write(|tx| insert(tx, new));
     drop(_g);
     super::sr::refresh_stats(xapi, &dst)?;
     out
@@ -388,7 +391,7 @@ fn introduce(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
     rec.set(c, "sharable", a[5].clone());
     rec.set(c, "other_config", a[7].clone());
     rec.set(c, "xenstore_data", a[9].clone());
-    let r = ctx.xapi.store.write(|tx| insert(tx, rec, loc.driver.writable()))?;
+    let r = ctx.xapi.store.write(|tx| insert(tx, rec))?;
     Ok(Value::str(r))
 }
 

@@ -6,6 +6,7 @@
 //! VIF.create(session, {device: "0", network, VM, MAC: "", MTU: "1500", other_config, qos_algorithm_type, qos_algorithm_params})
 //! ```
 
+use super::ops::devices::{vif_permits, VifView, VIF_OPERATIONS};
 use super::sr::{arg, class, refs};
 use super::Xapi;
 use crate::backend::{BackendError, DeviceKind};
@@ -25,15 +26,12 @@ fn vm_running(tx: &Tx<'_>, vm: &str) -> bool {
     tx.get("VM", vm).is_some_and(|r| matches!(r.str(class("VM"), "power_state"), "Running" | "Paused"))
 }
 
-fn refresh(tx: &mut Tx<'_>, vif: &str) -> Result<(), ApiError> {
+/// Recomputes a VIF's `allowed_operations` (the rules and the op → message table:
+/// `ops::devices`).
+pub fn refresh(tx: &mut Tx<'_>, vif: &str) -> Result<(), ApiError> {
     let Some(rec) = tx.get("VIF", vif) else { return Ok(()) };
-    let running = vm_running(tx, rec.str(class("VIF"), "VM"));
-    let ops: &[&str] = match (running, attached(&rec)) {
-        (true, true) => &["attach", "unplug"],
-        (true, false) => &["attach", "plug"],
-        _ => &["attach"],
-    };
-    tx.update("VIF", vif, |r| Ok(r.set(class("VIF"), "allowed_operations", super::sr::ops(ops))))
+    let view = VifView { vm_running: vm_running(tx, rec.str(class("VIF"), "VM")), attached: attached(&rec) };
+    super::ops::store(tx, "VIF", vif, super::ops::offered(VIF_OPERATIONS, |op| vif_permits(&view, op)))
 }
 
 /// `aa:bb:cc:dd:ee:ff`, hex, any case.

@@ -1,0 +1,170 @@
+//! `allowed_operations` of VDIs and SRs (xapi's `Xapi_vdi.check_operation_error` and
+//! `Xapi_sr_operations.valid_operations`, narrowed to what this server's handlers accept).
+
+use super::OpTable;
+
+/// Every `vdi_operations` value with the message that performs it.
+pub const VDI_OPERATIONS: OpTable = &[
+    ("clone", Some("VDI.clone")),
+    ("copy", Some("VDI.copy")),
+    ("resize", Some("VDI.resize")),
+    ("resize_online", Some("VDI.resize_online")),
+    ("snapshot", Some("VDI.snapshot")),
+    // Storage motion: xapi marks a VDI `mirror` while VDI.pool_migrate (or VM.migrate_send) moves it.
+    ("mirror", Some("VDI.pool_migrate")),
+    ("destroy", Some("VDI.destroy")),
+    ("forget", Some("VDI.forget")),
+    ("update", Some("VDI.update")),
+    // xapi's VDI.force_unlock was removed and VDI.generate_config is internal: neither is a
+    // message of this model. `blocked` is a state xapi sets, not something a client does.
+    ("force_unlock", None),
+    ("generate_config", None),
+    ("enable_cbt", Some("VDI.enable_cbt")),
+    ("disable_cbt", Some("VDI.disable_cbt")),
+    ("data_destroy", Some("VDI.data_destroy")),
+    ("list_changed_blocks", Some("VDI.list_changed_blocks")),
+    ("set_on_boot", Some("VDI.set_on_boot")),
+    ("blocked", None),
+];
+
+/// What the VDI rules look at.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VdiView {
+    /// Its SR's driver writes images (`file`; an `iso` SR is read-only).
+    pub writable: bool,
+    /// A PBD of its SR is plugged (else the handlers answer SR_NOT_ATTACHED).
+    pub sr_attached: bool,
+    /// A VBD of a running VM has it plugged.
+    pub attached: bool,
+    /// ... read-write.
+    pub attached_rw: bool,
+    pub is_snapshot: bool,
+}
+
+/// Whether the VDI's state permits `op`. As in xapi, a plugged VDI allows only what can run
+/// live (snapshot, clone, resize_online), and copy only while no VBD writes to it; snapshots do
+/// not grow. Operations whose messages are not implemented have no rule yet (false): their rule
+/// comes with their handler.
+pub fn vdi_permits(v: &VdiView, op: &str) -> bool {
+    let grows = v.writable && v.sr_attached && !v.is_snapshot;
+    match op {
+        "clone" | "snapshot" => v.writable && v.sr_attached,
+        "copy" => v.sr_attached && !v.attached_rw,
+        "resize" => grows && !v.attached,
+        "resize_online" => grows && v.attached,
+        "destroy" => v.writable && v.sr_attached && !v.attached,
+        "update" => v.sr_attached && !v.attached,
+        "forget" => !v.attached,
+        "set_on_boot" => v.writable && !v.attached,
+        _ => false,
+    }
+}
+
+/// Every `storage_operations` value with the message that performs it.
+pub const SR_OPERATIONS: OpTable = &[
+    ("scan", Some("SR.scan")),
+    ("destroy", Some("SR.destroy")),
+    ("forget", Some("SR.forget")),
+    ("plug", Some("PBD.plug")),
+    ("unplug", Some("PBD.unplug")),
+    ("update", Some("SR.update")),
+    ("vdi_create", Some("VDI.create")),
+    ("vdi_introduce", Some("VDI.introduce")),
+    ("vdi_destroy", Some("VDI.destroy")),
+    ("vdi_resize", Some("VDI.resize")),
+    ("vdi_clone", Some("VDI.clone")),
+    ("vdi_snapshot", Some("VDI.snapshot")),
+    ("vdi_mirror", Some("VDI.pool_migrate")),
+    ("vdi_enable_cbt", Some("VDI.enable_cbt")),
+    ("vdi_disable_cbt", Some("VDI.disable_cbt")),
+    ("vdi_data_destroy", Some("VDI.data_destroy")),
+    ("vdi_list_changed_blocks", Some("VDI.list_changed_blocks")),
+    ("vdi_set_on_boot", Some("VDI.set_on_boot")),
+    ("pbd_create", Some("PBD.create")),
+    ("pbd_destroy", Some("PBD.destroy")),
+];
+
+/// What the SR rules look at.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SrView {
+    pub writable: bool,
+    /// Some PBD is plugged / some PBD is unplugged.
+    pub plugged: bool,
+    pub unplugged: bool,
+}
+
+/// Whether the SR's state permits `op`: image work needs a plugged PBD (SR_NOT_ATTACHED), and
+/// a writing driver for what makes or changes images; destroy and forget need every PBD
+/// unplugged (SR_HAS_PBD), as in xapi; PBD.destroy refuses a plugged PBD.
+pub fn sr_permits(s: &SrView, op: &str) -> bool {
+    match op {
+        "scan" | "update" | "vdi_introduce" => s.plugged,
+        "vdi_create" | "vdi_destroy" | "vdi_resize" | "vdi_clone" | "vdi_snapshot" => s.writable && s.plugged,
+        "vdi_set_on_boot" => s.writable,
+        "destroy" => s.writable && !s.plugged,
+        "forget" => !s.plugged,
+        "plug" | "pbd_destroy" => s.unplugged,
+        "unplug" => s.plugged,
+        "pbd_create" => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::offer;
+    use super::*;
+    use crate::api::is_implemented;
+
+    fn vdi(v: VdiView) -> Vec<&'static str> {
+        offer(VDI_OPERATIONS, |op| vdi_permits(&v, op), is_implemented)
+    }
+
+    fn sr(s: SrView) -> Vec<&'static str> {
+        offer(SR_OPERATIONS, |op| sr_permits(&s, op), is_implemented)
+    }
+
+    #[test]
+    fn vdi_offers_follow_its_state() {
+        let free = VdiView { writable: true, sr_attached: true, ..Default::default() };
+        assert_eq!(vdi(free), ["clone", "copy", "resize", "snapshot", "destroy", "forget", "update", "set_on_boot"]);
+        let plugged_rw = VdiView { attached: true, attached_rw: true, ..free };
+        assert_eq!(vdi(plugged_rw), ["clone", "resize_online", "snapshot"]);
+        let plugged_ro = VdiView { attached: true, ..free };
+        assert_eq!(vdi(plugged_ro), ["clone", "copy", "resize_online", "snapshot"]);
+        let snap = VdiView { is_snapshot: true, ..free };
+        assert_eq!(vdi(snap), ["clone", "copy", "snapshot", "destroy", "forget", "update", "set_on_boot"]);
+        let iso = VdiView { writable: false, ..free };
+        assert_eq!(vdi(iso), ["copy", "forget", "update"]);
+        let detached_sr = VdiView { sr_attached: false, ..free };
+        assert_eq!(vdi(detached_sr), ["forget", "set_on_boot"]);
+    }
+
+    #[test]
+    fn vdi_never_offers_an_operation_whose_message_is_not_implemented() {
+        let everything = |_: &str| true;
+        let ops = offer(VDI_OPERATIONS, everything, is_implemented);
+        for unimplemented in ["enable_cbt", "disable_cbt", "data_destroy", "list_changed_blocks", "mirror"] {
+            assert!(!ops.contains(&unimplemented), "{unimplemented}");
+        }
+        for no_message in ["force_unlock", "generate_config", "blocked"] {
+            assert!(!ops.contains(&no_message), "{no_message}");
+        }
+    }
+
+    #[test]
+    fn sr_offers_follow_its_pbds() {
+        let plugged = SrView { writable: true, plugged: true, unplugged: false };
+        assert_eq!(sr(plugged), ["scan", "unplug", "update", "vdi_create", "vdi_introduce", "vdi_destroy", "vdi_resize", "vdi_clone", "vdi_snapshot", "vdi_set_on_boot", "pbd_create"]);
+        let unplugged = SrView { writable: true, plugged: false, unplugged: true };
+        assert_eq!(sr(unplugged), ["destroy", "forget", "plug", "vdi_set_on_boot", "pbd_create", "pbd_destroy"]);
+        let iso = SrView { writable: false, plugged: true, unplugged: false };
+        assert_eq!(sr(iso), ["scan", "unplug", "update", "vdi_introduce", "pbd_create"]);
+        let no_pbds = SrView { writable: true, plugged: false, unplugged: false };
+        assert_eq!(sr(no_pbds), ["destroy", "forget", "vdi_set_on_boot", "pbd_create"]);
+        let all = offer(SR_OPERATIONS, |_| true, is_implemented);
+        for unimplemented in ["vdi_mirror", "vdi_enable_cbt", "vdi_disable_cbt", "vdi_data_destroy", "vdi_list_changed_blocks"] {
+            assert!(!all.contains(&unimplemented), "{unimplemented}");
+        }
+    }
+}
