@@ -52,10 +52,20 @@ pub fn dispatcher() -> Dispatcher {
 }
 
 /// Ok if every message the model declares is implemented or listed as unimplemented (with its
-/// reason), and no listed one is implemented; else which are not. The server does not start with
-/// a gap, so a message added to the model without a handler or a reason is found at once.
+/// reason); else which are neither. The server does not start with such a gap, so a message
+/// added to the model without a handler or a reason is found at once. A listed message that is
+/// implemented after all only makes the list out of date (the handler serves it): logged here,
+/// and a failure of the unit test.
 pub fn check_coverage(d: &Dispatcher) -> Result<(), String> {
-    crate::dispatch::unimplemented::coverage(d).check()
+    let c = crate::dispatch::unimplemented::coverage(d);
+    if !c.stale.is_empty() {
+        tracing::warn!(messages = %c.stale.join(", "), "implemented but still listed in model/unimplemented.txt");
+    }
+    if c.unlisted.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("declared in the data model but neither implemented nor listed as unimplemented: {}", c.unlisted.join(", ")))
+    }
 }
 
 /// Whether this server implements the message `name` (`VM.checkpoint`): what advertises
@@ -198,6 +208,7 @@ mod tests {
         if let Err(e) = c.check() {
             panic!("{e}");
         }
+        assert!(check_coverage(&d).is_ok());
         assert_eq!(c.refused.len(), crate::dispatch::unimplemented::list().len());
         assert!(c.implemented.len() > 100 && !c.refused.is_empty());
     }
