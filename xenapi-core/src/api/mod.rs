@@ -216,7 +216,7 @@ mod tests {
     /// system.listMethods leaves out exactly the listed messages (their NOT_IMPLEMENTED answer is
     /// checked through the SDK, tests/xenapi/test_xenapi_operations.py).
     #[test]
-    fn listed_messages_answer_not_implemented_and_are_not_listed_methods() {
+    fn listed_messages_are_left_out_of_list_methods() {
         let d = dispatcher();
         let listed = d.list_methods();
         for e in crate::dispatch::unimplemented::list() {
