@@ -79,11 +79,19 @@ fn not_implemented(name: String) -> Handler {
     Handler::Sync(Arc::new(move |_, _| Err(ApiError::new("NOT_IMPLEMENTED", [name.as_str()]))))
 }
 
+/// A declared message that no api module implements and the list does not name: a gap that
+/// [`unimplemented::coverage`] reports and `Xapi::open` refuses to serve, so never answered.
+fn unbound(name: String) -> Handler {
+    Handler::Sync(Arc::new(move |_, _| {
+        Err(ApiError::new("INTERNAL_ERROR", [format!("{name} has no handler and is not in model/unimplemented.txt")]))
+    }))
+}
+
 impl Dispatcher {
     /// The table with every implicit message of every class, and the custom messages of the
     /// model that `model/unimplemented.txt` lists bound to `NOT_IMPLEMENTED`. The other custom
-    /// messages stay out until an `api` module registers their handler; one that none does is a
-    /// gap [`unimplemented::coverage`] reports.
+    /// messages wait for an `api` module to register their handler; one that none does is a gap
+    /// [`unimplemented::coverage`] reports.
     pub fn from_model() -> Dispatcher {
         let mut d = Dispatcher::default();
         for class in &model().classes {
@@ -99,6 +107,11 @@ impl Dispatcher {
                     d.insert_declared(&name, m, h, true);
                 } else if unimplemented::reason(&name).is_some() {
                     d.insert_declared(&name, m, not_implemented(name.clone()), false);
+                } else {
+                    // Neither listed nor (yet) implemented: an api module binds it next. The
+                    // entry keeps the message's signature and role in the table (which the
+                    // providers' role checks read) until then.
+                    d.insert_declared(&name, m, unbound(name.clone()), false);
                 }
             }
         }

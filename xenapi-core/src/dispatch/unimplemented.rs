@@ -108,11 +108,12 @@ pub fn coverage(d: &super::Dispatcher) -> Coverage {
         for m in &class.messages {
             let name = format!("{}.{}", class.name, m.name);
             let listed = reason(&name).is_some();
-            match d.get(&name).map(|m| m.implemented) {
-                Some(true) if listed => c.stale.push(name),
-                Some(true) => c.implemented.push(name),
-                Some(false) => c.refused.push(name),
-                None => c.unlisted.push(name),
+            let implemented = d.get(&name).is_some_and(|m| m.implemented);
+            match (implemented, listed) {
+                (true, true) => c.stale.push(name),
+                (true, false) => c.implemented.push(name),
+                (false, true) => c.refused.push(name),
+                (false, false) => c.unlisted.push(name),
             }
         }
     }
