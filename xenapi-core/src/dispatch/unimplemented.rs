@@ -2,9 +2,9 @@
 //! (`model/unimplemented.txt`, compiled in next to the data model).
 //!
 //! The dispatcher binds exactly these to `NOT_IMPLEMENTED`; a declared message that no `api`
-//! module implements and this list does not name is a gap nobody decided on, and
-//! [`Dispatcher::coverage`](super::Dispatcher::coverage) reports it (the server refuses to build
-//! its table with one, and a unit test names every such message). The reasons are what
+//! module implements and this list does not name is a gap nobody decided on, and [`coverage`]
+//! reports it (`Xapi::open` refuses to start with one, and a unit test in `api` names every
+//! such message and every listed one that is implemented after all). The reasons are what
 //! `xencim api-doc` prints beside each refused message.
 
 use crate::model::{model, Model};
