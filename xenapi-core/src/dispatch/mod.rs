@@ -6,7 +6,7 @@
 //! and replace an implicit message of the same name. Every call goes through [`Dispatcher::call`]:
 //! method lookup, session check, arity, role, argument typing, ownership of the target (tasks
 //! and sessions of other users, `api::ownership`), then the handler. Declared messages no
-//! module implements answer `NOT_IMPLEMENTED` only if [`unimplemented`] lists them, with a reason.
+//! module implements answer `NOT_IMPLEMENTED` only if [`unimplemented`](mod@unimplemented) lists them, with a reason.
 
 pub mod implicit;
 pub mod unimplemented;
