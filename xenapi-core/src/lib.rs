@@ -14,16 +14,14 @@ pub mod bootstrap;
 pub mod client;
 pub mod config;
 pub mod dispatch;
-pub mod error;
 pub mod lifecycle;
-pub mod model;
 pub mod rpc;
 pub mod server;
 pub mod state_dir;
 pub mod storage;
 pub mod store;
-pub mod time_fmt;
-pub mod value;
 
-pub use error::ApiError;
-pub use value::Value;
+// The model layer is its own crate (`xenapi-model`); re-exported under the old names so that
+// `crate::model::…` and `xenapi_core::value::…` paths keep working.
+pub use xenapi_model::{error, model, time_fmt, value};
+pub use xenapi_model::{ApiError, Value};

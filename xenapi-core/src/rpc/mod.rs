@@ -5,19 +5,8 @@
 pub mod jsonrpc;
 pub mod xmlrpc;
 
-/// An untyped value as it arrived on the wire; the model types it (see `Value::from_wire`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Wire {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    /// The text of an XML-RPC `<dateTime.iso8601>`.
-    DateTime(String),
-    Array(Vec<Wire>),
-    Struct(Vec<(String, Wire)>),
-    Nil,
-}
+/// The untyped value tree both codecs decode into (defined with the model, which types it).
+pub use crate::value::Wire;
 
 /// A decoded request: method name as sent and positional parameters.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@
 use super::{Call, ProtocolError, Wire, MAX_DEPTH};
 use crate::error::ApiError;
 use crate::time_fmt;
-use crate::value::{format_float, Value};
+use crate::value::{format_float, Encoded, Value};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use std::fmt::Write;
@@ -287,6 +287,12 @@ pub fn value_fragment(v: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, v);
     out
+}
+
+/// `v` with its `<value>` fragment made once, for an answer many callers share.
+pub fn encode_once(value: Value) -> std::sync::Arc<Encoded> {
+    let xml = value_fragment(&value);
+    std::sync::Arc::new(Encoded { value, xml })
 }
 
 pub fn write_value(out: &mut String, v: &Value) {

@@ -5,10 +5,60 @@
 
 use crate::error::ApiError;
 use crate::model::{model, Class, Type};
-use crate::store::Record;
-use std::sync::Arc;
-use crate::rpc::Wire;
 use crate::time_fmt;
+use std::sync::Arc;
+
+/// An untyped value as it arrived on the wire; the model types it (see [`Value::from_wire`]).
+///
+/// It lives here, below the codecs, because typing it is the model's business: the codecs only
+/// turn bytes into this tree, and the same tree is how the store persists records as JSON. It
+/// knows nothing of either wire format (`DateTime` keeps the datetime's text as sent).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wire {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// The text of an XML-RPC `<dateTime.iso8601>`.
+    DateTime(String),
+    Array(Vec<Wire>),
+    Struct(Vec<(String, Wire)>),
+    Nil,
+}
+
+/// The fields of one stored object, in the order of its class's fields in the model. The store
+/// keeps these; it lives here because [`Value::Record`] answers straight from the store's copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub fields: Vec<Value>,
+}
+
+impl Record {
+    /// A record with every field at its default (or zero) value.
+    pub fn new_default(class: &Class) -> Record {
+        Record {
+            fields: class
+                .fields
+                .iter()
+                .map(|f| f.default.clone().unwrap_or_else(|| Value::zero(&f.ty)))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, class: &Class, field: &str) -> &Value {
+        let pos = class.field_pos(field).unwrap_or_else(|| panic!("{}.{field} is not in the model", class.name));
+        &self.fields[pos]
+    }
+
+    pub fn set(&mut self, class: &Class, field: &str, v: Value) {
+        let pos = class.field_pos(field).unwrap_or_else(|| panic!("{}.{field} is not in the model", class.name));
+        self.fields[pos] = v;
+    }
+
+    pub fn str(&self, class: &Class, field: &str) -> &str {
+        self.get(class, field).as_str().unwrap_or("")
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -33,17 +83,11 @@ pub enum Value {
     Encoded(Arc<Encoded>),
 }
 
-/// A value and its XML-RPC `<value>` fragment.
+/// A value and its XML-RPC `<value>` fragment. Made by the XML-RPC codec, which alone knows the
+/// encoding; the JSON-RPC codec encodes `value`.
 pub struct Encoded {
     pub value: Value,
     pub xml: String,
-}
-
-impl Encoded {
-    pub fn new(value: Value) -> Arc<Encoded> {
-        let xml = crate::rpc::xmlrpc::value_fragment(&value);
-        Arc::new(Encoded { value, xml })
-    }
 }
 
 impl PartialEq for Encoded {
