@@ -15,7 +15,6 @@ pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod lifecycle;
-pub mod rpc;
 pub mod server;
 pub mod state_dir;
 pub mod storage;
@@ -25,3 +24,5 @@ pub mod store;
 // `crate::model::…` and `xenapi_core::value::…` paths keep working.
 pub use xenapi_model::{error, model, time_fmt, value};
 pub use xenapi_model::{ApiError, Value};
+// The wire codecs are their own crate (`xenapi-wire`), shared with the client.
+pub use xenapi_wire as rpc;

@@ -45,14 +45,13 @@ pub mod error;
 pub mod session;
 pub mod tls;
 pub mod typed;
-pub mod xmlrpc;
 
 pub use endpoint::Endpoint;
 pub use error::{ClientError, Result};
 pub use session::Session;
 pub use tls::Trust;
 pub use typed::ObjectRecord;
-pub use xmlrpc::encode_call;
+pub use crate::rpc::xmlrpc::{self, encode_call};
 
 use crate::rpc::Wire;
 use crate::value::Value;
@@ -228,7 +227,7 @@ impl Client {
         // The encoder would drop what XML 1.0 cannot carry and send another value than the one
         // given; the server would refuse it anyway, so refuse it here with the server's error.
         for (i, a) in args.iter().enumerate() {
-            if let Some(c) = crate::value::first_non_xml_char(a) {
+            if let Some(c) = crate::rpc::first_non_xml_char(a) {
                 return Err(ClientError::Api(crate::error::ApiError::new(
                     "INVALID_VALUE",
                     [format!("argument {}", i + 1), format!("character U+{:04X} cannot be carried by XML 1.0", c as u32)],

@@ -15,7 +15,7 @@
 use super::error::{ClientError, Result};
 use super::Session;
 use crate::model::{model, Class, Qualifier, Type};
-use crate::rpc::Wire;
+use crate::rpc::{Wire, WireValue};
 use crate::value::Value;
 
 /// One object's fields as the server sent them (every field, in the server's order), typed by

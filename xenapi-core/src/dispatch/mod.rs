@@ -13,7 +13,7 @@ pub mod where_expr;
 use crate::api::Xapi;
 use crate::error::ApiError;
 use crate::model::{model, Lifecycle, Message, Param, Role, Type};
-use crate::rpc::Wire;
+use crate::rpc::{Wire, WireValue};
 use crate::value::Value;
 use std::collections::HashMap;
 use std::future::Future;
