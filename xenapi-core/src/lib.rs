@@ -11,7 +11,6 @@ pub mod api;
 pub mod auth;
 pub mod backend;
 pub mod bootstrap;
-pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod lifecycle;

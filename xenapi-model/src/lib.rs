@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod model;
+pub mod rbac;
 pub mod time_fmt;
 pub mod value;
 

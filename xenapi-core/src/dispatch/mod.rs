@@ -63,7 +63,7 @@ pub struct Method {
 impl Method {
     /// Permission name as xapi spells it in `RBAC_PERMISSION_DENIED` (`vm.start`).
     pub fn permission(&self) -> String {
-        self.name.to_ascii_lowercase()
+        xenapi_model::rbac::permission(&self.name)
     }
 }
 
@@ -122,7 +122,8 @@ impl Dispatcher {
         self.methods.insert(m.name.clone(), m);
     }
 
-    /// Binds the handler of a custom message declared in the model (`class.message`). Panics if
+    /// Binds the handler of a custom message declared in the model (with the model's role for it,
+    /// `xenapi_model::rbac`) (`class.message`). Panics if
     /// the model does not declare it: handlers and the model must not drift apart.
     pub fn implement(&mut self, name: &str, handler: Handler) {
         let (class, msg) = name.split_once('.').expect("class.message");
@@ -227,19 +228,7 @@ impl Dispatcher {
         }
         if let Some(s) = &session {
             if s.role < method.role {
-                return Err(ApiError::new(
-                    "RBAC_PERMISSION_DENIED",
-                    [
-                        method.permission(),
-                        format!(
-                            "user {} has role {}; {} requires {} or higher",
-                            s.user_name,
-                            s.role.wire_name(),
-                            method.name,
-                            method.role.wire_name()
-                        ),
-                    ],
-                ));
+                return Err(xenapi_model::rbac::role_denied(&method.name, &s.user_name, s.role, method.role));
             }
         }
         // Type the arguments; trailing defaulted ones that were left off take their defaults,
