@@ -1,5 +1,10 @@
-//! The Xen Management API (XenAPI): one declarative data model, the XML-RPC and JSON-RPC wire
-//! protocols, a dispatch table derived from the model, and a durable store.
+//! The Xen Management API (XenAPI) server: a dispatch table derived from the data model, the
+//! API's handlers, a durable store, the backends and the HTTP listeners.
+//!
+//! It sits on two lower crates: `xenapi-model` (the model, values, errors, roles; re-exported
+//! here as `model`, `value`, `error`, `time_fmt`) and `xenapi-wire` (the XML-RPC and JSON-RPC
+//! codecs, re-exported as `rpc`). The client is a crate of its own (`xenapi-client`), not used
+//! by the server.
 //!
 //! Request path: `server` (HTTP on TCP, TLS and a Unix socket) → `rpc` (decode the body into a
 //! method name and untyped wire values) → `dispatch` (look the method up in the table built from

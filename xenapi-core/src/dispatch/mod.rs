@@ -289,3 +289,20 @@ fn count_mismatch(m: &Method, received: usize) -> ApiError {
         [m.name.clone(), expected.to_string(), received.to_string()],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CIM providers check a principal's role with `Model::required_role` before calling: it
+    /// must be the role this server's table enforces, for every method it has.
+    #[test]
+    fn every_method_has_the_role_the_model_gives_it() {
+        let d = crate::api::dispatcher();
+        assert!(d.methods.len() > 1000);
+        for (name, m) in &d.methods {
+            assert_eq!(model().required_role(name), Some(m.role), "{name}");
+            assert_eq!(model().required_role(&format!("Async.{name}")), Some(m.role), "Async.{name}");
+        }
+    }
+}
