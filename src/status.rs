@@ -8,8 +8,8 @@ use clap::Args;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
-use xenapi_core::client::Client;
-use xenapi_core::value::Value;
+use xenapi_client::Client;
+use xenapi_client::Value;
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -76,7 +76,7 @@ async fn fetch(url: &str, user: &str, password: &str) -> Result<String> {
     result
 }
 
-async fn report(session: &xenapi_core::client::Session, url: &str) -> Result<String> {
+async fn report(session: &xenapi_client::Session, url: &str) -> Result<String> {
     let hosts = session.get_all_records("host").await?;
     let vms = session.get_all_records("VM").await?;
     let mut out = String::new();

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """One-time importer: turns the project's XenAPI reference fact sheet (markdown tables) into
-xenapi-core/model/datamodel.txt, the data model the server is built from.
+xenapi-model/model/datamodel.txt, the data model the server is built from.
 
 The .txt file is the source of truth once imported (it is checked in and may be edited by hand);
 this script documents where its contents came from and can re-import after the fact sheet grows.
 
-usage: tools/import_datamodel.py ../shared/reference/xenapi-datamodel.md > xenapi-core/model/datamodel.txt
+usage: tools/import_datamodel.py ../shared/reference/xenapi-datamodel.md > xenapi-model/model/datamodel.txt
 """
 import re
 import sys

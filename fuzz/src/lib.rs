@@ -31,9 +31,9 @@ fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// Every target, by name.
 pub const TARGETS: &[Target] = &[
-    Target { name: "xmlrpc_call", run: |d| drop(xenapi_core::rpc::xmlrpc::decode_call(d)) },
-    Target { name: "xmlrpc_reply", run: |d| drop(xenapi_core::client::xmlrpc::decode_response(d)) },
-    Target { name: "jsonrpc_request", run: |d| drop(xenapi_core::rpc::jsonrpc::decode_request(d)) },
+    Target { name: "xmlrpc_call", run: |d| drop(xenapi_wire::xmlrpc::decode_call(d)) },
+    Target { name: "xmlrpc_reply", run: |d| drop(xenapi_wire::xmlrpc::decode_response(d)) },
+    Target { name: "jsonrpc_request", run: |d| drop(xenapi_wire::jsonrpc::decode_request(d)) },
     Target { name: "cimxml_request", run: |d| drop(xencim_broker::cimxml::decode_request(d)) },
     Target { name: "wql", run: |d| drop(xencim_broker::wql::parse(&text(d))) },
     Target {

@@ -4,8 +4,8 @@
 //! service account, never the person who sent the CIM request. This module puts that person's
 //! role back: a method provider runs its work inside [`acting_for`], and every XenAPI call made
 //! on that thread meanwhile ([`crate::backend::Backend::call`] asks [`check`]) must be allowed
-//! to the principal's role by the same table the XenAPI server applies (its dispatcher, built
-//! from the data model). A call that is not allowed is not sent: it fails with XenAPI's
+//! to the principal's role by the same table the XenAPI server applies (`xenapi_model::rbac`,
+//! from the data model, which the server's dispatcher is built with). A call that is not allowed is not sent: it fails with XenAPI's
 //! `RBAC_PERMISSION_DENIED`, and the CIM method ends with `CIM_ERR_ACCESS_DENIED` whatever its
 //! own error handling made of that failure. So a read-only user can enumerate everything and
 //! change nothing, and a vm-operator can start and stop VMs but not define or destroy them.
@@ -17,7 +17,7 @@
 //!    authenticate their own users): `alice = "vm-operator"`;
 //! 3. `default_role` in that file, read-only when absent.
 //!
-//! Tasks (CIM jobs) follow the XenAPI server's ownership rule (`xenapi_core::api::ownership`):
+//! Tasks (CIM jobs) follow the XenAPI server's ownership rule (`xenapi_model::rbac`):
 //! every task the providers make belongs to their service account, so the providers remember
 //! which principal each `Async.` call was made for, and a principal below pool-operator may
 //! cancel or destroy only those (KillJob, RequestStateChange on a job).
@@ -29,8 +29,8 @@ use cmpi_shim::CmpiError;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
-use xenapi_core::dispatch::Dispatcher;
-use xenapi_core::model::Role;
+use xenapi_model::model::{model, Role};
+use xenapi_model::rbac;
 
 /// The request this thread is working for.
 struct Acting {
@@ -88,9 +88,7 @@ pub fn require(methods: &[&str]) -> Result<(), CmpiError> {
 
 /// The role the XenAPI server requires for `method` (`VM.start`, `Async.VM.start`, ...).
 pub fn required_role(method: &str) -> Option<Role> {
-    static TABLE: OnceLock<Dispatcher> = OnceLock::new();
-    let name = method.strip_prefix("Async.").unwrap_or(method);
-    TABLE.get_or_init(Dispatcher::from_model).get(name).map(|m| m.role)
+    model().required_role(method)
 }
 
 /// Task ref → the principal whose CIM request made it. Bounded: the oldest half is forgotten
@@ -104,8 +102,8 @@ const TASKS_REMEMBERED: usize = 10_000;
 
 /// After a call made for the request this thread works for: an `Async.` call's task now belongs
 /// to that request's principal.
-pub fn note_result(method: &str, result: &xenapi_core::rpc::Wire) {
-    let (true, xenapi_core::rpc::Wire::Str(task)) = (method.starts_with("Async."), result) else { return };
+pub fn note_result(method: &str, result: &xenapi_client::Wire) {
+    let (true, xenapi_client::Wire::Str(task)) = (method.starts_with("Async."), result) else { return };
     let Some(principal) = ACTING.with(|a| a.borrow().as_ref().map(|a| a.principal.clone())) else { return };
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -122,7 +120,7 @@ pub fn note_result(method: &str, result: &xenapi_core::rpc::Wire) {
 /// Whether the request this thread works for may call `method` with `args`. Calls outside
 /// [`acting_for`] (the cache's event poller, job watchers) are the providers' own and always
 /// allowed.
-pub fn check(method: &str, args: &[xenapi_core::Value]) -> Result<(), XenError> {
+pub fn check(method: &str, args: &[xenapi_model::Value]) -> Result<(), XenError> {
     check_role(method)?;
     ACTING.with(|a| match a.borrow_mut().as_mut() {
         Some(acting) => check_task_owner(acting, method, args),
@@ -139,30 +137,22 @@ fn check_role(method: &str) -> Result<(), XenError> {
         if acting.role >= required {
             return Ok(());
         }
-        let permission = method.strip_prefix("Async.").unwrap_or(method).to_ascii_lowercase();
-        let text = format!(
-            "user {} has role {}; {} requires {} or higher",
-            acting.principal,
-            acting.role.wire_name(),
-            method.strip_prefix("Async.").unwrap_or(method),
-            required.wire_name()
-        );
-        acting.denied.get_or_insert_with(|| format!("XenError:RBAC_PERMISSION_DENIED:{permission}:{text}"));
-        Err(XenError::Api { code: "RBAC_PERMISSION_DENIED".into(), params: vec![permission, text] })
+        let e = rbac::role_denied(method, &acting.principal, acting.role, required);
+        acting.denied.get_or_insert_with(|| format!("XenError:{}:{}", e.code, e.params.join(":")));
+        Err(XenError::Api { code: e.code, params: e.params })
     })
 }
 
 /// A change to a task made for a principal below pool-operator: only to the tasks made for it.
-fn check_task_owner(acting: &mut Acting, method: &str, args: &[xenapi_core::Value]) -> Result<(), XenError> {
-    use xenapi_core::api::ownership;
-    if !ownership::changes_a_task(method) || acting.role >= ownership::TASK_ANY_ROLE {
+fn check_task_owner(acting: &mut Acting, method: &str, args: &[xenapi_model::Value]) -> Result<(), XenError> {
+    if !rbac::changes_a_task(method) || acting.role >= rbac::TASK_ANY_ROLE {
         return Ok(());
     }
     let task = args.first().and_then(|v| v.as_str()).unwrap_or("");
     if task_principals().get(task).is_some_and(|(_, p)| *p == acting.principal) {
         return Ok(());
     }
-    let e = ownership::task_denied(task, &acting.principal, acting.role);
+    let e = rbac::task_denied(task, &acting.principal, acting.role);
     acting.denied.get_or_insert_with(|| format!("XenError:{}:{}", e.code, e.params.join(":")));
     Err(XenError::Api { code: e.code, params: e.params })
 }
@@ -226,9 +216,9 @@ mod tests {
         let act = |principal: &str, role: Role| {
             ACTING.with(|x| *x.borrow_mut() = Some(Acting { principal: principal.into(), role, denied: None }))
         };
-        let task = xenapi_core::Value::str("OpaqueRef:job-of-bob");
+        let task = xenapi_model::Value::str("OpaqueRef:job-of-bob");
         act("bob", Role::VmOperator);
-        note_result("Async.VM.clean_shutdown", &xenapi_core::rpc::Wire::Str("OpaqueRef:job-of-bob".into()));
+        note_result("Async.VM.clean_shutdown", &xenapi_client::Wire::Str("OpaqueRef:job-of-bob".into()));
         assert!(check("task.cancel", std::slice::from_ref(&task)).is_ok());
         act("eve", Role::VmOperator);
         let e = check("task.cancel", std::slice::from_ref(&task)).unwrap_err();

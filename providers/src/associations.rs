@@ -47,7 +47,7 @@ use crate::{xen_device_rasd as drasd, xen_rasd};
 use cmpi_shim::provider::{AssociationProvider, Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
 use std::sync::Arc;
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 /// The association classes served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -999,7 +999,7 @@ impl AssociationProvider for AssocProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
 
     /// Host H1 runs VM v1 (1 vCPU, one disk, one NIC); v2 is halted; dom0 and a template exist.

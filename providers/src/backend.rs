@@ -12,7 +12,7 @@ use crate::xenapi_conn::{Conn, ProviderConfig, XenError};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use xenapi_core::client::{ObjectRecord, Session};
+use xenapi_client::{ObjectRecord, Session};
 
 /// How often the task of a running state change is looked at.
 const TASK_FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
@@ -58,7 +58,7 @@ impl Backend {
     }
 
     /// Calls `class.message(args)` with the shared session, waiting for the answer.
-    pub fn call(&self, method: &str, args: Vec<xenapi_core::Value>) -> Result<xenapi_core::rpc::Wire, XenError> {
+    pub fn call(&self, method: &str, args: Vec<xenapi_model::Value>) -> Result<xenapi_client::Wire, XenError> {
         crate::access::check(method, &args)?;
         let conn = Arc::clone(&self.conn);
         let name = method.to_string();
@@ -124,11 +124,11 @@ impl Backend {
             while requested.is_current(&vm_uuid, id) && failures < TASK_FOLLOW_FAILURES {
                 tokio::time::sleep(TASK_FOLLOW_INTERVAL).await;
                 let status = match conn.session().await {
-                    Ok(s) => s.call("task.get_status", vec![xenapi_core::Value::str(task_ref.as_str())]).await.map_err(XenError::from),
+                    Ok(s) => s.call("task.get_status", vec![xenapi_model::Value::str(task_ref.as_str())]).await.map_err(XenError::from),
                     Err(e) => Err(e),
                 };
                 match status {
-                    Ok(xenapi_core::rpc::Wire::Str(st)) if crate::xen_job::is_finished(&st) => {
+                    Ok(xenapi_client::Wire::Str(st)) if crate::xen_job::is_finished(&st) => {
                         requested.task_ended(&vm_uuid, id, if st == "success" { TaskEnd::Succeeded } else { TaskEnd::Failed });
                         return;
                     }

@@ -22,9 +22,9 @@ use crate::xenapi_conn::{Conn, XenError};
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::model::model;
-use xenapi_core::rpc::Wire;
+use xenapi_client::ObjectRecord;
+use xenapi_model::model::model;
+use xenapi_client::Wire;
 
 /// The classes cached (lower case, as `event.from` names them).
 /// VBD, VDI, VIF, network, SR, PBD and PIF serve the devices, the resource pools and their

@@ -1,8 +1,8 @@
 //! Small conversions from XenAPI values to CIM values, shared by the class modules.
 
 use cmpi_shim::{CimDateTime, CimType, CimValue, CmpiError, ObjectPath};
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::Value;
+use xenapi_client::ObjectRecord;
+use xenapi_model::Value;
 
 /// The namespace of the Xen classes.
 pub const NAMESPACE: &str = "root/cimv2";
@@ -92,8 +92,8 @@ pub fn is_null_ref(r: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xenapi_core::model::model;
-    use xenapi_core::rpc::Wire;
+    use xenapi_model::model::model;
+    use xenapi_client::Wire;
 
     fn vm(members: Vec<(&str, Wire)>) -> ObjectRecord {
         ObjectRecord::from_wire(model().class("VM").unwrap(), members.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
@@ -128,9 +128,9 @@ mod tests {
 /// Records and wire values for unit tests, as the cache holds them.
 #[cfg(test)]
 pub(crate) mod test_records {
-    use xenapi_core::client::ObjectRecord;
-    use xenapi_core::model::model;
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::ObjectRecord;
+    use xenapi_model::model::model;
+    use xenapi_client::Wire;
 
     /// A record of `class` with the given members (the rest at their defaults).
     pub fn rec(class: &str, members: Vec<(&str, Wire)>) -> ObjectRecord {

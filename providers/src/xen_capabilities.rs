@@ -31,7 +31,7 @@ use crate::xen_host_computer_system as host;
 use crate::xen_resource_pool::{PoolKind, POOL_KINDS};
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 /// The capabilities classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,7 +245,7 @@ mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
     use crate::xen_computer_system::PowerState;
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
     #[test]
     fn ids_round_trip_and_do_not_mix_kinds() {

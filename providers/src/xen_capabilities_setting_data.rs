@@ -24,7 +24,7 @@ use crate::xen_resource_pool::{PoolKind, POOL_KINDS};
 use crate::xen_vsms::{DEFAULT_MEMORY, DEFAULT_VCPUS, MAX_VCPUS, MIN_MEMORY};
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 const MIB: u64 = 1 << 20;
 /// The default size of a new disk, when the SR has that much free.

@@ -42,8 +42,8 @@ use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
 use std::time::Duration;
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::Value;
+use xenapi_client::ObjectRecord;
+use xenapi_model::Value;
 
 pub const CLASS: &str = "Xen_ComputerSystem";
 
@@ -422,7 +422,7 @@ impl ComputerSystemProvider {
         let (requested, origin) = request;
         let done = |code: u32, out_args: Args| Ok(MethodResult { return_value: Some(CimValue::Uint32(code)), out_args });
         let task = match b.call(&format!("Async.VM.{}", action.message()), args) {
-            Ok(xenapi_core::rpc::Wire::Str(t)) => t,
+            Ok(xenapi_client::Wire::Str(t)) => t,
             Ok(other) => return Err(CmpiError::failed(format!("Async.VM.{}: not a task ref: {other:?}", action.message()))),
             Err(e) => match e.code() {
                 Some("HANDLE_INVALID") => return Err(CmpiError::not_found(format!("VM {uuid} is gone: {e}"))),
@@ -513,7 +513,7 @@ mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
     use cmpi_shim::{CimDateTime, CimType};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
     fn strs(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

@@ -103,7 +103,7 @@ impl Change {
 }
 
 /// The `Xen_ComputerSystem` instances of `tables`, by VM uuid.
-pub fn systems(ns: &str, tables: &Tables, requested_state: impl Fn(&xenapi_core::client::ObjectRecord) -> u16) -> BTreeMap<String, Instance> {
+pub fn systems(ns: &str, tables: &Tables, requested_state: impl Fn(&xenapi_client::ObjectRecord) -> u16) -> BTreeMap<String, Instance> {
     tables
         .iter("vm")
         .map(|(_, vm)| vm)
@@ -355,15 +355,15 @@ impl IndicationProvider for IndicationClassProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
-    fn vm(uuid: &str, name: &str, power: &str, extra: Vec<(&str, Wire)>) -> xenapi_core::client::ObjectRecord {
+    fn vm(uuid: &str, name: &str, power: &str, extra: Vec<(&str, Wire)>) -> xenapi_client::ObjectRecord {
         let mut m = vec![("uuid", s(uuid)), ("name_label", s(name)), ("power_state", s(power)), ("metrics", s("M-"))];
         m.extend(extra);
         rec("VM", m)
     }
 
-    fn tables(vms: Vec<xenapi_core::client::ObjectRecord>, sample: &str) -> Tables {
+    fn tables(vms: Vec<xenapi_client::ObjectRecord>, sample: &str) -> Tables {
         let mut t = Tables::default();
         for (n, v) in vms.into_iter().enumerate() {
             t.insert("vm", &format!("R{n}"), v);

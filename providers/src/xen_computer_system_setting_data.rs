@@ -20,7 +20,7 @@ use crate::util::*;
 use crate::xen_computer_system::{self as cs, is_virtual_system};
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 pub const CLASS: &str = "Xen_ComputerSystemSettingData";
 pub const TEMPLATE_CLASS: &str = "Xen_ComputerSystemTemplate";
@@ -138,7 +138,7 @@ pub fn instance(ns: &str, vm: &ObjectRecord, tables: &Tables) -> Instance {
     if hvm {
         i.set("HVM_Boot_Policy", vm.str("HVM_boot_policy"));
         i.set("HVM_Boot_Params", kv_array(vm, "HVM_boot_params"));
-        if let Some(xenapi_core::Value::Float(m)) = vm.get("HVM_shadow_multiplier") {
+        if let Some(xenapi_model::Value::Float(m)) = vm.get("HVM_shadow_multiplier") {
             i.set("HVM_ShadowMultiplier", CimValue::Real64(*m));
         }
     } else {
@@ -255,7 +255,7 @@ impl InstanceProvider for SettingDataProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
     fn vm(members: Vec<(&str, Wire)>) -> ObjectRecord {
         rec("VM", members)

@@ -21,8 +21,8 @@ use crate::util::*;
 use crate::xen_computer_system::{self as cs, is_virtual_system};
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::Value;
+use xenapi_client::ObjectRecord;
+use xenapi_model::Value;
 
 /// The five device classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -267,7 +267,7 @@ impl InstanceProvider for DeviceProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
 
     /// A running VM with 2 vCPUs, a disk, a CD drive, a floppy (left out) and a NIC.

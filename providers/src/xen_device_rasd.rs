@@ -18,7 +18,7 @@ use crate::cache::Tables;
 use crate::util::*;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 /// Which of the two classes a provider object serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,7 +271,7 @@ impl InstanceProvider for DeviceRasdProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
     /// VM V (uuid v) with disk B1 on VDI D1 in SR S, an empty CD B2, and VIF F1 on network N.
     pub(crate) fn tables() -> Tables {

@@ -15,7 +15,7 @@ use crate::util::*;
 use crate::xen_resource_pool::PoolKind;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 pub const CLASS: &str = "Xen_DiskImage";
 
@@ -127,7 +127,7 @@ impl InstanceProvider for DiskImageProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
     #[test]
     fn images_are_found_through_their_sr() {

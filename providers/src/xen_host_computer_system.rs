@@ -27,12 +27,12 @@ use crate::xen_computer_system::{requested_state_arg, rc, timeout_requested};
 use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::MethodProvider;
 use cmpi_shim::{Args, MethodResult};
-use xenapi_core::Value;
+use xenapi_model::Value;
 use crate::cache::Tables;
 use crate::util::*;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 pub const CLASS: &str = "Xen_HostComputerSystem";
 
@@ -226,7 +226,7 @@ impl InstanceProvider for HostComputerSystemProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
 
     #[test]

@@ -19,7 +19,7 @@ use crate::xen_device::permanent_address;
 use crate::xen_host_computer_system as host;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 /// The three host device classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +93,7 @@ pub fn processor(ns: &str, host_uuid: &str, cpu: &ObjectRecord) -> Instance {
         .with("Role", "Central Processor")
         .with("CurrentClockSpeed", CimValue::Uint32(speed))
         .with("MaxClockSpeed", CimValue::Uint32(speed));
-    if let Some(xenapi_core::Value::Float(u)) = cpu.get("utilisation") {
+    if let Some(xenapi_model::Value::Float(u)) = cpu.get("utilisation") {
         i.set("LoadPercentage", CimValue::Uint16((u * 100.0).round().clamp(0.0, 100.0) as u16));
     }
     i
@@ -201,7 +201,7 @@ impl InstanceProvider for HostDeviceProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
     fn sample() -> (Tables, ObjectRecord) {
         let mut t = Tables::default();

@@ -14,7 +14,7 @@ use crate::cache::Tables;
 use crate::util::*;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 pub const CLASS: &str = "Xen_HostPool";
 
@@ -94,7 +94,7 @@ mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
     use cmpi_shim::CimValue;
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
     #[test]
     fn pool_names_its_master_and_default_sr_by_uuid() {

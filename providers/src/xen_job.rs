@@ -22,10 +22,10 @@ use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimDateTime, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
 use std::time::{Duration, Instant};
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::model::model;
-use xenapi_core::rpc::Wire;
-use xenapi_core::Value;
+use xenapi_client::ObjectRecord;
+use xenapi_model::model::model;
+use xenapi_client::Wire;
+use xenapi_model::Value;
 
 /// Jobs started by `Xen_ComputerSystem.RequestStateChange`.
 pub const STATE_CHANGE_JOB: &str = "Xen_SystemStateChangeJob";

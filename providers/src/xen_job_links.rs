@@ -23,8 +23,8 @@ use crate::xen_job::{self as job, JOB_CLASS_KEY, JOB_VM_KEY};
 use cmpi_shim::provider::{AssociationProvider, Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
 use std::sync::Arc;
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::rpc::Wire;
+use xenapi_client::ObjectRecord;
+use xenapi_client::Wire;
 
 /// The job classes whose tasks are linked (each is started by a method of the VM it acts on).
 pub const JOB_CLASSES: &[&str] = &[job::STATE_CHANGE_JOB];

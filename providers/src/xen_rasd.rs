@@ -16,7 +16,7 @@ use crate::cache::Tables;
 use crate::util::*;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 /// Which of the two classes a provider object serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +162,7 @@ impl InstanceProvider for RasdProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
 
     #[test]

@@ -20,7 +20,7 @@ use crate::cache::Tables;
 use crate::util::*;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
 use cmpi_shim::{CimValue, CmpiError, Instance, ObjectPath};
-use xenapi_core::client::ObjectRecord;
+use xenapi_client::ObjectRecord;
 
 /// The four pool classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,7 +185,7 @@ impl InstanceProvider for PoolProvider {
 mod tests {
     use super::*;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
 
     #[test]

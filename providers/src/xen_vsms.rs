@@ -31,8 +31,8 @@ use crate::xenapi_conn::XenError;
 use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
-use xenapi_core::rpc::Wire;
-use xenapi_core::Value;
+use xenapi_client::Wire;
+use xenapi_model::Value;
 
 mod resources;
 mod system;

@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use xenapi_core::client::{Client, ClientError, Session};
+use xenapi_client::{Client, ClientError, Session};
 
 /// Environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "XENCIM_PROVIDER_CONFIG";

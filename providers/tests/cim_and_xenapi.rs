@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use xenapi_core::client::{Client, Session};
-use xenapi_core::rpc::Wire;
-use xenapi_core::Value;
+use xenapi_client::{Client, Session};
+use xenapi_client::Wire;
+use xenapi_model::Value;
 
 const NS: &str = "root/cimv2";
 const CLASS: &str = "Xen_ComputerSystem";

@@ -14,8 +14,8 @@ use xen_cim_providers::xen_resource_pool::{self as pool, PoolKind, POOL_KINDS};
 use xen_cim_providers::xen_capabilities::{self as caps, CAP_KINDS};
 use xen_cim_providers::xen_host_device::{self as hdev, HOST_KINDS};
 use xen_cim_providers::{xen_computer_system as cs, xen_disk_image as image, xen_host_computer_system as host, xen_host_pool as hpool, xen_vsms as vsms};
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::rpc::Wire;
+use xenapi_client::ObjectRecord;
+use xenapi_client::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 

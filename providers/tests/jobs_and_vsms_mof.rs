@@ -8,9 +8,9 @@ use mof_check::*;
 use std::path::PathBuf;
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::{xen_job as job, xen_rasd as rasd, xen_vsms as vsms};
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::model::model;
-use xenapi_core::rpc::Wire;
+use xenapi_client::ObjectRecord;
+use xenapi_model::model::model;
+use xenapi_client::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 

@@ -11,8 +11,8 @@ use mof_check::*;
 use cmpi_shim::CimValue;
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::{xen_computer_system as cs, xen_computer_system_setting_data as vssd, xen_host_computer_system as host};
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::rpc::Wire;
+use xenapi_client::ObjectRecord;
+use xenapi_client::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 

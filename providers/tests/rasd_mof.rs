@@ -12,7 +12,7 @@ use xen_cim_providers::xen_computer_system_setting_data as vssd;
 use xen_cim_providers::xen_device::{self as dev};
 use xen_cim_providers::xen_device_rasd::{self as drasd, KINDS};
 use xen_cim_providers::xen_resource_pool::{self as pool, PoolKind};
-use xenapi_core::rpc::Wire;
+use xenapi_client::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 

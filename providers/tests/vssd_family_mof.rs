@@ -5,7 +5,7 @@ mod mof_check;
 use mof_check::*;
 use xen_cim_providers::cache::Tables;
 use xen_cim_providers::xen_computer_system_setting_data::{self as vssd, VssdKind};
-use xenapi_core::rpc::Wire;
+use xenapi_client::Wire;
 #[test]
 fn each_kind_fits_its_class() {
     let dt = || Wire::DateTime("20250101T00:00:00Z".into());

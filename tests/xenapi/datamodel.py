@@ -1,4 +1,4 @@
-"""The project's data model (xenapi-core/model/datamodel.txt) as the tests read it: the source of
+"""The project's data model (xenapi-model/model/datamodel.txt) as the tests read it: the source of
 truth for messages, their parameter types and roles."""
 import os
 import re
@@ -11,7 +11,7 @@ def messages():
     message the model declares for a session."""
     out = []
     cls = None
-    with open(os.path.join(ROOT, "xenapi-core", "model", "datamodel.txt")) as f:
+    with open(os.path.join(ROOT, "xenapi-model", "model", "datamodel.txt")) as f:
         for line in f:
             m = re.match(r"class (\w+)", line)
             if m:

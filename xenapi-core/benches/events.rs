@@ -12,7 +12,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
-use xenapi_core::client::Client;
+use xenapi_client::Client;
 use xenapi_core::rpc::Wire;
 use xenapi_core::Value;
 

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use xenapi_core::client::{encode_call, Client, Session};
+use xenapi_client::{encode_call, Client, Session};
 use xenapi_core::Value;
 
 const SERVE_ENV: &str = "XENCIM_BENCH_SERVE_DIR";
@@ -79,18 +79,18 @@ fn main() {
         .await;
         // Where the client's share goes, on the body captured above.
         let decode = median(runs, || async {
-            xenapi_core::client::xmlrpc::decode_response(&body).unwrap().unwrap();
+            xenapi_client::xmlrpc::decode_response(&body).unwrap().unwrap();
         })
         .await;
         let mut typing = Vec::new();
         for _ in 0..runs.max(1) {
-            let decoded = xenapi_core::client::xmlrpc::decode_response(&body).unwrap().unwrap();
+            let decoded = xenapi_client::xmlrpc::decode_response(&body).unwrap().unwrap();
             let t = Instant::now();
             let xenapi_core::rpc::Wire::Struct(members) = decoded else { panic!("not a struct") };
             let vm = xenapi_core::model::model().class("VM").unwrap();
             for (_, rec) in members {
                 let xenapi_core::rpc::Wire::Struct(fields) = rec else { panic!("not a record") };
-                xenapi_core::client::ObjectRecord::from_wire(vm, fields).unwrap();
+                xenapi_client::ObjectRecord::from_wire(vm, fields).unwrap();
             }
             typing.push(t.elapsed());
         }

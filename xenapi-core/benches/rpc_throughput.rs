@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use xenapi_core::client::{encode_call, Client};
+use xenapi_client::{encode_call, Client};
 use xenapi_core::Value;
 
 fn main() {

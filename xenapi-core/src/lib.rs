@@ -1,5 +1,10 @@
-//! The Xen Management API (XenAPI): one declarative data model, the XML-RPC and JSON-RPC wire
-//! protocols, a dispatch table derived from the model, and a durable store.
+//! The Xen Management API (XenAPI) server: a dispatch table derived from the data model, the
+//! API's handlers, a durable store, the backends and the HTTP listeners.
+//!
+//! It sits on two lower crates: `xenapi-model` (the model, values, errors, roles; re-exported
+//! here as `model`, `value`, `error`, `time_fmt`) and `xenapi-wire` (the XML-RPC and JSON-RPC
+//! codecs, re-exported as `rpc`). The client is a crate of its own (`xenapi-client`), not used
+//! by the server.
 //!
 //! Request path: `server` (HTTP on TCP, TLS and a Unix socket) → `rpc` (decode the body into a
 //! method name and untyped wire values) → `dispatch` (look the method up in the table built from
@@ -11,19 +16,17 @@ pub mod api;
 pub mod auth;
 pub mod backend;
 pub mod bootstrap;
-pub mod client;
 pub mod config;
 pub mod dispatch;
-pub mod error;
 pub mod lifecycle;
-pub mod model;
-pub mod rpc;
 pub mod server;
 pub mod state_dir;
 pub mod storage;
 pub mod store;
-pub mod time_fmt;
-pub mod value;
 
-pub use error::ApiError;
-pub use value::Value;
+// The model layer is its own crate (`xenapi-model`); re-exported under the old names so that
+// `crate::model::…` and `xenapi_core::value::…` paths keep working.
+pub use xenapi_model::{error, model, time_fmt, value};
+pub use xenapi_model::{ApiError, Value};
+// The wire codecs are their own crate (`xenapi-wire`), shared with the client.
+pub use xenapi_wire as rpc;

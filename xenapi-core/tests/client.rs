@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 use support::{map, vm_fields, TestServer, GIB, PASSWORD};
-use xenapi_core::client::{Client, ClientError, Session};
+use xenapi_client::{Client, ClientError, Session};
 use xenapi_core::rpc::Wire;
 use xenapi_core::Value;
 

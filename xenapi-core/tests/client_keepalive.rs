@@ -4,7 +4,7 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use xenapi_core::client::{Client, ClientError};
+use xenapi_client::{Client, ClientError};
 use xenapi_core::rpc::{xmlrpc, Wire};
 use xenapi_core::Value;
 

@@ -9,7 +9,7 @@ mod support;
 
 use support::{map, vm_fields, TestServer, GIB, PASSWORD};
 use xenapi_core::backend::xen::translate::domain_config;
-use xenapi_core::client::Client;
+use xenapi_client::Client;
 use xenapi_core::Value;
 
 fn sv(s: &str) -> Value {

@@ -28,8 +28,8 @@ use crate::xen_rasd::{self, mib_up};
 use crate::xenapi_conn::XenError;
 use cmpi_shim::{Args, CimType, CimValue, CmpiError, MethodResult, ObjectPath};
 use std::time::Duration;
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::Value;
+use xenapi_client::ObjectRecord;
+use xenapi_model::Value;
 
 pub(super) fn bad(method: &str, m: impl std::fmt::Display) -> CmpiError {
     CmpiError::invalid_parameter(format!("{method}: {m}"))
@@ -504,7 +504,7 @@ mod tests {
     use super::*;
     use crate::embedded::parse_mof;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
     fn mof(x: &str) -> Embedded {
         parse_mof(x).unwrap()

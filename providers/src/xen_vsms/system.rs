@@ -24,8 +24,8 @@ use crate::xen_computer_system_setting_data::{uuid_of_instance_id, virtual_syste
 use crate::xen_device_rasd::is_rasd_owner;
 use cmpi_shim::{Args, CimValue, CmpiError, MethodResult, ObjectPath};
 use std::time::Duration;
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::Value;
+use xenapi_client::ObjectRecord;
+use xenapi_model::Value;
 
 /// String VSSD properties, the VM field each stands for, and its setter.
 const STRINGS: &[(&str, &str, &str)] = &[
@@ -246,9 +246,9 @@ pub fn copy(b: &Backend, op: &ObjectPath, args: &Args) -> Result<MethodResult, C
 
 /// The VDIs of the Disk VBDs of `vm` (a fresh clone or copy: its own).
 fn disk_vdis(b: &Backend, vm: &str) -> Result<Vec<String>, crate::xenapi_conn::XenError> {
-    let refs = |w: xenapi_core::rpc::Wire| -> Vec<String> {
+    let refs = |w: xenapi_client::Wire| -> Vec<String> {
         match w {
-            xenapi_core::rpc::Wire::Array(items) => items.into_iter().filter_map(|i| str_of(i).ok()).collect(),
+            xenapi_client::Wire::Array(items) => items.into_iter().filter_map(|i| str_of(i).ok()).collect(),
             _ => Vec::new(),
         }
     };
@@ -293,7 +293,7 @@ mod tests {
     use super::*;
     use crate::embedded::parse_mof;
     use crate::util::test_records::{rec, s};
-    use xenapi_core::rpc::Wire;
+    use xenapi_client::Wire;
 
     fn vm() -> ObjectRecord {
         rec(

@@ -3,8 +3,8 @@
 
 use crate::backend::Backend;
 use crate::xenapi_conn::XenError;
-use xenapi_core::rpc::Wire;
-use xenapi_core::Value;
+use xenapi_client::Wire;
+use xenapi_model::Value;
 
 /// One planned XenAPI call, and the call that takes it back (`None`: it cannot be taken back,
 /// such as growing a disk, so it runs after every step that can).

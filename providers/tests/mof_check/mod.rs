@@ -4,9 +4,9 @@
 
 use cmpi_shim::Instance;
 use std::path::{Path, PathBuf};
-use xenapi_core::client::ObjectRecord;
-use xenapi_core::model::model;
-use xenapi_core::rpc::Wire;
+use xenapi_client::ObjectRecord;
+use xenapi_model::model::model;
+use xenapi_client::Wire;
 use xencim_broker::model::Class;
 use xencim_broker::repo::Repository;
 

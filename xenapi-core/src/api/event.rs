@@ -120,7 +120,7 @@ fn shared_event(xapi: &Xapi, ch: &Change, op: Op) -> Value {
     if let Some((_, v)) = cache.iter().find(|(k, _)| *k == key) {
         return Value::Encoded(v.clone());
     }
-    let v = Encoded::new(event_record(ch.generation, ch.class, &ch.obj_ref, op, snapshot_of(xapi, ch, op)));
+    let v = crate::rpc::xmlrpc::encode_once(event_record(ch.generation, ch.class, &ch.obj_ref, op, snapshot_of(xapi, ch, op)));
     if cache.len() == ENCODED_EVENTS_KEPT {
         cache.pop_front();
     }
@@ -290,7 +290,7 @@ impl Subscriptions {
     }
 
     fn share_batch(&self, filters: String, since: u64, generation: u64, batch: Value) -> Arc<Encoded> {
-        let encoded = Encoded::new(batch);
+        let encoded = crate::rpc::xmlrpc::encode_once(batch);
         let mut batches = self.batches.lock().unwrap_or_else(|p| p.into_inner());
         if batches.len() == SHARED_BATCHES_KEPT {
             batches.pop_front();

@@ -28,10 +28,8 @@ use crate::value::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// The permission xapi names when a task of another user is touched without it.
-pub const TASK_ANY: &str = "task.destroy/any";
-/// The least role that may act on the tasks of other users.
-pub const TASK_ANY_ROLE: Role = Role::PoolOperator;
+// The task rule itself is the model's (the CIM providers apply it too); the owners are kept here.
+pub use xenapi_model::rbac::{changes_a_task, task_denied, TASK_ANY, TASK_ANY_ROLE};
 /// The least role that may see or change the sessions of other users.
 const SESSION_ANY_ROLE: Role = Role::PoolAdmin;
 
@@ -78,28 +76,6 @@ pub fn check(xapi: &Xapi, caller: &Session, method: &Method, args: &[Value]) -> 
         "session" => check_session(xapi, caller, method, msg, args),
         _ => Ok(()),
     }
-}
-
-/// Whether `method` (`task.cancel`, `Async.task.destroy`, …) changes the task it is given first:
-/// every task message but the reads and `create` (cancel, destroy, set_*, add_to_/remove_from_).
-pub fn changes_a_task(method: &str) -> bool {
-    match method.strip_prefix("Async.").unwrap_or(method).split_once('.') {
-        Some(("task", msg)) => !(msg.starts_with("get_") || msg == "create"),
-        _ => false,
-    }
-}
-
-/// The refusal of a change to `task` by `user` (of `role`) who does not own it. The CIM providers
-/// give the same answer for the principals they act for.
-pub fn task_denied(task: &str, user: &str, role: Role) -> ApiError {
-    denied(
-        TASK_ANY,
-        format!(
-            "task {task} belongs to another user; user {user} has role {}, and acting on the tasks of others requires {} or higher",
-            role.wire_name(),
-            TASK_ANY_ROLE.wire_name()
-        ),
-    )
 }
 
 fn check_task(xapi: &Xapi, caller: &Session, method: &Method, args: &[Value]) -> Result<(), ApiError> {

@@ -15,7 +15,7 @@ pub mod where_expr;
 use crate::api::Xapi;
 use crate::error::ApiError;
 use crate::model::{model, Lifecycle, Message, Param, Role, Type};
-use crate::rpc::Wire;
+use crate::rpc::{Wire, WireValue};
 use crate::value::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -65,7 +65,7 @@ pub struct Method {
 impl Method {
     /// Permission name as xapi spells it in `RBAC_PERMISSION_DENIED` (`vm.start`).
     pub fn permission(&self) -> String {
-        self.name.to_ascii_lowercase()
+        xenapi_model::rbac::permission(&self.name)
     }
 }
 
@@ -140,7 +140,8 @@ impl Dispatcher {
         self.methods.insert(m.name.clone(), m);
     }
 
-    /// Binds the handler of a custom message declared in the model (`class.message`). Panics if
+    /// Binds the handler of a custom message declared in the model (with the model's role for it,
+    /// `xenapi_model::rbac`) (`class.message`). Panics if
     /// the model does not declare it: handlers and the model must not drift apart.
     pub fn implement(&mut self, name: &str, handler: Handler) {
         let (class, msg) = name.split_once('.').expect("class.message");
@@ -245,19 +246,7 @@ impl Dispatcher {
         }
         if let Some(s) = &session {
             if s.role < method.role {
-                return Err(ApiError::new(
-                    "RBAC_PERMISSION_DENIED",
-                    [
-                        method.permission(),
-                        format!(
-                            "user {} has role {}; {} requires {} or higher",
-                            s.user_name,
-                            s.role.wire_name(),
-                            method.name,
-                            method.role.wire_name()
-                        ),
-                    ],
-                ));
+                return Err(xenapi_model::rbac::role_denied(&method.name, &s.user_name, s.role, method.role));
             }
         }
         // Type the arguments; trailing defaulted ones that were left off take their defaults,
@@ -317,4 +306,21 @@ fn count_mismatch(m: &Method, received: usize) -> ApiError {
         "MESSAGE_PARAMETER_COUNT_MISMATCH",
         [m.name.clone(), expected.to_string(), received.to_string()],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CIM providers check a principal's role with `Model::required_role` before calling: it
+    /// must be the role this server's table enforces, for every method it has.
+    #[test]
+    fn every_method_has_the_role_the_model_gives_it() {
+        let d = crate::api::dispatcher();
+        assert!(d.methods.len() > 1000);
+        for (name, m) in &d.methods {
+            assert_eq!(model().required_role(name), Some(m.role), "{name}");
+            assert_eq!(model().required_role(&format!("Async.{name}")), Some(m.role), "Async.{name}");
+        }
+    }
 }

@@ -19,38 +19,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 pub use sqlite::Credential;
 
-/// The fields of one object, in the order of its class's fields in the model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    pub fields: Vec<Value>,
-}
-
-impl Record {
-    /// A record with every field at its default (or zero) value.
-    pub fn new_default(class: &Class) -> Record {
-        Record {
-            fields: class
-                .fields
-                .iter()
-                .map(|f| f.default.clone().unwrap_or_else(|| Value::zero(&f.ty)))
-                .collect(),
-        }
-    }
-
-    pub fn get(&self, class: &Class, field: &str) -> &Value {
-        let pos = class.field_pos(field).unwrap_or_else(|| panic!("{}.{field} is not in the model", class.name));
-        &self.fields[pos]
-    }
-
-    pub fn set(&mut self, class: &Class, field: &str, v: Value) {
-        let pos = class.field_pos(field).unwrap_or_else(|| panic!("{}.{field} is not in the model", class.name));
-        self.fields[pos] = v;
-    }
-
-    pub fn str(&self, class: &Class, field: &str) -> &str {
-        self.get(class, field).as_str().unwrap_or("")
-    }
-}
+/// The row type lives in the model crate (a `Value::Record` holds one); the store's API keeps it.
+pub use crate::value::Record;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

@@ -6,7 +6,8 @@
 
 use super::{Record, Store};
 use crate::model::model;
-use crate::value::{is_xml_char, Value};
+use crate::rpc::is_xml_char;
+use crate::value::Value;
 
 const REPLACEMENT: char = '\u{FFFD}';
 

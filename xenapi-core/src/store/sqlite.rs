@@ -5,6 +5,7 @@
 
 use super::{Record, Staged, Table, Tables};
 use crate::model::{model, Class};
+use crate::rpc::WireValue;
 use crate::value::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;

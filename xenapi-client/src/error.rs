@@ -2,7 +2,7 @@
 //! API error (`Api`: act on the code), or the call never got a well-formed answer (everything
 //! else: retry later, fix the endpoint, report).
 
-use crate::error::ApiError;
+use xenapi_model::error::ApiError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

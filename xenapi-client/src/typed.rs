@@ -14,9 +14,9 @@
 
 use super::error::{ClientError, Result};
 use super::Session;
-use crate::model::{model, Class, Qualifier, Type};
-use crate::rpc::Wire;
-use crate::value::Value;
+use xenapi_model::model::{model, Class, Qualifier, Type};
+use xenapi_wire::{Wire, WireValue};
+use xenapi_model::value::Value;
 
 /// One object's fields as the server sent them (every field, in the server's order), typed by
 /// the model; members the model does not know (a newer server) are kept untyped.
@@ -87,7 +87,7 @@ fn stored_class(name: &str) -> Result<&'static Class> {
         .ok_or_else(|| ClientError::Model(format!("{name} is not a class of the data model")))
 }
 
-fn field<'c>(class: &'c Class, name: &str) -> Result<&'c crate::model::Field> {
+fn field<'c>(class: &'c Class, name: &str) -> Result<&'c xenapi_model::model::Field> {
     class.field(name).ok_or_else(|| ClientError::Model(format!("{} has no field {name}", class.name)))
 }
 

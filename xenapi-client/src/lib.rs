@@ -1,10 +1,11 @@
-//! A XenAPI client: XML-RPC over HTTP/1.1 on TCP, TLS or a Unix socket, with keep-alive,
+//! A XenAPI client (its own crate, with no server code in it: the CIM providers, loaded into
+//! foreign CIM brokers, link it): XML-RPC over HTTP/1.1 on TCP, TLS or a Unix socket, with keep-alive,
 //! sessions that log in again when the server forgets them, and a typed layer driven by the data
 //! model (records come back as [`Value`]s of each field's model type, not as strings).
 //!
 //! ```no_run
-//! # async fn demo() -> xenapi_core::client::Result<()> {
-//! use xenapi_core::client::Client;
+//! # async fn demo() -> xenapi_client::Result<()> {
+//! use xenapi_client::Client;
 //! let client = Client::connect("unix:/var/lib/xencim/xapi.sock").await?;
 //! let session = client.login("root", "secret", "my-provider").await?;
 //! for (vm, rec) in session.get_all_records("VM").await? {
@@ -19,7 +20,8 @@
 //! - [`tls`]: whom to trust on `https` (a CA or the server's own certificate, the system bundle,
 //!   or explicitly nobody);
 //! - `conn`: one hyper HTTP/1.1 connection; [`Client`] keeps a small pool of idle ones;
-//! - [`xmlrpc`]: `encode_call` and the `methodResponse` decoder;
+//! - [`xmlrpc`] (the `xenapi-wire` crate's, shared with the server): `encode_call` and the
+//!   `methodResponse` decoder;
 //! - [`session`]: login, calls with the session ref prepended, re-login on `SESSION_INVALID`;
 //! - [`typed`]: `get_all_records`, `get_record`, `get_field`, `set_field`, `create`, ... for any
 //!   class of the model.
@@ -45,17 +47,17 @@ pub mod error;
 pub mod session;
 pub mod tls;
 pub mod typed;
-pub mod xmlrpc;
 
 pub use endpoint::Endpoint;
 pub use error::{ClientError, Result};
 pub use session::Session;
 pub use tls::Trust;
 pub use typed::ObjectRecord;
-pub use xmlrpc::encode_call;
+pub use xenapi_wire::xmlrpc::{self, encode_call};
+// What callers handle in answers, so that a user of the client needs no other XenAPI crate.
+pub use xenapi_model::{model, ApiError, Value};
+pub use xenapi_wire::{Wire, WireValue};
 
-use crate::rpc::Wire;
-use crate::value::Value;
 use bytes::Bytes;
 use conn::{Dialer, Pooled};
 use http_body_util::{BodyExt, Full, Limited};
@@ -228,8 +230,8 @@ impl Client {
         // The encoder would drop what XML 1.0 cannot carry and send another value than the one
         // given; the server would refuse it anyway, so refuse it here with the server's error.
         for (i, a) in args.iter().enumerate() {
-            if let Some(c) = crate::value::first_non_xml_char(a) {
-                return Err(ClientError::Api(crate::error::ApiError::new(
+            if let Some(c) = xenapi_wire::first_non_xml_char(a) {
+                return Err(ClientError::Api(xenapi_model::error::ApiError::new(
                     "INVALID_VALUE",
                     [format!("argument {}", i + 1), format!("character U+{:04X} cannot be carried by XML 1.0", c as u32)],
                 )));

@@ -22,8 +22,8 @@
 
 use super::error::{ClientError, Result};
 use super::Client;
-use crate::rpc::Wire;
-use crate::value::Value;
+use xenapi_wire::Wire;
+use xenapi_model::value::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
@@ -96,8 +96,8 @@ impl Session {
     /// happens on `SESSION_INVALID`.
     ///
     /// ```no_run
-    /// # async fn demo(s: &xenapi_core::client::Session) -> xenapi_core::client::Result<()> {
-    /// use xenapi_core::Value;
+    /// # async fn demo(s: &xenapi_client::Session) -> xenapi_client::Result<()> {
+    /// use xenapi_client::Value;
     /// let vms = s.call("VM.get_by_name_label", vec![Value::str("web-1")]).await?;
     /// # Ok(()) }
     /// ```

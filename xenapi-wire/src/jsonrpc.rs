@@ -6,10 +6,8 @@
 //! v2 response: `{"jsonrpc": "2.0", "result": …, "id": …}` or
 //! `{"jsonrpc": "2.0", "error": {"code": 1, "message": CODE, "data": [params…]}, "id": …}`.
 
-use super::{Call, ProtocolError, Wire, MAX_DEPTH};
-use crate::error::ApiError;
-use crate::time_fmt;
-use crate::value::Value;
+use crate::{Call, ProtocolError, Wire, MAX_DEPTH};
+use xenapi_model::{time_fmt, ApiError, Value};
 use serde_json::{json, Map, Number, Value as Json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +50,8 @@ pub fn decode_request(body: &[u8]) -> Result<Request, ProtocolError> {
     Ok(Request { call: Call { method: method.to_string(), params }, id, version })
 }
 
-pub(crate) fn to_wire(j: &Json, depth: usize) -> Result<Wire, ProtocolError> {
+/// The untyped form of a JSON value (also how the store reads back the records it wrote as JSON).
+pub fn to_wire(j: &Json, depth: usize) -> Result<Wire, ProtocolError> {
     if depth > MAX_DEPTH {
         return Err(ProtocolError("values nested too deeply".into()));
     }

@@ -1,0 +1,267 @@
+//! The XML-RPC encoder: answers (server) and calls (client), from typed values.
+
+use xenapi_model::{time_fmt, ApiError};
+use xenapi_model::value::{format_float, Encoded, Value};
+use std::fmt::Write;
+
+/// The body of a `methodCall`, as xapi's own clients send it (ints as untyped strings, which every
+/// XenAPI server accepts and which carry 64 bits, unlike `<i4>`). Values are written exactly as
+/// answers are ([`write_value`]), so both directions share one encoder.
+pub fn encode_call(method: &str, args: &[Value]) -> String {
+    let mut out = String::with_capacity(96 + 48 * args.len());
+    out.push_str("<?xml version=\"1.0\"?>\n<methodCall><methodName>");
+    out.push_str(&quick_xml::escape::escape(method));
+    out.push_str("</methodName><params>");
+    for a in args {
+        out.push_str("<param>");
+        write_value(&mut out, a);
+        out.push_str("</param>");
+    }
+    out.push_str("</params></methodCall>\n");
+    out
+}
+
+const HEAD: &str = "<?xml version=\"1.0\"?>\n<methodResponse><params><param><value><struct>";
+const TAIL: &str = "</struct></value></param></params></methodResponse>\n";
+
+pub fn encode_success(v: &Value) -> String {
+    let mut out = String::with_capacity(256 + size_hint(v));
+    out.push_str(HEAD);
+    out.push_str("<member><name>Status</name><value>Success</value></member><member><name>Value</name>");
+    match v {
+        Value::Map(m) if m.len() >= PARALLEL_MIN_ENTRIES => write_map_parallel(&mut out, m),
+        v => write_value(&mut out, v),
+    }
+    out.push_str("</member>");
+    out.push_str(TAIL);
+    out
+}
+
+pub fn encode_failure(e: &ApiError) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(HEAD);
+    out.push_str("<member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name>");
+    let desc = Value::Set(e.description().into_iter().map(Value::String).collect());
+    write_value(&mut out, &desc);
+    out.push_str("</member>");
+    out.push_str(TAIL);
+    out
+}
+
+/// A bare (not enveloped) result: `system.listMethods` answers this way.
+pub fn encode_bare(v: &Value) -> String {
+    let mut out = String::from("<?xml version=\"1.0\"?>\n<methodResponse><params><param>");
+    write_value(&mut out, v);
+    out.push_str("</param></params></methodResponse>\n");
+    out
+}
+
+/// The XML-RPC serialisation of one value (`<value>…</value>`), as task results carry it.
+pub fn value_fragment(v: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, v);
+    out
+}
+
+/// `v` with its `<value>` fragment made once, for an answer many callers share.
+pub fn encode_once(value: Value) -> std::sync::Arc<Encoded> {
+    let xml = value_fragment(&value);
+    std::sync::Arc::new(Encoded { value, xml })
+}
+
+pub fn write_value(out: &mut String, v: &Value) {
+    match v {
+        Value::String(s) => {
+            out.push_str("<value>");
+            escape_into(out, s);
+            out.push_str("</value>");
+        }
+        Value::Int(i) => {
+            out.push_str("<value>");
+            let _ = write!(out, "{i}");
+            out.push_str("</value>");
+        }
+        Value::I4(i) => {
+            out.push_str("<value><i4>");
+            out.push_str(&i.to_string());
+            out.push_str("</i4></value>");
+        }
+        Value::Float(f) => {
+            out.push_str("<value><double>");
+            out.push_str(&format_float(*f));
+            out.push_str("</double></value>");
+        }
+        Value::Bool(b) => out.push_str(if *b { "<value><boolean>1</boolean></value>" } else { "<value><boolean>0</boolean></value>" }),
+        Value::DateTime(t) => {
+            out.push_str("<value><dateTime.iso8601>");
+            out.push_str(&time_fmt::format_xapi(*t));
+            out.push_str("</dateTime.iso8601></value>");
+        }
+        Value::Set(items) => {
+            out.push_str("<value><array><data>");
+            for i in items {
+                write_value(out, i);
+            }
+            out.push_str("</data></array></value>");
+        }
+        Value::Map(m) => {
+            out.push_str("<value><struct>");
+            for (k, v) in m {
+                out.push_str("<member><name>");
+                escape_into(out, &k.key_string());
+                out.push_str("</name>");
+                write_value(out, v);
+                out.push_str("</member>");
+            }
+            out.push_str("</struct></value>");
+        }
+        Value::Struct(m) => {
+            out.push_str("<value><struct>");
+            for (k, v) in m {
+                out.push_str("<member><name>");
+                escape_into(out, k);
+                out.push_str("</name>");
+                write_value(out, v);
+                out.push_str("</member>");
+            }
+            out.push_str("</struct></value>");
+        }
+        Value::Encoded(e) => out.push_str(&e.xml),
+        Value::Record(r) => {
+            out.push_str("<value><struct>");
+            for (f, v) in r.class.fields.iter().zip(&r.rec.fields) {
+                // Field names are identifiers from the model: nothing to escape.
+                out.push_str("<member><name>");
+                out.push_str(&f.name);
+                out.push_str("</name>");
+                write_value(out, v);
+                out.push_str("</member>");
+            }
+            out.push_str("</struct></value>");
+        }
+    }
+}
+
+/// Maps at least this large (`get_all_records` of a big pool) are encoded on every core.
+const PARALLEL_MIN_ENTRIES: usize = 2048;
+
+/// `write_value` of a map, its members split across threads and joined in order.
+fn write_map_parallel(out: &mut String, m: &[(Value, Value)]) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = m.len().div_ceil(threads);
+    let parts: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = m
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut s = String::with_capacity(part.iter().map(|(_, v)| size_hint(v) + 64).sum());
+                    for (k, v) in part {
+                        s.push_str("<member><name>");
+                        escape_into(&mut s, &k.key_string());
+                        s.push_str("</name>");
+                        write_value(&mut s, v);
+                        s.push_str("</member>");
+                    }
+                    s
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    out.reserve(parts.iter().map(String::len).sum::<usize>() + 64);
+    out.push_str("<value><struct>");
+    for p in &parts {
+        out.push_str(p);
+    }
+    out.push_str("</struct></value>");
+}
+
+/// A rough size of the encoding of `v`, from a sample of its elements, so that a large answer
+/// is written into one buffer instead of one that doubles (and copies) a dozen times.
+pub fn size_hint(v: &Value) -> usize {
+    const SAMPLE: usize = 8;
+    let sampled = |n: usize, first: &mut dyn Iterator<Item = usize>| {
+        let taken: Vec<usize> = first.take(SAMPLE).collect();
+        if taken.is_empty() {
+            0
+        } else {
+            taken.iter().sum::<usize>() * n / taken.len()
+        }
+    };
+    64 + match v {
+        Value::String(s) => s.len(),
+        Value::Set(items) => sampled(items.len(), &mut items.iter().map(size_hint)),
+        Value::Map(m) => sampled(m.len(), &mut m.iter().map(|(k, v)| 40 + k.key_string().len() + size_hint(v))),
+        Value::Struct(m) => m.iter().map(|(k, v)| 40 + k.len() + size_hint(v)).sum(),
+        Value::Record(r) => r.class.fields.iter().zip(&r.rec.fields).map(|(f, v)| 40 + f.name.len() + size_hint(v)).sum(),
+        Value::Encoded(e) => e.xml.len(),
+        _ => 32,
+    }
+}
+
+/// Escapes markup characters (through `quick_xml::escape`) and drops characters XML 1.0 cannot
+/// carry (control characters other than TAB, LF and CR, U+FFFE, U+FFFF), as xapi does: arguments
+/// holding them are refused (`value::is_xml_char`), but an error may echo what a client sent (a
+/// method name, a session ref), and no answer may ever be malformed.
+fn escape_into(out: &mut String, s: &str) {
+    // Fast path: no control byte, and no 0xEF, the lead byte of U+F000..U+FFFF (so of U+FFFE/F).
+    if s.bytes().all(|b| (b >= 0x20 && b != 0xEF) || b == b'\t' || b == b'\n' || b == b'\r') {
+        out.push_str(&quick_xml::escape::escape(s));
+    } else {
+        let cleaned: String = s.chars().filter(|c| is_xml_char(*c)).collect();
+        out.push_str(&quick_xml::escape::escape(cleaned.as_str()));
+    }
+}
+
+/// Whether XML 1.0 can carry `c` (its `Char` production): every stored string must be, or each
+/// XML-RPC answer holding it would be malformed for every client (JSON-RPC can carry anything, so
+/// the check is made on the typed value, `WireValue::from_wire`, for both protocols).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// The first character XML 1.0 cannot carry anywhere in `v` (strings, map keys, members).
+pub fn first_non_xml_char(v: &Value) -> Option<char> {
+    match v {
+        Value::String(s) => s.chars().find(|c| !is_xml_char(*c)),
+        Value::Set(items) => items.iter().find_map(first_non_xml_char),
+        Value::Map(pairs) => pairs.iter().find_map(|(k, v)| first_non_xml_char(k).or_else(|| first_non_xml_char(v))),
+        Value::Struct(members) => {
+            members.iter().find_map(|(k, v)| k.chars().find(|c| !is_xml_char(*c)).or_else(|| first_non_xml_char(v)))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_status_first_and_ints_untyped() {
+        let s = encode_success(&Value::Int(1073741824));
+        assert!(s.contains("<struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value>1073741824</value></member></struct>"));
+        let f = encode_failure(&ApiError::new("SESSION_INVALID", ["OpaqueRef:x"]));
+        assert!(f.contains("<name>ErrorDescription</name><value><array><data><value>SESSION_INVALID</value><value>OpaqueRef:x</value></data></array></value>"));
+    }
+
+    #[test]
+    fn large_maps_encode_the_same_in_parallel() {
+        let m: Vec<(Value, Value)> = (0..5000).map(|i| (Value::str(format!("k{i}")), Value::Int(i))).collect();
+        let mut serial = String::new();
+        write_value(&mut serial, &Value::Map(m.clone()));
+        let mut parallel = String::new();
+        write_map_parallel(&mut parallel, &m);
+        assert_eq!(serial, parallel);
+    }
+
+    #[test]
+    fn escapes_and_drops_control_characters() {
+        let mut out = String::new();
+        write_value(&mut out, &Value::str("a<b>&\"c\u{1}d\te"));
+        assert_eq!(out, "<value>a&lt;b&gt;&amp;&quot;cd\te</value>");
+        let mut out = String::new();
+        write_value(&mut out, &Value::str("x\u{FFFF}y\u{FFFE}z\u{FFFD}\u{F900}"));
+        assert_eq!(out, "<value>xyz\u{FFFD}\u{F900}</value>");
+    }
+}
