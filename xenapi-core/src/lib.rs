@@ -15,6 +15,8 @@ pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod generated;
+
 pub mod lifecycle;
 pub mod model;
 pub mod rpc;
@@ -23,6 +25,7 @@ pub mod state_dir;
 pub mod storage;
 pub mod store;
 pub mod time_fmt;
+pub mod typed;
 pub mod value;
 
 pub use error::ApiError;

@@ -34,6 +34,8 @@ use std::sync::{Arc, OnceLock};
 /// modules bound to those they implement.
 pub fn dispatcher() -> Dispatcher {
     let mut d = Dispatcher::from_model();
+    // The explicit list (model/unimplemented.txt) first: the api modules bind the rest.
+    crate::generated::handlers::register_unimplemented(&mut d);
     session::register(&mut d);
     task::register(&mut d);
     vm::register(&mut d);

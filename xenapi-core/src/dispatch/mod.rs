@@ -133,6 +133,19 @@ impl Dispatcher {
         self.insert_declared(name, decl, handler, true);
     }
 
+    /// Binds a declared message to NOT_IMPLEMENTED, for the explicit list of messages this server
+    /// does not implement (`model/unimplemented.txt`, through the generated
+    /// `register_unimplemented`). `reason` says why, for the reader of the list and the log.
+    pub fn not_implemented(&mut self, name: &str, reason: &str) {
+        let (class, msg) = name.split_once('.').expect("class.message");
+        let decl = model()
+            .class(class)
+            .and_then(|c| c.message(msg))
+            .unwrap_or_else(|| panic!("{name} is not declared in model/datamodel.txt"));
+        let _ = reason;
+        self.insert_declared(name, decl, not_implemented(name.to_string()), false);
+    }
+
     pub fn implement_sync(
         &mut self,
         name: &str,
