@@ -8,7 +8,7 @@
 //! ```
 
 use super::Xapi;
-use crate::dispatch::{Ctx, Dispatcher, Handler};
+use crate::dispatch::{Ctx, Dispatcher};
 use crate::generated::args::*;
 use crate::generated::handlers::{register_sr, SrMessages};
 use crate::generated::SrRecord;
@@ -19,14 +19,10 @@ use crate::storage::{self, Driver, Image};
 use crate::store::{new_ref, new_uuid, Record, Store, Tx};
 use crate::value::{Value, NULL_REF};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 pub fn class(name: &str) -> &'static Class {
     model().class(name).unwrap_or_else(|| panic!("{name} in model"))
-}
-
-pub fn arg(a: &[Value], i: usize) -> String {
-    a.get(i).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
 pub fn map_get(v: &Value, key: &str) -> Option<String> {
@@ -55,18 +51,6 @@ pub fn refs(v: &Value) -> Vec<String> {
         Value::Set(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => vec![],
     }
-}
-
-/// A handler whose work blocks (runs `qemu-img`, walks directories): it runs on a blocking
-/// thread so the connection's runtime keeps serving.
-pub fn blocking(f: fn(&Ctx, Vec<Value>) -> Result<Value, ApiError>) -> Handler {
-    Handler::Async(Arc::new(move |ctx: Ctx, a: Vec<Value>| {
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || f(&ctx, a))
-                .await
-                .unwrap_or_else(|e| Err(ApiError::internal(format!("storage operation failed: {e}"))))
-        })
-    }))
 }
 
 static IMAGES: Mutex<()> = Mutex::new(());

@@ -122,8 +122,10 @@ impl Dispatcher {
         self.methods.insert(m.name.clone(), m);
     }
 
-    /// Binds the handler of a custom message declared in the model (`class.message`). Panics if
-    /// the model does not declare it: handlers and the model must not drift apart.
+    /// Binds the handler of a custom message declared in the model (`class.message`): the
+    /// generated `register_<class>` glue, and the checked overrides of declared plain setters
+    /// (bound by their argument struct's `MESSAGE`). Panics if the model does not declare it:
+    /// handlers and the model must not drift apart.
     pub fn implement(&mut self, name: &str, handler: Handler) {
         let (class, msg) = name.split_once('.').expect("class.message");
         let decl = model()
@@ -146,26 +148,9 @@ impl Dispatcher {
         self.insert_declared(name, decl, not_implemented(name.to_string()), false);
     }
 
-    pub fn implement_sync(
-        &mut self,
-        name: &str,
-        f: impl Fn(&Ctx, Vec<Value>) -> Result<Value, ApiError> + Send + Sync + 'static,
-    ) {
-        self.implement(name, Handler::Sync(Arc::new(f)));
-    }
-
     /// Replaces the handler of an implicit message (e.g. `VM.create`, which also creates the VM's
-    /// metrics object), keeping its generated signature.
-    pub fn override_implicit(
-        &mut self,
-        name: &str,
-        f: impl Fn(&Ctx, Vec<Value>) -> Result<Value, ApiError> + Send + Sync + 'static,
-    ) {
-        let m = self.methods.get_mut(name).unwrap_or_else(|| panic!("{name} is not an implicit message"));
-        m.handler = Handler::Sync(Arc::new(f));
-    }
-
-    /// Like `override_implicit`, with any kind of handler.
+    /// metrics object), keeping its generated signature. Api modules bind typed handlers here
+    /// (`typed::sync_handler(f, encode)` with `typed::CreateArgs` / `typed::OnObject`).
     pub fn override_implicit_with(&mut self, name: &str, handler: Handler) {
         let m = self.methods.get_mut(name).unwrap_or_else(|| panic!("{name} is not an implicit message"));
         m.handler = handler;
