@@ -200,7 +200,7 @@ pub fn assert_attachable(t: &Tables, xapi: &Xapi, vbd: &str, op: &str) -> Result
     for other in refs(v.get(vc, "VBDs")) {
         let Some(o) = t.get("VBD", &other) else { continue };
         let owner = o.str(c, "VM");
-        let owner_runs = t.get("VM", owner).is_some_and(|r| matches!(r.str(class("VM"), "power_state"), "Running" | "Paused"));
+        let owner_runs = t.get("VM", owner).is_some_and(|r| super::vm_state::has_domain(r));
         if other != vbd && owner != vm && owner_runs && flag(o, "currently_attached") && (rw || o.str(c, "mode") == "RW") {
             return Err(ApiError::new("VDI_IN_USE", [vdi, op]));
         }
