@@ -144,8 +144,13 @@ impl Dispatcher {
             .class(class)
             .and_then(|c| c.message(msg))
             .unwrap_or_else(|| panic!("{name} is not declared in model/datamodel.txt"));
-        let _ = reason;
-        self.insert_declared(name, decl, not_implemented(name.to_string()), false);
+        // The wire error keeps xapi's one parameter (the message); the reason goes to the log.
+        let (message, reason) = (name.to_string(), reason.to_string());
+        let handler = Handler::Sync(Arc::new(move |_: &Ctx, _: Vec<Value>| {
+            tracing::debug!(message = %message, reason = %reason, "call of an unimplemented message");
+            Err(ApiError::new("NOT_IMPLEMENTED", [message.as_str()]))
+        }));
+        self.insert_declared(name, decl, handler, false);
     }
 
     /// Replaces the handler of an implicit message (e.g. `VM.create`, which also creates the VM's
