@@ -42,6 +42,12 @@ fi
 echo "== cargo-deb"
 bash packaging/build-deb.sh --install-only
 
+# The generated XenAPI code is formatted with rustfmt; xenapi-codegen's staleness test runs it.
+if ! command -v rustfmt >/dev/null 2>&1; then
+    echo "== installing rustfmt"
+    rustup component add rustfmt
+fi
+
 echo "== cargo build"
 cargo build --workspace --all-targets
 echo "== cargo test"

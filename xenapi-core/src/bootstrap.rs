@@ -119,7 +119,7 @@ pub fn ensure(store: &Store, config: &CoreConfig) -> Result<Boot, String> {
             dom0.set(c, "uuid", Value::str(new_uuid()));
             dom0.set(c, "name_label", Value::str(format!("Control domain on host: {}", h.hostname)));
             dom0.set(c, "name_description", Value::str("The domain which manages physical devices and manages other domains"));
-            dom0.set(c, "power_state", Value::str("Running"));
+            dom0.set(c, "power_state", Value::str(crate::generated::VmPowerState::Running.wire_name()));
             dom0.set(c, "is_control_domain", Value::Bool(true));
             dom0.set(c, "resident_on", Value::str(&host_ref));
             dom0.set(c, "domid", Value::Int(0));

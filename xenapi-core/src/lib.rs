@@ -18,11 +18,13 @@ pub mod backend;
 pub mod bootstrap;
 pub mod config;
 pub mod dispatch;
+pub mod generated;
 pub mod lifecycle;
 pub mod server;
 pub mod state_dir;
 pub mod storage;
 pub mod store;
+pub mod typed;
 
 // The model layer is its own crate (`xenapi-model`); re-exported under the old names so that
 // `crate::model::…` and `xenapi_core::value::…` paths keep working.

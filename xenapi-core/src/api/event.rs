@@ -10,8 +10,11 @@
 //! `event.next` returns every change, in commit order, exactly once.
 
 use super::Xapi;
-use crate::dispatch::{Ctx, Dispatcher, Handler};
+use crate::dispatch::{Ctx, Dispatcher};
 use crate::error::ApiError;
+use crate::generated::args::*;
+use crate::generated::handlers::{register_event, EventMessages};
+use crate::typed::Reply;
 use crate::model::model;
 use crate::store::{Change, Op};
 use crate::value::{Encoded, Value};
@@ -27,11 +30,11 @@ enum Filter {
     Object(usize, String),
 }
 
-fn parse_filters(classes: &[Value]) -> Result<Vec<Filter>, ApiError> {
+fn parse_filters(classes: &[String]) -> Result<Vec<Filter>, ApiError> {
     classes
         .iter()
-        .map(|v| {
-            let s = v.as_str().unwrap_or("");
+        .map(|s| {
+            let s = s.as_str();
             if s == "*" {
                 return Ok(Filter::All);
             }
@@ -224,18 +227,12 @@ async fn wait_for_commit(xapi: &Xapi, deadline: tokio::time::Instant, check: imp
     }
 }
 
-async fn event_from(ctx: Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+async fn event_from(ctx: Ctx, a: EventFromArgs) -> Result<Value, ApiError> {
     let xapi = ctx.xapi.clone();
-    let filters = parse_filters(match &a[0] {
-        Value::Set(s) => s,
-        _ => &[],
-    })?;
-    let token = a[1].as_str().unwrap_or("").to_string();
+    let filters = parse_filters(&a.classes)?;
+    let token = a.token;
     let since = parse_token(&token)?;
-    let timeout = match &a[2] {
-        Value::Float(f) if f.is_finite() && *f > 0.0 => f.min(3600.0),
-        _ => 0.0,
-    };
+    let timeout = if a.timeout.is_finite() && a.timeout > 0.0 { a.timeout.min(3600.0) } else { 0.0 };
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(timeout);
     let filters_key = format!("{filters:?}");
     loop {
@@ -315,7 +312,7 @@ fn session_ref(ctx: &Ctx) -> String {
 /// Most events one `event.next` returns; the rest wait for the next call.
 const NEXT_BATCH: usize = 10_000;
 
-async fn event_next(ctx: Ctx) -> Result<Value, ApiError> {
+async fn event_next(ctx: Ctx) -> Result<Vec<Value>, ApiError> {
     let xapi = ctx.xapi.clone();
     let me = session_ref(&ctx);
     loop {
@@ -348,24 +345,26 @@ async fn event_next(ctx: Ctx) -> Result<Value, ApiError> {
             entry.1 = entry.1.max(upto);
         }
         if !out.is_empty() || xapi.stopping.is_set() {
-            return Ok(Value::Set(out));
+            return Ok(out);
         }
         let far = tokio::time::Instant::now() + Duration::from_secs(3600);
         wait_for_commit(&xapi, far, || xapi.store.feed().generation > upto).await;
     }
 }
 
-pub fn register(d: &mut Dispatcher) {
-    d.implement(
-        "event.from",
-        Handler::Async(Arc::new(|ctx: Ctx, a: Vec<Value>| Box::pin(event_from(ctx, a)))),
-    );
-    d.implement("event.next", Handler::Async(Arc::new(|ctx: Ctx, _a: Vec<Value>| Box::pin(event_next(ctx)))));
-    d.implement_sync("event.register", |ctx, a| {
-        let filters = parse_filters(match &a[0] {
-            Value::Set(s) => s,
-            _ => &[],
-        })?;
+pub struct EventApi;
+
+impl EventMessages for EventApi {
+    fn from(ctx: Ctx, a: EventFromArgs) -> Reply<Value> {
+        Box::pin(event_from(ctx, a))
+    }
+
+    fn next(ctx: Ctx, _: EventNextArgs) -> Reply<Vec<Value>> {
+        Box::pin(event_next(ctx))
+    }
+
+    fn register(ctx: &Ctx, a: EventRegisterArgs) -> Result<(), ApiError> {
+        let filters = parse_filters(&a.classes)?;
         let generation = ctx.xapi.store.feed().generation;
         let mut subs = ctx.xapi.events.lock();
         let entry = subs.entry(session_ref(ctx)).or_insert_with(|| (Vec::new(), generation));
@@ -374,24 +373,30 @@ pub fn register(d: &mut Dispatcher) {
                 entry.0.push(f);
             }
         }
-        Ok(Value::void())
-    });
-    d.implement_sync("event.unregister", |ctx, a| {
-        let filters = parse_filters(match &a[0] {
-            Value::Set(s) => s,
-            _ => &[],
-        })?;
+        Ok(())
+    }
+
+    fn unregister(ctx: &Ctx, a: EventUnregisterArgs) -> Result<(), ApiError> {
+        let filters = parse_filters(&a.classes)?;
         let mut subs = ctx.xapi.events.lock();
         if let Some(entry) = subs.get_mut(&session_ref(ctx)) {
             entry.0.retain(|f| !filters.contains(f));
         }
-        Ok(Value::void())
-    });
-    d.implement_sync("event.get_current_id", |ctx, _| Ok(Value::Int(ctx.xapi.store.feed().generation as i64)));
-    d.implement_sync("event.inject", |ctx, a| {
-        let (class, r) = (a[0].as_str().unwrap_or(""), a[1].as_str().unwrap_or(""));
+        Ok(())
+    }
+
+    fn get_current_id(ctx: &Ctx, _: EventGetCurrentIdArgs) -> Result<i64, ApiError> {
+        Ok(ctx.xapi.store.feed().generation as i64)
+    }
+
+    fn inject(ctx: &Ctx, a: EventInjectArgs) -> Result<String, ApiError> {
+        let (class, r) = (a.class.as_str(), a.ref_.as_str());
         let c = model().class_by_lower(class).filter(|c| c.is_stored()).ok_or_else(|| ApiError::new("INVALID_VALUE", ["class", class]))?;
         ctx.xapi.store.write(|tx| tx.update(&c.name, r, |_| Ok(())))?;
-        Ok(Value::str(format_token(ctx.xapi.store.feed().generation)))
-    });
+        Ok(format_token(ctx.xapi.store.feed().generation))
+    }
+}
+
+pub fn register(d: &mut Dispatcher) {
+    register_event::<EventApi>(d);
 }

@@ -4,20 +4,21 @@
 
 use crate::dispatch::{Ctx, Dispatcher};
 use crate::error::ApiError;
+use crate::generated::args::*;
+use crate::generated::handlers::{register_host, HostMessages};
 use crate::model::model;
 use crate::value::Value;
 use super::ops::hosts::{host_permits, HostView, HOST_OPERATIONS};
 use super::Xapi;
 use crate::store::Tx;
 
-fn set_enabled(ctx: &Ctx, host: &str, enabled: bool) -> Result<Value, ApiError> {
+fn set_enabled(ctx: &Ctx, host: &str, enabled: bool) -> Result<(), ApiError> {
     let c = model().class("host").unwrap();
     ctx.xapi.store.write(|tx| {
         tx.must_get("host", host)?;
         tx.update("host", host, |r| Ok(r.set(c, "enabled", Value::Bool(enabled))))?;
         refresh_ops(tx, host)
-    })?;
-    Ok(Value::void())
+    })
 }
 
 /// Recomputes the host's `allowed_operations` (the rules and the op → message table:
@@ -68,7 +69,7 @@ pub fn record_start(xapi: &Xapi, listeners: &[String]) -> Result<(), ApiError> {
 /// `host.get_xencim_status` (a xencim extension, read-only): what only the running process knows,
 /// for `xencim status`: its version, the XenAPI version, when it started, its listeners, and how
 /// many sessions are live (all users; no session refs or user names are given out).
-fn xencim_status(ctx: &Ctx, host: &str) -> Result<Value, ApiError> {
+fn xencim_status(ctx: &Ctx, host: &str) -> Result<Vec<(String, String)>, ApiError> {
     let c = model().class("host").unwrap();
     let rec = ctx.xapi.store.read().get("host", host).cloned().ok_or_else(|| ApiError::handle_invalid("host", host))?;
     let other = |key: &str| match rec.get(c, "other_config") {
@@ -83,14 +84,29 @@ fn xencim_status(ctx: &Ctx, host: &str) -> Result<Value, ApiError> {
         ("sessions", ctx.xapi.sessions.count().to_string()),
         ("backend", format!("{:?}", ctx.xapi.config.backend).to_lowercase()),
     ];
-    Ok(Value::Map(pairs.into_iter().map(|(k, v)| (Value::str(k), Value::str(v))).collect()))
+    Ok(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+pub struct HostApi;
+
+impl HostMessages for HostApi {
+    fn get_xencim_status(ctx: &Ctx, a: HostGetXencimStatusArgs) -> Result<Vec<(String, String)>, ApiError> {
+        xencim_status(ctx, &a.host)
+    }
+    fn get_servertime(_: &Ctx, _: HostGetServertimeArgs) -> Result<i64, ApiError> {
+        Ok(crate::time_fmt::now())
+    }
+    fn get_server_localtime(_: &Ctx, _: HostGetServerLocaltimeArgs) -> Result<i64, ApiError> {
+        Ok(crate::time_fmt::now())
+    }
+    fn disable(ctx: &Ctx, a: HostDisableArgs) -> Result<(), ApiError> {
+        set_enabled(ctx, &a.host, false)
+    }
+    fn enable(ctx: &Ctx, a: HostEnableArgs) -> Result<(), ApiError> {
+        set_enabled(ctx, &a.host, true)
+    }
 }
 
 pub fn register(d: &mut Dispatcher) {
-    d.implement_sync("host.get_xencim_status", |ctx, a| xencim_status(ctx, a[0].as_str().unwrap_or("")));
-    let now = |_: &Ctx, _: Vec<Value>| Ok(Value::DateTime(crate::time_fmt::now()));
-    d.implement_sync("host.get_servertime", now);
-    d.implement_sync("host.get_server_localtime", now);
-    d.implement_sync("host.disable", |ctx, a| set_enabled(ctx, a[0].as_str().unwrap_or(""), false));
-    d.implement_sync("host.enable", |ctx, a| set_enabled(ctx, a[0].as_str().unwrap_or(""), true));
+    register_host::<HostApi>(d);
 }

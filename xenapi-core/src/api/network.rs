@@ -2,9 +2,11 @@
 //! refuses while VIFs or PIFs are connected.
 
 use super::ops::hosts::NETWORK_OPERATIONS;
-use super::sr::{arg, class, refs};
+use super::sr::{class, refs};
 use crate::dispatch::implicit::record_from_create_args;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Ctx, Dispatcher};
+use crate::generated::NetworkRecord;
+use crate::typed::{self, CreateArgs, OnObject, Ref};
 use crate::error::ApiError;
 use crate::store::{new_ref, Record, Tx};
 use crate::value::Value;
@@ -29,25 +31,31 @@ pub fn refresh_ops(tx: &mut Tx<'_>, net: &str) -> Result<(), ApiError> {
     super::ops::store(tx, "network", net, super::ops::offered(NETWORK_OPERATIONS, |_| true))
 }
 
+fn create(ctx: &Ctx, a: CreateArgs) -> Result<Ref<NetworkRecord>, ApiError> {
+    let rec = record_from_create_args(class("network"), &a.record)?;
+    ctx.xapi.store.write(|tx| Ok(insert(tx, rec))).map(Ref::new)
+}
+
+/// A network goes only once no VIF or PIF is on it.
+fn destroy(ctx: &Ctx, a: OnObject<NetworkRecord>) -> Result<(), ApiError> {
+    let net = a.this.as_str();
+    ctx.xapi.store.write(|tx| {
+        let rec = tx.must_get("network", net)?;
+        let c = class("network");
+        if let Some(v) = refs(rec.get(c, "VIFs")).first() {
+            return Err(ApiError::new("NETWORK_CONTAINS_VIF", [v]));
+        }
+        if let Some(p) = refs(rec.get(c, "PIFs")).first() {
+            return Err(ApiError::new("NETWORK_CONTAINS_PIF", [p]));
+        }
+        tx.delete("network", net);
+        Ok(())
+    })
+}
+
+/// network has no implemented custom messages (no trait); its implicit create and destroy have
+/// checks.
 pub fn register(d: &mut Dispatcher) {
-    d.override_implicit("network.create", |ctx, a| {
-        let rec = record_from_create_args(class("network"), &a[0])?;
-        Ok(Value::str(ctx.xapi.store.write(|tx| Ok(insert(tx, rec)))?))
-    });
-    d.override_implicit("network.destroy", |ctx, a| {
-        let net = arg(&a, 0);
-        ctx.xapi.store.write(|tx| {
-            let rec = tx.must_get("network", &net)?;
-            let c = class("network");
-            if let Some(v) = refs(rec.get(c, "VIFs")).first() {
-                return Err(ApiError::new("NETWORK_CONTAINS_VIF", [v]));
-            }
-            if let Some(p) = refs(rec.get(c, "PIFs")).first() {
-                return Err(ApiError::new("NETWORK_CONTAINS_PIF", [p]));
-            }
-            tx.delete("network", &net);
-            Ok(())
-        })?;
-        Ok(Value::void())
-    });
+    d.override_implicit_with("network.create", typed::sync_handler(create, |r: Ref<NetworkRecord>| Value::String(r.into_string())));
+    d.override_implicit_with("network.destroy", typed::sync_handler(destroy, |_: ()| Value::void()));
 }

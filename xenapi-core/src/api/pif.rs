@@ -5,9 +5,13 @@
 //! pool.create_VLAN(session, "eth0", network, "42")  →  [PIF ref]   (device eth0, VLAN 42)
 //! ```
 
-use super::sr::{arg, class, refs};
+use super::sr::{class, refs};
 use crate::dispatch::{Ctx, Dispatcher};
 use crate::error::ApiError;
+use crate::generated::args::*;
+use crate::generated::handlers::{register_pif, register_pool, PifMessages, PoolMessages};
+use crate::generated::PifRecord;
+use crate::typed::Ref;
 use crate::store::{new_ref, new_uuid, Record, Store, Tx};
 use crate::value::Value;
 
@@ -110,7 +114,7 @@ fn create_vlan(ctx: &Ctx, device: &str, network: &str, host: &str, vlan: i64) ->
     })
 }
 
-fn remove(ctx: &Ctx, pif: &str, physical_ok: bool) -> Result<Value, ApiError> {
+fn remove(ctx: &Ctx, pif: &str, physical_ok: bool) -> Result<(), ApiError> {
     let c = class("PIF");
     ctx.xapi.store.write(|tx| {
         let rec = tx.must_get("PIF", pif)?;
@@ -128,11 +132,10 @@ fn remove(ctx: &Ctx, pif: &str, physical_ok: bool) -> Result<Value, ApiError> {
         tx.remove_from_set("host", rec.str(c, "host"), "PIFs", pif)?;
         tx.delete("PIF", pif);
         Ok(())
-    })?;
-    Ok(Value::void())
+    })
 }
 
-fn set_attached(ctx: &Ctx, pif: &str, v: bool) -> Result<Value, ApiError> {
+fn set_attached(ctx: &Ctx, pif: &str, v: bool) -> Result<(), ApiError> {
     let c = class("PIF");
     ctx.xapi.store.write(|tx| {
         let rec = tx.must_get("PIF", pif)?;
@@ -143,22 +146,40 @@ fn set_attached(ctx: &Ctx, pif: &str, v: bool) -> Result<Value, ApiError> {
             return Err(ApiError::new("PIF_DOES_NOT_ALLOW_UNPLUG", [pif]));
         }
         tx.update("PIF", pif, |r| Ok(r.set(c, "currently_attached", Value::Bool(v))))
-    })?;
-    Ok(Value::void())
+    })
+}
+
+pub struct PifApi;
+
+impl PifMessages for PifApi {
+    fn create_vlan(ctx: &Ctx, a: PifCreateVlanArgs) -> Result<Ref<PifRecord>, ApiError> {
+        create_vlan(ctx, &a.device, &a.network, &a.host, a.vlan).map(Ref::new)
+    }
+    fn destroy(ctx: &Ctx, a: PifDestroyArgs) -> Result<(), ApiError> {
+        remove(ctx, &a.self_, false)
+    }
+    fn forget(ctx: &Ctx, a: PifForgetArgs) -> Result<(), ApiError> {
+        remove(ctx, &a.self_, true)
+    }
+    fn plug(ctx: &Ctx, a: PifPlugArgs) -> Result<(), ApiError> {
+        set_attached(ctx, &a.self_, true)
+    }
+    fn unplug(ctx: &Ctx, a: PifUnplugArgs) -> Result<(), ApiError> {
+        set_attached(ctx, &a.self_, false)
+    }
+}
+
+/// The pool's one implemented custom message: a VLAN on this host (the pool's only member).
+pub struct PoolApi;
+
+impl PoolMessages for PoolApi {
+    fn create_vlan(ctx: &Ctx, a: PoolCreateVlanArgs) -> Result<Vec<Ref<PifRecord>>, ApiError> {
+        let host = ctx.xapi.this_host.clone();
+        Ok(vec![Ref::new(create_vlan(ctx, &a.device, &a.network, &host, a.vlan)?)])
+    }
 }
 
 pub fn register(d: &mut Dispatcher) {
-    d.implement_sync("pool.create_VLAN", |ctx, a| {
-        let vlan = a[2].as_int().unwrap_or(-1);
-        let host = ctx.xapi.this_host.clone();
-        Ok(Value::Set(vec![Value::str(create_vlan(ctx, &arg(&a, 0), &arg(&a, 1), &host, vlan)?)]))
-    });
-    d.implement_sync("PIF.create_VLAN", |ctx, a| {
-        let vlan = a[3].as_int().unwrap_or(-1);
-        Ok(Value::str(create_vlan(ctx, &arg(&a, 0), &arg(&a, 1), &arg(&a, 2), vlan)?))
-    });
-    d.implement_sync("PIF.destroy", |ctx, a| remove(ctx, &arg(&a, 0), false));
-    d.implement_sync("PIF.forget", |ctx, a| remove(ctx, &arg(&a, 0), true));
-    d.implement_sync("PIF.plug", |ctx, a| set_attached(ctx, &arg(&a, 0), true));
-    d.implement_sync("PIF.unplug", |ctx, a| set_attached(ctx, &arg(&a, 0), false));
+    register_pool::<PoolApi>(d);
+    register_pif::<PifApi>(d);
 }

@@ -8,7 +8,11 @@
 
 use super::Xapi;
 use crate::config::CoreConfig;
-use crate::dispatch::{Ctx, Dispatcher, Handler};
+use crate::dispatch::{Ctx, Dispatcher};
+use crate::generated::args::*;
+use crate::generated::handlers::{register_session, SessionMessages};
+use crate::generated::SessionRecord;
+use crate::typed::{Ref, Reply};
 use crate::error::ApiError;
 use crate::model::{model, Role};
 use crate::store::{new_ref, new_uuid, Record, Store};
@@ -265,35 +269,57 @@ impl AsDateTime for Value {
     }
 }
 
-fn arg(a: &[Value], i: usize) -> String {
-    a[i].as_str().unwrap_or("").to_string()
-}
-
 /// Login waits for the password check (deliberately slow, run on the checks' own threads), then
 /// records the session off the connection's task (a durable write).
-fn login_handler() -> Handler {
-    Handler::Async(Arc::new(|ctx: Ctx, a: Vec<Value>| {
-        Box::pin(async move {
-            let (u, p) = (arg(&a, 0), arg(&a, 1));
-            let originator = if a.len() > 3 { arg(&a, 3) } else { String::new() };
-            let cred = verify_credentials(&ctx.xapi.store, &u, &p).await?;
-            let xapi = ctx.xapi.clone();
-            let r = tokio::task::spawn_blocking(move || xapi.sessions.open(&xapi, cred, &u, &originator))
-                .await
-                .map_err(|e| ApiError::internal(format!("login task failed: {e}")))??;
-            Ok(Value::str(r))
-        })
-    }))
+fn login(ctx: Ctx, uname: String, pwd: String, originator: String) -> Reply<Ref<SessionRecord>> {
+    Box::pin(async move {
+        let cred = verify_credentials(&ctx.xapi.store, &uname, &pwd).await?;
+        let xapi = ctx.xapi.clone();
+        let r = tokio::task::spawn_blocking(move || xapi.sessions.open(&xapi, cred, &uname, &originator))
+            .await
+            .map_err(|e| ApiError::internal(format!("login task failed: {e}")))??;
+        Ok(Ref::new(r))
+    })
 }
 
-/// The old password is checked like a login (same limits); the new hash is computed on one of
-/// the checks' memory blocks, so a flood of calls cannot allocate one each.
-fn change_password_handler() -> Handler {
-    Handler::Async(Arc::new(|ctx: Ctx, a: Vec<Value>| {
+fn logout(ctx: &Ctx) -> Result<(), ApiError> {
+    if let Some(s) = &ctx.session {
+        ctx.xapi.sessions.logout(&ctx.xapi.store, &s.session_ref);
+    }
+    Ok(())
+}
+
+pub struct SessionApi;
+
+impl SessionMessages for SessionApi {
+    fn login_with_password(ctx: Ctx, a: SessionLoginWithPasswordArgs) -> Reply<Ref<SessionRecord>> {
+        login(ctx, a.uname, a.pwd, a.originator)
+    }
+
+    /// One host is its own pool coordinator, so the emergency login is an ordinary one.
+    fn slave_local_login_with_password(ctx: Ctx, a: SessionSlaveLocalLoginWithPasswordArgs) -> Reply<Ref<SessionRecord>> {
+        login(ctx, a.uname, a.pwd, String::new())
+    }
+
+    fn logout(ctx: &Ctx, _: SessionLogoutArgs) -> Result<(), ApiError> {
+        logout(ctx)
+    }
+
+    fn local_logout(ctx: &Ctx, _: SessionLocalLogoutArgs) -> Result<(), ApiError> {
+        logout(ctx)
+    }
+
+    fn get_all_subject_identifiers(_: &Ctx, _: SessionGetAllSubjectIdentifiersArgs) -> Result<Vec<String>, ApiError> {
+        Ok(vec![])
+    }
+
+    /// The old password is checked like a login (same limits); the new hash is computed on one
+    /// of the checks' memory blocks, so a flood of calls cannot allocate one each.
+    fn change_password(ctx: Ctx, a: SessionChangePasswordArgs) -> Reply<()> {
         Box::pin(async move {
             let s = ctx.session.clone().ok_or_else(|| ApiError::internal("session not checked"))?;
             let cred = ctx.xapi.store.credential(&s.user_name)?.ok_or_else(|| ApiError::internal("user vanished"))?;
-            let (old, new) = (arg(&a, 0), arg(&a, 1));
+            let (old, new) = (a.old_pwd, a.new_pwd);
             let busy = || ApiError::new("SESSION_AUTHENTICATION_FAILED", [s.user_name.as_str(), crate::auth::BUSY_MESSAGE]);
             match crate::auth::check(crate::auth::client::current(), &old, &cred.password_hash).await {
                 Err(_) => return Err(busy()),
@@ -306,26 +332,13 @@ fn change_password_handler() -> Handler {
                 .await
                 .map_err(|_| busy())?
                 .map_err(ApiError::internal)?;
-            ctx.xapi.store.put_credential(&crate::store::Credential { password_hash: hash, ..cred })?;
-            Ok(Value::void())
+            ctx.xapi.store.put_credential(&crate::store::Credential { password_hash: hash, ..cred })
         })
-    }))
+    }
 }
 
 pub fn register(d: &mut Dispatcher) {
-    d.implement("session.login_with_password", login_handler());
-    // One host is its own pool coordinator, so the emergency login is an ordinary one.
-    d.implement("session.slave_local_login_with_password", login_handler());
-    let logout = |ctx: &Ctx, _: Vec<Value>| {
-        if let Some(s) = &ctx.session {
-            ctx.xapi.sessions.logout(&ctx.xapi.store, &s.session_ref);
-        }
-        Ok(Value::void())
-    };
-    d.implement_sync("session.logout", logout);
-    d.implement_sync("session.local_logout", logout);
-    d.implement("session.change_password", change_password_handler());
-    d.implement_sync("session.get_all_subject_identifiers", |_, _| Ok(Value::Set(vec![])));
+    register_session::<SessionApi>(d);
 }
 
 #[cfg(test)]

@@ -9,21 +9,21 @@
 
 use super::ops::storage::{sr_permits, SrView, SR_OPERATIONS};
 use super::Xapi;
-use crate::dispatch::{Ctx, Dispatcher, Handler};
+use crate::dispatch::{Ctx, Dispatcher};
+use crate::generated::args::*;
+use crate::generated::handlers::{register_sr, SrMessages};
+use crate::generated::SrRecord;
+use crate::typed::{self, Ref, Reply};
 use crate::error::ApiError;
 use crate::model::{model, Class};
 use crate::storage::{self, Driver, Image};
 use crate::store::{new_ref, new_uuid, Record, Store, Tx};
 use crate::value::{Value, NULL_REF};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 pub fn class(name: &str) -> &'static Class {
     model().class(name).unwrap_or_else(|| panic!("{name} in model"))
-}
-
-pub fn arg(a: &[Value], i: usize) -> String {
-    a.get(i).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
 pub fn map_get(v: &Value, key: &str) -> Option<String> {
@@ -37,23 +37,21 @@ pub fn str_map(pairs: &[(&str, &str)]) -> Value {
     Value::Map(pairs.iter().map(|(k, v)| (Value::str(*k), Value::str(*v))).collect())
 }
 
+/// The value of `key` in a typed string map.
+pub fn pair_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// A typed string map as a `Value` (what the store holds).
+pub fn pairs_value(pairs: Vec<(String, String)>) -> Value {
+    typed::from_map(pairs, Value::String, Value::String)
+}
+
 pub fn refs(v: &Value) -> Vec<String> {
     match v {
         Value::Set(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => vec![],
     }
-}
-
-/// A handler whose work blocks (runs `qemu-img`, walks directories): it runs on a blocking
-/// thread so the connection's runtime keeps serving.
-pub fn blocking(f: fn(&Ctx, Vec<Value>) -> Result<Value, ApiError>) -> Handler {
-    Handler::Async(Arc::new(move |ctx: Ctx, a: Vec<Value>| {
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || f(&ctx, a))
-                .await
-                .unwrap_or_else(|e| Err(ApiError::internal(format!("storage operation failed: {e}"))))
-        })
-    }))
 }
 
 static IMAGES: Mutex<()> = Mutex::new(());
@@ -314,25 +312,26 @@ pub fn scan(xapi: &Xapi, sr: &str) -> Result<(), ApiError> {
     })
 }
 
-fn create(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let ty = arg(&a, 5);
+fn create(ctx: &Ctx, a: SrCreateArgs) -> Result<Ref<SrRecord>, ApiError> {
+    let ty = a.type_;
     let driver = storage::driver(&ty).ok_or_else(|| ApiError::new("SR_UNKNOWN_DRIVER", [ty.as_str()]))?;
     let uuid = new_uuid();
-    let dir = match map_get(&a[1], "location").or_else(|| map_get(&a[1], "path")).filter(|s| !s.is_empty()) {
+    let location = pair_get(&a.device_config, "location").or_else(|| pair_get(&a.device_config, "path"));
+    let dir = match location.filter(|s| !s.is_empty()) {
         Some(d) => PathBuf::from(d),
         None if driver.writable() => ctx.xapi.config.state_dir.join("sr").join(&uuid),
         None => return Err(storage::qemu_img::failure("EINVAL", "", "device_config:location (a directory of ISO files) is required")),
     };
-    let shared = a[7].as_bool().unwrap_or(false);
-    let r = make_sr(&ctx.xapi.store, &arg(&a, 0), &uuid, &dir, &arg(&a, 3), &arg(&a, 4), driver, &arg(&a, 6), shared, a[8].clone())?;
+    let sm_config = pairs_value(a.sm_config);
+    let r = make_sr(&ctx.xapi.store, &a.host, &uuid, &dir, &a.name_label, &a.name_description, driver, &a.content_type, a.shared, sm_config)?;
     scan(&ctx.xapi, &r)?;
-    Ok(Value::str(r))
+    Ok(Ref::new(r))
 }
 
-fn introduce(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let ty = arg(&a, 3);
+fn introduce(ctx: &Ctx, a: SrIntroduceArgs) -> Result<Ref<SrRecord>, ApiError> {
+    let ty = a.type_;
     let driver = storage::driver(&ty).ok_or_else(|| ApiError::new("SR_UNKNOWN_DRIVER", [ty.as_str()]))?;
-    let mut uuid = arg(&a, 0);
+    let mut uuid = a.uuid;
     if uuid.is_empty() {
         uuid = new_uuid();
     }
@@ -340,13 +339,12 @@ fn introduce(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
         return Err(ApiError::new("INVALID_VALUE", ["uuid", uuid.as_str()]));
     }
     let r = new_ref();
-    let shared = a[5].as_bool().unwrap_or(false);
-    let rec = sr_record(&uuid, &arg(&a, 1), &arg(&a, 2), driver, &arg(&a, 4), shared, a[6].clone());
+    let rec = sr_record(&uuid, &a.name_label, &a.name_description, driver, &a.content_type, a.shared, pairs_value(a.sm_config));
     ctx.xapi.store.write(|tx| {
         tx.put("SR", &r, rec);
         refresh_ops(tx, &r)
     })?;
-    Ok(Value::str(r))
+    Ok(Ref::new(r))
 }
 
 /// `SR_HAS_PBD [sr]` while a PBD is plugged.
@@ -403,12 +401,11 @@ fn assert_vdis_unused(xapi: &Xapi, rec: &Record, op: &str) -> Result<(), ApiErro
     Ok(())
 }
 
-fn destroy(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let sr = arg(&a, 0);
-    let rec = assert_unplugged(&ctx.xapi, &sr)?;
+fn destroy(ctx: &Ctx, sr: &str) -> Result<(), ApiError> {
+    let rec = assert_unplugged(&ctx.xapi, sr)?;
     let driver = driver_of(&rec)?;
     if !driver.writable() {
-        return Err(ApiError::new("SR_OPERATION_NOT_SUPPORTED", [sr.as_str()]));
+        return Err(ApiError::new("SR_OPERATION_NOT_SUPPORTED", [sr]));
     }
     assert_vdis_unused(&ctx.xapi, &rec, "destroy")?;
     // The images go with the SR: the directory of its (first) PBD.
@@ -417,7 +414,7 @@ fn destroy(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
         refs(rec.get(class("SR"), "PBDs")).iter().filter_map(|p| t.get("PBD", p).and_then(|p| pbd_dir(p))).next()
     };
     let _g = lock_images();
-    forget_records(&ctx.xapi, &sr)?;
+    forget_records(&ctx.xapi, sr)?;
     if let Some(dir) = dir {
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {
@@ -429,45 +426,46 @@ fn destroy(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
         }
         let _ = std::fs::remove_dir(&dir); // only when nothing else is left in it
     }
-    Ok(Value::void())
+    Ok(())
 }
 
-fn set_field(ctx: &Ctx, a: &[Value], field: &str) -> Result<Value, ApiError> {
-    let (sr, v) = (arg(a, 0), a[1].clone());
-    ctx.xapi.store.write(|tx| {
-        tx.update("SR", &sr, |r| {
-            r.set(class("SR"), field, v);
-            Ok(())
+pub struct SrApi;
+
+/// Work on image files and directories (`qemu-img`, directory walks) runs on a blocking thread
+/// so the connection's runtime keeps serving. `SR.set_name_label`, `set_name_description`,
+/// `set_shared` and `set_physical_size` are declared plain setters: the generic setter serves
+/// them.
+impl SrMessages for SrApi {
+    fn create(ctx: Ctx, a: SrCreateArgs) -> Reply<Ref<SrRecord>> {
+        typed::blocking(move || create(&ctx, a))
+    }
+    fn introduce(ctx: &Ctx, a: SrIntroduceArgs) -> Result<Ref<SrRecord>, ApiError> {
+        introduce(ctx, a)
+    }
+    fn forget(ctx: &Ctx, a: SrForgetArgs) -> Result<(), ApiError> {
+        assert_unplugged(&ctx.xapi, &a.sr)?;
+        let _g = lock_images();
+        forget_records(&ctx.xapi, &a.sr)
+    }
+    fn destroy(ctx: Ctx, a: SrDestroyArgs) -> Reply<()> {
+        typed::blocking(move || destroy(&ctx, &a.sr))
+    }
+    fn scan(ctx: Ctx, a: SrScanArgs) -> Reply<()> {
+        typed::blocking(move || scan(&ctx.xapi, &a.sr))
+    }
+    fn update(ctx: Ctx, a: SrUpdateArgs) -> Reply<()> {
+        typed::blocking(move || {
+            let loc = locate(&ctx.xapi, &a.sr)?;
+            refresh_stats(&ctx.xapi, &loc)
         })
-    })?;
-    Ok(Value::void())
+    }
+    fn get_supported_types(_: &Ctx, _: SrGetSupportedTypesArgs) -> Result<Vec<String>, ApiError> {
+        Ok(storage::SUPPORTED_TYPES.iter().map(|t| t.to_string()).collect())
+    }
 }
 
 pub fn register(d: &mut Dispatcher) {
-    d.implement("SR.create", blocking(create));
-    d.implement_sync("SR.introduce", introduce);
-    d.implement_sync("SR.forget", |ctx, a| {
-        let sr = arg(&a, 0);
-        assert_unplugged(&ctx.xapi, &sr)?;
-        let _g = lock_images();
-        forget_records(&ctx.xapi, &sr)?;
-        Ok(Value::void())
-    });
-    d.implement("SR.destroy", blocking(destroy));
-    d.implement("SR.scan", blocking(|ctx, a| scan(&ctx.xapi, &arg(&a, 0)).map(|_| Value::void())));
-    d.implement(
-        "SR.update",
-        blocking(|ctx, a| {
-            let loc = locate(&ctx.xapi, &arg(&a, 0))?;
-            refresh_stats(&ctx.xapi, &loc)?;
-            Ok(Value::void())
-        }),
-    );
-    d.implement_sync("SR.get_supported_types", |_, _| Ok(Value::Set(storage::SUPPORTED_TYPES.iter().map(|t| Value::str(*t)).collect())));
-    d.implement_sync("SR.set_name_label", |ctx, a| set_field(ctx, &a, "name_label"));
-    d.implement_sync("SR.set_name_description", |ctx, a| set_field(ctx, &a, "name_description"));
-    d.implement_sync("SR.set_shared", |ctx, a| set_field(ctx, &a, "shared"));
-    d.implement_sync("SR.set_physical_size", |ctx, a| set_field(ctx, &a, "physical_size"));
+    register_sr::<SrApi>(d);
 }
 
 /// The local SR made on first start, as `pool.default_SR`; `None` when there is one already.

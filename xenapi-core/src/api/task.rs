@@ -6,6 +6,10 @@
 
 use crate::backend::Cancel;
 use crate::dispatch::{run, Ctx, Dispatcher, Method};
+use crate::generated::args::{TaskCancelArgs, TaskCreateArgs, TaskDestroyArgs};
+use crate::generated::handlers::{register_task, TaskMessages};
+use crate::generated::{TaskAllowedOperations, TaskRecord, TaskStatusType};
+use crate::typed::Ref;
 use crate::error::ApiError;
 use crate::model::model;
 use crate::store::{new_ref, new_uuid, Record, Store};
@@ -44,7 +48,7 @@ pub fn allow_cancel(store: &Store, task: &str) -> Result<(), ApiError> {
             return Ok(());
         }
         tx.update("task", task, |rec| {
-            rec.set(c, "allowed_operations", Value::Set(vec![Value::str("cancel")]));
+            rec.set(c, "allowed_operations", Value::Set(vec![Value::str(TaskAllowedOperations::Cancel.wire_name())]));
             Ok(())
         })
     })
@@ -71,7 +75,7 @@ fn new_task_record(host: &str, label: &str, description: &str) -> Record {
     rec.set(c, "uuid", Value::str(new_uuid()));
     rec.set(c, "name_label", Value::str(label));
     rec.set(c, "name_description", Value::str(description));
-    rec.set(c, "status", Value::str("pending"));
+    rec.set(c, "status", Value::str(TaskStatusType::Pending.wire_name()));
     rec.set(c, "created", Value::DateTime(time_fmt::now()));
     rec.set(c, "resident_on", Value::str(host));
     rec.set(c, "progress", Value::Float(0.0));
@@ -116,12 +120,12 @@ pub fn finish(store: &Store, task: &str, outcome: Result<Value, ApiError>) -> Re
                         Value::String(s) if s.is_empty() => String::new(),
                         v => crate::rpc::xmlrpc::value_fragment(v),
                     };
-                    rec.set(c, "status", Value::str("success"));
+                    rec.set(c, "status", Value::str(TaskStatusType::Success.wire_name()));
                     rec.set(c, "result", Value::str(result));
                 }
                 Err(e) => {
                     let cancelled = e.code == "TASK_CANCELLED";
-                    rec.set(c, "status", Value::str(if cancelled { "cancelled" } else { "failure" }));
+                    rec.set(c, "status", Value::str(if cancelled { TaskStatusType::Cancelled } else { TaskStatusType::Failure }.wire_name()));
                     rec.set(c, "error_info", Value::Set(e.description().into_iter().map(Value::String).collect()));
                 }
             }
@@ -133,6 +137,11 @@ pub fn finish(store: &Store, task: &str, outcome: Result<Value, ApiError>) -> Re
     })
 }
 
+/// Whether a task of this status has not ended yet.
+fn is_running(status: &str) -> bool {
+    matches!(TaskStatusType::from_wire(status), Some(TaskStatusType::Pending | TaskStatusType::Cancelling))
+}
+
 /// After a restart no task is running: those left pending are marked failed.
 pub fn fail_interrupted(store: &Store) -> Result<(), String> {
     let c = model().class("task").unwrap();
@@ -141,7 +150,7 @@ pub fn fail_interrupted(store: &Store) -> Result<(), String> {
         .table("task")
         .objects
         .iter()
-        .filter(|(_, r)| matches!(r.str(c, "status"), "pending" | "cancelling"))
+        .filter(|(_, r)| is_running(r.str(c, "status")))
         .map(|(r, _)| r.clone())
         .collect();
     for t in pending {
@@ -170,8 +179,8 @@ pub fn collect_garbage(store: &Store) {
                 _ => 0,
             };
             match rec.str(c, "status") {
-                "pending" | "cancelling" if now - at("created") > 24 * 3600 => doomed.push(r.clone()),
-                "pending" | "cancelling" => {}
+                s if is_running(s) && now - at("created") > 24 * 3600 => doomed.push(r.clone()),
+                s if is_running(s) => {}
                 _ if now - at("finished") > 65 * 60 => doomed.push(r.clone()),
                 _ => finished.push((at("finished"), r.clone())),
             }
@@ -191,62 +200,52 @@ pub fn collect_garbage(store: &Store) {
     }
 }
 
-fn s(a: &[Value], i: usize) -> String {
-    a[i].as_str().unwrap_or("").to_string()
-}
-
-fn set_field(ctx: &Ctx, a: Vec<Value>, field: &'static str) -> Result<Value, ApiError> {
-    let c = model().class("task").unwrap();
-    let r = s(&a, 0);
-    let v = a.into_iter().nth(1).expect("arity checked");
-    ctx.xapi.store.write(|tx| {
-        tx.update("task", &r, |rec| {
-            rec.set(c, field, v);
-            Ok(())
-        })
-    })?;
-    Ok(Value::void())
-}
-
 /// `task.cancel`: only a pending task that declared itself cancellable can be cancelled; it
 /// then goes to `cancelling` and ends `cancelled` with `TASK_CANCELLED [task]`.
-fn cancel(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+fn cancel(ctx: &Ctx, a: TaskCancelArgs) -> Result<(), ApiError> {
     let c = model().class("task").unwrap();
-    let r = s(&a, 0);
+    let r = a.task;
     ctx.xapi.store.write(|tx| {
         tx.update("task", &r, |rec| {
-            let cancellable = matches!(rec.get(c, "allowed_operations"), Value::Set(ops) if ops.contains(&Value::str("cancel")));
-            if rec.str(c, "status") != "pending" || !cancellable {
+            let cancel = Value::str(TaskAllowedOperations::Cancel.wire_name());
+            let cancellable = matches!(rec.get(c, "allowed_operations"), Value::Set(ops) if ops.contains(&cancel));
+            if rec.str(c, "status") != TaskStatusType::Pending.wire_name() || !cancellable {
                 return Err(ApiError::new("OPERATION_NOT_ALLOWED", [format!("task {r} cannot be cancelled now")]));
             }
-            rec.set(c, "status", Value::str("cancelling"));
+            rec.set(c, "status", Value::str(TaskStatusType::Cancelling.wire_name()));
             rec.set(c, "allowed_operations", Value::Set(vec![]));
             Ok(())
         })
     })?;
     ctx.xapi.tasks.cancel_flag(Some(&r)).cancel();
-    Ok(Value::void())
+    Ok(())
 }
 
-pub fn register(d: &mut Dispatcher) {
-    d.implement_sync("task.cancel", cancel);
-    d.implement_sync("task.create", |ctx, a| {
+pub struct TaskApi;
+
+impl TaskMessages for TaskApi {
+    fn cancel(ctx: &Ctx, a: TaskCancelArgs) -> Result<(), ApiError> {
+        cancel(ctx, a)
+    }
+
+    fn create(ctx: &Ctx, a: TaskCreateArgs) -> Result<Ref<TaskRecord>, ApiError> {
         let r = new_ref();
         ctx.xapi.store.write(|tx| {
-            let rec = new_task_record(&ctx.xapi.this_host, &s(&a, 0), &s(&a, 1));
+            let rec = new_task_record(&ctx.xapi.this_host, &a.label, &a.description);
             tx.put("task", &r, rec);
             Ok(())
         })?;
         ctx.xapi.task_owners.record(&r, ctx.session.as_deref());
-        Ok(Value::str(r))
-    });
-    d.implement_sync("task.destroy", |ctx, a| {
-        let r = s(&a, 0);
-        ctx.xapi.store.write(|tx| crate::dispatch::implicit::destroy_generic(tx, "task", &r))?;
-        Ok(Value::void())
-    });
-    d.implement_sync("task.set_status", |ctx, a| set_field(ctx, a, "status"));
-    d.implement_sync("task.set_progress", |ctx, a| set_field(ctx, a, "progress"));
-    d.implement_sync("task.set_result", |ctx, a| set_field(ctx, a, "result"));
-    d.implement_sync("task.set_error_info", |ctx, a| set_field(ctx, a, "error_info"));
+        Ok(Ref::new(r))
+    }
+
+    fn destroy(ctx: &Ctx, a: TaskDestroyArgs) -> Result<(), ApiError> {
+        ctx.xapi.store.write(|tx| crate::dispatch::implicit::destroy_generic(tx, "task", &a.self_))
+    }
+}
+
+/// `task.set_status`, `set_progress`, `set_result` and `set_error_info` are declared plain
+/// setters: the dispatcher's generic setter serves them.
+pub fn register(d: &mut Dispatcher) {
+    register_task::<TaskApi>(d);
 }

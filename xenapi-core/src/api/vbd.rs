@@ -8,12 +8,16 @@
 //! ```
 
 use super::ops::devices::{vbd_permits, VbdView, VBD_OPERATIONS};
-use super::sr::{arg, class, locate, refs};
+use super::sr::{class, locate, refs};
 use super::Xapi;
 use crate::backend::{BackendError, DeviceKind};
 use crate::dispatch::implicit::record_from_create_args;
 use crate::dispatch::{Ctx, Dispatcher};
 use crate::error::ApiError;
+use crate::generated::args::*;
+use crate::generated::handlers::{register_vbd, VbdMessages};
+use crate::generated::{VbdMode, VbdRecord, VbdType};
+use crate::typed::{self, CreateArgs, MessageArgs, OnObject, Ref};
 use crate::store::{new_ref, new_uuid, Record, Tables, Tx};
 use crate::value::{Value, NULL_REF};
 
@@ -21,7 +25,12 @@ use crate::value::{Value, NULL_REF};
 pub const VBD_SLOTS: u32 = 16;
 
 fn vm_running(tx: &Tx<'_>, vm: &str) -> bool {
-    tx.get("VM", vm).is_some_and(|r| matches!(r.str(class("VM"), "power_state"), "Running" | "Paused"))
+    tx.get("VM", vm).is_some_and(|r| super::vm_state::has_domain(&r))
+}
+
+/// Whether the VBD takes removable media (a CD or floppy drive).
+fn is_removable(rec: &Record) -> bool {
+    matches!(VbdType::from_wire(rec.str(class("VBD"), "type")), Some(VbdType::Cd | VbdType::Floppy))
 }
 
 fn flag(rec: &Record, f: &str) -> bool {
@@ -33,7 +42,7 @@ fn ops(running: bool, rec: &Record) -> Value {
     let view = VbdView {
         vm_running: running,
         attached: flag(rec, "currently_attached"),
-        removable: matches!(rec.str(class("VBD"), "type"), "CD" | "Floppy"),
+        removable: is_removable(rec),
         empty: flag(rec, "empty"),
         unpluggable: flag(rec, "unpluggable"),
     };
@@ -185,7 +194,7 @@ pub fn assert_attachable(t: &Tables, xapi: &Xapi, vbd: &str, op: &str) -> Result
     for other in refs(v.get(vc, "VBDs")) {
         let Some(o) = t.get("VBD", &other) else { continue };
         let owner = o.str(c, "VM");
-        let owner_runs = t.get("VM", owner).is_some_and(|r| matches!(r.str(class("VM"), "power_state"), "Running" | "Paused"));
+        let owner_runs = t.get("VM", owner).is_some_and(|r| super::vm_state::has_domain(r));
         if other != vbd && owner != vm && owner_runs && flag(o, "currently_attached") && (rw || o.str(c, "mode") == "RW") {
             return Err(ApiError::new("VDI_IN_USE", [vdi, op]));
         }
@@ -266,114 +275,106 @@ fn vbd_vm(xapi: &Xapi, vbd: &str) -> Result<(Record, Record), ApiError> {
 }
 
 fn assert_running(vm_ref: &str, vm: &Record) -> Result<(), ApiError> {
-    let state = vm.str(class("VM"), "power_state");
-    if !matches!(state, "Running" | "Paused") {
-        return Err(ApiError::new("VM_BAD_POWER_STATE", [vm_ref, "running", &state.to_ascii_lowercase()]));
+    if !super::vm_state::has_domain(vm) {
+        let state = super::vm_state::power_state(vm).wire_name().to_ascii_lowercase();
+        return Err(ApiError::new("VM_BAD_POWER_STATE", [vm_ref, "running", &state]));
     }
     Ok(())
 }
 
-fn plug(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let vbd = arg(&a, 0);
+fn plug(ctx: &Ctx, vbd: &str) -> Result<(), ApiError> {
     let c = class("VBD");
-    let (rec, vm) = vbd_vm(&ctx.xapi, &vbd)?;
+    let (rec, vm) = vbd_vm(&ctx.xapi, vbd)?;
     let vm_ref = rec.str(c, "VM").to_string();
     assert_running(&vm_ref, &vm)?;
     if flag(&rec, "currently_attached") {
-        return Err(ApiError::new("DEVICE_ALREADY_ATTACHED", [vbd.as_str()]));
+        return Err(ApiError::new("DEVICE_ALREADY_ATTACHED", [vbd]));
     }
-    assert_attachable(&ctx.xapi.store.read(), &ctx.xapi, &vbd, "plug")?;
+    assert_attachable(&ctx.xapi.store.read(), &ctx.xapi, vbd, "plug")?;
     let dev = device_name(is_hvm(&vm), rec.str(c, "userdevice"));
     ctx.xapi.backend.plug(vm.str(class("VM"), "uuid"), DeviceKind::Block, &dev).map_err(|e| super::vm_state::backend_error(&vm_ref, ctx.task.as_deref(), e))?;
     ctx.xapi.store.write(|tx| {
-        tx.update("VBD", &vbd, |r| {
+        tx.update("VBD", vbd, |r| {
             r.set(c, "device", Value::str(&dev));
             r.set(c, "currently_attached", Value::Bool(true));
             Ok(())
         })?;
-        refresh(tx, &vbd)
-    })?;
-    Ok(Value::void())
+        refresh(tx, vbd)
+    })
 }
 
-fn unplug(ctx: &Ctx, a: Vec<Value>, force: bool) -> Result<Value, ApiError> {
-    let vbd = arg(&a, 0);
+fn unplug(ctx: &Ctx, vbd: &str, force: bool) -> Result<(), ApiError> {
     let c = class("VBD");
-    let (rec, vm) = vbd_vm(&ctx.xapi, &vbd)?;
+    let (rec, vm) = vbd_vm(&ctx.xapi, vbd)?;
     let vm_ref = rec.str(c, "VM").to_string();
     assert_running(&vm_ref, &vm)?;
     if !flag(&rec, "currently_attached") {
-        return Err(ApiError::new("DEVICE_ALREADY_DETACHED", [vbd.as_str()]));
+        return Err(ApiError::new("DEVICE_ALREADY_DETACHED", [vbd]));
     }
     if !force && !flag(&rec, "unpluggable") {
-        return Err(ApiError::new("DEVICE_DETACH_REJECTED", ["VBD", vbd.as_str(), "VBD.unpluggable is false"]));
+        return Err(ApiError::new("DEVICE_DETACH_REJECTED", ["VBD", vbd, "VBD.unpluggable is false"]));
     }
     match ctx.xapi.backend.unplug(vm.str(class("VM"), "uuid"), DeviceKind::Block, rec.str(c, "device")) {
         Ok(()) | Err(BackendError::DeviceNotAttached(_)) => {}
         Err(e) => return Err(super::vm_state::backend_error(&vm_ref, ctx.task.as_deref(), e)),
     }
     ctx.xapi.store.write(|tx| {
-        tx.update("VBD", &vbd, |r| {
+        tx.update("VBD", vbd, |r| {
             r.set(c, "currently_attached", Value::Bool(false));
             Ok(())
         })?;
-        refresh(tx, &vbd)
-    })?;
-    Ok(Value::void())
+        refresh(tx, vbd)
+    })
 }
 
 fn removable(rec: &Record, vbd: &str) -> Result<(), ApiError> {
-    if matches!(rec.str(class("VBD"), "type"), "CD" | "Floppy") {
+    if is_removable(&rec) {
         Ok(())
     } else {
         Err(ApiError::new("VBD_NOT_REMOVABLE_MEDIA", [vbd]))
     }
 }
 
-fn insert_media(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let (vbd, vdi) = (arg(&a, 0), arg(&a, 1));
+fn insert_media(ctx: &Ctx, vbd: &str, vdi: &str) -> Result<(), ApiError> {
     let c = class("VBD");
     ctx.xapi.store.write(|tx| {
-        let rec = tx.must_get("VBD", &vbd)?;
-        removable(&rec, &vbd)?;
+        let rec = tx.must_get("VBD", vbd)?;
+        removable(&rec, vbd)?;
         if !flag(&rec, "empty") {
-            return Err(ApiError::new("VBD_NOT_EMPTY", [vbd.as_str()]));
+            return Err(ApiError::new("VBD_NOT_EMPTY", [vbd]));
         }
-        let v = tx.must_get("VDI", &vdi)?;
-        if rec.str(c, "mode") == "RW" && v.get(class("VDI"), "read_only").as_bool() == Some(true) {
-            return Err(ApiError::new("VDI_READONLY", [vdi.as_str()]));
+        let v = tx.must_get("VDI", vdi)?;
+        if rec.str(c, "mode") == VbdMode::Rw.wire_name() && v.get(class("VDI"), "read_only").as_bool() == Some(true) {
+            return Err(ApiError::new("VDI_READONLY", [vdi]));
         }
-        tx.update("VBD", &vbd, |r| {
-            r.set(c, "VDI", Value::str(&vdi));
+        tx.update("VBD", vbd, |r| {
+            r.set(c, "VDI", Value::str(vdi));
             r.set(c, "empty", Value::Bool(false));
             Ok(())
         })?;
-        tx.add_to_set("VDI", &vdi, "VBDs", &vbd)?;
-        refresh(tx, &vbd)
-    })?;
-    Ok(Value::void())
+        tx.add_to_set("VDI", vdi, "VBDs", vbd)?;
+        refresh(tx, vbd)
+    })
 }
 
-fn eject(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let vbd = arg(&a, 0);
+fn eject(ctx: &Ctx, vbd: &str) -> Result<(), ApiError> {
     let c = class("VBD");
     ctx.xapi.store.write(|tx| {
-        let rec = tx.must_get("VBD", &vbd)?;
-        removable(&rec, &vbd)?;
+        let rec = tx.must_get("VBD", vbd)?;
+        removable(&rec, vbd)?;
         if flag(&rec, "empty") {
-            return Err(ApiError::new("VBD_IS_EMPTY", [vbd.as_str()]));
+            return Err(ApiError::new("VBD_IS_EMPTY", [vbd]));
         }
         let vdi = rec.str(c, "VDI").to_string();
-        tx.update("VBD", &vbd, |r| {
+        tx.update("VBD", vbd, |r| {
             r.set(c, "VDI", Value::null_ref());
             r.set(c, "empty", Value::Bool(true));
             Ok(())
         })?;
-        tx.remove_from_set("VDI", &vdi, "VBDs", &vbd)?;
+        tx.remove_from_set("VDI", &vdi, "VBDs", vbd)?;
         super::vdi::refresh_ops(tx, &vdi)?;
-        refresh(tx, &vbd)
-    })?;
-    Ok(Value::void())
+        refresh(tx, vbd)
+    })
 }
 
 /// `VBD.create` inside a transaction: checks, completes and stores the record.
@@ -382,43 +383,64 @@ pub fn create(tx: &mut Tx<'_>, mut rec: Record) -> Result<String, ApiError> {
     insert(tx, rec)
 }
 
+pub struct VbdApi;
+
+impl VbdMessages for VbdApi {
+    fn plug(ctx: &Ctx, a: VbdPlugArgs) -> Result<(), ApiError> {
+        plug(ctx, &a.self_)
+    }
+    fn unplug(ctx: &Ctx, a: VbdUnplugArgs) -> Result<(), ApiError> {
+        unplug(ctx, &a.self_, false)
+    }
+    fn unplug_force(ctx: &Ctx, a: VbdUnplugForceArgs) -> Result<(), ApiError> {
+        unplug(ctx, &a.self_, true)
+    }
+    fn insert(ctx: &Ctx, a: VbdInsertArgs) -> Result<(), ApiError> {
+        insert_media(ctx, &a.vbd, &a.vdi)
+    }
+    fn eject(ctx: &Ctx, a: VbdEjectArgs) -> Result<(), ApiError> {
+        eject(ctx, &a.vbd)
+    }
+    fn assert_attachable(ctx: &Ctx, a: VbdAssertAttachableArgs) -> Result<(), ApiError> {
+        assert_attachable(&ctx.xapi.store.read(), &ctx.xapi, &a.self_, "attach")
+    }
+}
+
+fn create_handler(ctx: &Ctx, a: CreateArgs) -> Result<Ref<VbdRecord>, ApiError> {
+    let rec = record_from_create_args(class("VBD"), &a.record)?;
+    ctx.xapi.store.write(|tx| create(tx, rec)).map(Ref::new)
+}
+
+fn destroy(ctx: &Ctx, a: OnObject<VbdRecord>) -> Result<(), ApiError> {
+    let vbd = a.this.as_str();
+    ctx.xapi.store.write(|tx| {
+        let rec = tx.must_get("VBD", vbd)?;
+        if flag(&rec, "currently_attached") && vm_running(tx, rec.str(class("VBD"), "VM")) {
+            return Err(ApiError::new("OPERATION_NOT_ALLOWED", [format!("VBD {vbd} is plugged into a running VM; unplug it first")]));
+        }
+        delete_record(tx, vbd)
+    })
+}
+
+/// `VBD.set_mode` (a declared plain setter): a read-only VDI cannot be attached read-write.
+fn set_mode(ctx: &Ctx, a: VbdSetModeArgs) -> Result<(), ApiError> {
+    let vbd = a.self_.as_str();
+    ctx.xapi.store.write(|tx| {
+        let rec = tx.must_get("VBD", vbd)?;
+        let vdi = rec.str(class("VBD"), "VDI").to_string();
+        if a.value == VbdMode::Rw && tx.get("VDI", &vdi).is_some_and(|v| v.get(class("VDI"), "read_only").as_bool() == Some(true)) {
+            return Err(ApiError::new("VDI_READONLY", [vdi.as_str()]));
+        }
+        tx.update("VBD", vbd, |r| Ok(r.set(class("VBD"), "mode", Value::str(a.value.wire_name()))))
+    })
+}
+
 pub fn register(d: &mut Dispatcher) {
-    d.override_implicit("VBD.create", |ctx, a| {
-        let rec = record_from_create_args(class("VBD"), &a[0])?;
-        ctx.xapi.store.write(|tx| create(tx, rec)).map(Value::str)
-    });
-    d.override_implicit("VBD.destroy", |ctx, a| {
-        let vbd = arg(&a, 0);
-        ctx.xapi.store.write(|tx| {
-            let rec = tx.must_get("VBD", &vbd)?;
-            if flag(&rec, "currently_attached") && vm_running(tx, rec.str(class("VBD"), "VM")) {
-                return Err(ApiError::new("OPERATION_NOT_ALLOWED", [format!("VBD {vbd} is plugged into a running VM; unplug it first")]));
-            }
-            delete_record(tx, &vbd)
-        })?;
-        Ok(Value::void())
-    });
-    d.implement_sync("VBD.plug", plug);
-    d.implement_sync("VBD.unplug", |ctx, a| unplug(ctx, a, false));
-    d.implement_sync("VBD.unplug_force", |ctx, a| unplug(ctx, a, true));
-    d.implement_sync("VBD.insert", insert_media);
-    d.implement_sync("VBD.eject", eject);
-    d.implement_sync("VBD.assert_attachable", |ctx, a| {
-        assert_attachable(&ctx.xapi.store.read(), &ctx.xapi, &arg(&a, 0), "attach")?;
-        Ok(Value::void())
-    });
-    d.implement_sync("VBD.set_mode", |ctx, a| {
-        let (vbd, mode) = (arg(&a, 0), arg(&a, 1));
-        ctx.xapi.store.write(|tx| {
-            let rec = tx.must_get("VBD", &vbd)?;
-            let vdi = rec.str(class("VBD"), "VDI").to_string();
-            if mode == "RW" && tx.get("VDI", &vdi).is_some_and(|v| v.get(class("VDI"), "read_only").as_bool() == Some(true)) {
-                return Err(ApiError::new("VDI_READONLY", [vdi.as_str()]));
-            }
-            tx.update("VBD", &vbd, |r| Ok(r.set(class("VBD"), "mode", Value::str(&mode))))
-        })?;
-        Ok(Value::void())
-    });
+    register_vbd::<VbdApi>(d);
+    let void = |_: ()| Value::void();
+    d.override_implicit_with("VBD.create", typed::sync_handler(create_handler, |r: Ref<VbdRecord>| Value::String(r.into_string())));
+    d.override_implicit_with("VBD.destroy", typed::sync_handler(destroy, void));
+    d.implement(VbdSetModeArgs::MESSAGE, typed::sync_handler(set_mode, void));
 }
 
 #[cfg(test)]

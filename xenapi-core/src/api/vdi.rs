@@ -8,15 +8,19 @@
 //! ```
 
 use super::ops::{self, storage::{vdi_permits, VdiView, VDI_OPERATIONS}};
-use super::sr::{arg, blocking, check_space, class, locate, lock_images, map_get, refs, set_image, vdi_record, Located};
+use super::sr::{check_space, class, locate, lock_images, map_get, pairs_value, refs, set_image, vdi_record, Located};
 use super::Xapi;
 use crate::backend::Cancel;
 use crate::dispatch::implicit::record_from_create_args;
 use crate::dispatch::{Ctx, Dispatcher};
 use crate::error::ApiError;
+use crate::generated::args::*;
+use crate::generated::handlers::{register_vdi, VdiMessages};
+use crate::generated::VdiRecord;
+use crate::typed::{self, CreateArgs, OnObject, Ref, Reply};
 use crate::storage::{self, qemu_img, Image};
 use crate::store::{new_ref, new_uuid, Record, Tx};
-use crate::value::{Value, NULL_REF};
+use crate::value::Value;
 
 /// Whether a PBD of the SR is plugged (the VDI handlers answer SR_NOT_ATTACHED otherwise).
 pub fn sr_attached(tx: &Tx<'_>, sr: &str) -> bool {
@@ -167,9 +171,8 @@ pub fn destroy_vdi(xapi: &Xapi, r: &str) -> Result<(), ApiError> {
     super::sr::refresh_stats(xapi, &loc)
 }
 
-fn resize(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let (r, size) = (arg(&a, 0), a[1].as_int().unwrap_or(0));
-    let (rec, loc) = with_sr(&ctx.xapi, &r)?;
+fn resize(ctx: &Ctx, r: &str, size: i64) -> Result<(), ApiError> {
+    let (rec, loc) = with_sr(&ctx.xapi, r)?;
     loc.writable()?;
     let img = image_of(&rec);
     if rec.get(class("VDI"), "is_a_snapshot").as_bool() == Some(true) {
@@ -177,33 +180,31 @@ fn resize(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
     }
     // Disks only grow: a smaller size would cut off the guest's data.
     if size < img.virtual_size {
-        return Err(ApiError::new("VDI_TOO_SMALL", [r.clone(), img.virtual_size.to_string()]));
+        return Err(ApiError::new("VDI_TOO_SMALL", [r.to_string(), img.virtual_size.to_string()]));
     }
     let size = (size + 511) / 512 * 512;
     check_space(&loc, &img.format, size)?;
     let _g = lock_images();
     let new = loc.driver.resize(&loc.dir, &img, size)?;
     ctx.xapi.store.write(|tx| {
-        tx.update("VDI", &r, |rec| {
+        tx.update("VDI", r, |rec| {
             set_image(rec, &new);
             Ok(())
         })
     })?;
     drop(_g);
-    super::sr::refresh_stats(&ctx.xapi, &loc)?;
-    Ok(Value::void())
+    super::sr::refresh_stats(&ctx.xapi, &loc)
 }
 
 /// `VDI.resize_online`: the same as `resize`, for a VDI that is attached to a running VM.
-fn resize_online(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let r = arg(&a, 0);
+fn resize_online(ctx: &Ctx, r: &str, size: i64) -> Result<(), ApiError> {
     // A read-only transaction (nothing staged, nothing written) to ask the same question as
     // the other VDI operations.
-    let attached = ctx.xapi.store.write(|tx| Ok(attached_in(tx, &r)))?;
+    let attached = ctx.xapi.store.write(|tx| Ok(attached_in(tx, r)))?;
     if !attached {
         return Err(ApiError::new("OPERATION_NOT_ALLOWED", [format!("VDI {r} is not attached to a running VM; use VDI.resize")]));
     }
-    resize(ctx, a)
+    resize(ctx, r, size)
 }
 
 /// A fast copy of a VDI in its SR (copy-on-write for qcow2): a clone, or a snapshot kept in
@@ -337,11 +338,8 @@ pub fn task_progress<'a>(xapi: &'a Xapi, task: Option<&'a str>, from: f64, span:
     }
 }
 
-fn copy(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let r = arg(&a, 0);
-    let opt = |i: usize| Some(arg(&a, i)).filter(|s| !s.is_empty() && s != NULL_REF);
-    let (sr, base, into) = (opt(1), opt(2), opt(3));
-    if base.is_some() {
+fn copy(ctx: &Ctx, a: VdiCopyArgs) -> Result<Ref<VdiRecord>, ApiError> {
+    if a.base_vdi.non_null().is_some() {
         return Err(ApiError::new("NOT_IMPLEMENTED", ["VDI.copy with base_vdi (delta copy)"]));
     }
     if let Some(t) = &ctx.task {
@@ -349,89 +347,104 @@ fn copy(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
     }
     let cancel = ctx.xapi.tasks.cancel_flag(ctx.task.as_deref());
     let mut progress = task_progress(&ctx.xapi, ctx.task.as_deref(), 0.0, 1.0);
-    full_copy(&ctx.xapi, &r, sr.as_deref(), into.as_deref(), &cancel, &mut progress)
-        .map(Value::str)
+    full_copy(&ctx.xapi, &a.vdi, a.sr.non_null(), a.into_vdi.non_null(), &cancel, &mut progress)
+        .map(Ref::new)
         .map_err(|e| if e.code == "TASK_CANCELLED" { ApiError::new("TASK_CANCELLED", [ctx.task.clone().unwrap_or_default()]) } else { e })
 }
 
-fn update(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let r = arg(&a, 0);
-    let (rec, loc) = with_sr(&ctx.xapi, &r)?;
-    let img = loc.driver.stat(&loc.dir, &image_of(&rec).file).map_err(|_| ApiError::new("VDI_MISSING", [loc.sr.clone(), r.clone()]))?;
-    ctx.xapi.store.write(|tx| tx.update("VDI", &r, |x| Ok(set_image(x, &img))))?;
-    Ok(Value::void())
+fn update(ctx: &Ctx, r: &str) -> Result<(), ApiError> {
+    let (rec, loc) = with_sr(&ctx.xapi, r)?;
+    let img = loc.driver.stat(&loc.dir, &image_of(&rec).file).map_err(|_| ApiError::new("VDI_MISSING", [loc.sr.as_str(), r]))?;
+    ctx.xapi.store.write(|tx| tx.update("VDI", r, |x| Ok(set_image(x, &img))))
 }
 
-/// `VDI.introduce`: a record for an image already in the SR (named by `location`).
-fn introduce(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+/// `VDI.introduce`: a record for an image already in the SR (named by `location`). The
+/// arguments after `xenstore_data` (sm_config, managed, sizes, snapshot fields) are accepted and
+/// not used: the image itself says its sizes.
+fn introduce(ctx: &Ctx, a: VdiIntroduceArgs) -> Result<Ref<VdiRecord>, ApiError> {
     let c = class("VDI");
-    let sr = arg(&a, 3);
-    let loc = locate(&ctx.xapi, &sr)?;
-    let location = arg(&a, 8);
-    if location.contains('/') || !loc.driver.exists(&loc.dir, &location) {
-        return Err(ApiError::new("VDI_LOCATION_MISSING", [sr.as_str(), location.as_str()]));
+    let sr = a.sr.as_str();
+    let loc = locate(&ctx.xapi, sr)?;
+    let location = a.location.as_str();
+    if location.contains('/') || !loc.driver.exists(&loc.dir, location) {
+        return Err(ApiError::new("VDI_LOCATION_MISSING", [sr, location]));
     }
-    let img = loc.driver.stat(&loc.dir, &location)?;
+    let img = loc.driver.stat(&loc.dir, location)?;
     let _g = lock_images();
     let t = ctx.xapi.store.read();
-    if refs(t.get("SR", &sr).map(|s| s.get(class("SR"), "VDIs").clone()).as_ref().unwrap_or(&Value::Set(vec![])))
+    if refs(t.get("SR", sr).map(|s| s.get(class("SR"), "VDIs").clone()).as_ref().unwrap_or(&Value::Set(vec![])))
         .iter()
         .any(|v| t.get("VDI", v).is_some_and(|x| x.str(c, "location") == location))
     {
-        return Err(ApiError::new("INVALID_VALUE", ["location", location.as_str()]));
+        return Err(ApiError::new("INVALID_VALUE", ["location", location]));
     }
     drop(t);
-    let mut uuid = arg(&a, 0);
-    if uuid.is_empty() {
-        uuid = new_uuid();
-    }
-    let mut rec = vdi_record(&sr, &uuid, &img, &arg(&a, 4), a[6].as_bool().unwrap_or(false) || !loc.driver.writable());
-    rec.set(c, "name_label", a[1].clone());
-    rec.set(c, "name_description", a[2].clone());
-    rec.set(c, "sharable", a[5].clone());
-    rec.set(c, "other_config", a[7].clone());
-    rec.set(c, "xenstore_data", a[9].clone());
+    let uuid = if a.uuid.is_empty() { new_uuid() } else { a.uuid.clone() };
+    let mut rec = vdi_record(sr, &uuid, &img, a.type_.wire_name(), a.read_only || !loc.driver.writable());
+    rec.set(c, "name_label", Value::String(a.name_label));
+    rec.set(c, "name_description", Value::String(a.name_description));
+    rec.set(c, "sharable", Value::Bool(a.sharable));
+    rec.set(c, "other_config", pairs_value(a.other_config));
+    rec.set(c, "xenstore_data", pairs_value(a.xenstore_data));
     let r = ctx.xapi.store.write(|tx| insert(tx, rec))?;
-    Ok(Value::str(r))
+    Ok(Ref::new(r))
 }
 
-fn set_field(ctx: &Ctx, a: &[Value], field: &str) -> Result<Value, ApiError> {
-    let (r, v) = (arg(a, 0), a[1].clone());
-    ctx.xapi.store.write(|tx| tx.update("VDI", &r, |x| Ok(x.set(class("VDI"), field, v))))?;
-    Ok(Value::void())
-}
+pub struct VdiApi;
 
-pub fn register(d: &mut Dispatcher) {
-    d.override_implicit_with(
-        "VDI.create",
-        blocking(|ctx, a| {
-            let rec = record_from_create_args(class("VDI"), &a[0])?;
-            create_vdi(&ctx.xapi, rec).map(Value::str)
-        }),
-    );
-    d.override_implicit_with("VDI.destroy", blocking(|ctx, a| destroy_vdi(&ctx.xapi, &arg(&a, 0)).map(|_| Value::void())));
-    d.implement_sync("VDI.forget", |ctx, a| {
-        let r = arg(&a, 0);
+/// Work on image files runs on a blocking thread (`typed::blocking`). `VDI.set_name_label`,
+/// `set_name_description`, `set_read_only`, `set_sharable`, `set_on_boot` and
+/// `set_allow_caching` are declared plain setters: the generic setter serves them.
+impl VdiMessages for VdiApi {
+    fn forget(ctx: &Ctx, a: VdiForgetArgs) -> Result<(), ApiError> {
+        let r = a.vdi;
         let _g = lock_images();
         ctx.xapi.store.write(|tx| {
             if attached_in(tx, &r) {
                 return Err(ApiError::new("VDI_IN_USE", [r.as_str(), "forget"]));
             }
             forget_record(tx, &r)
-        })?;
-        Ok(Value::void())
-    });
-    d.implement("VDI.resize", blocking(resize));
-    d.implement("VDI.resize_online", blocking(resize_online));
-    d.implement("VDI.clone", blocking(|ctx, a| fast_copy(&ctx.xapi, &arg(&a, 0), false).map(Value::str)));
-    d.implement("VDI.snapshot", blocking(|ctx, a| fast_copy(&ctx.xapi, &arg(&a, 0), true).map(Value::str)));
-    d.implement("VDI.copy", blocking(copy));
-    d.implement("VDI.update", blocking(update));
-    d.implement("VDI.introduce", blocking(introduce));
-    d.implement_sync("VDI.set_name_label", |ctx, a| set_field(ctx, &a, "name_label"));
-    d.implement_sync("VDI.set_name_description", |ctx, a| set_field(ctx, &a, "name_description"));
-    d.implement_sync("VDI.set_read_only", |ctx, a| set_field(ctx, &a, "read_only"));
-    d.implement_sync("VDI.set_sharable", |ctx, a| set_field(ctx, &a, "sharable"));
-    d.implement_sync("VDI.set_on_boot", |ctx, a| set_field(ctx, &a, "on_boot"));
-    d.implement_sync("VDI.set_allow_caching", |ctx, a| set_field(ctx, &a, "allow_caching"));
+        })
+    }
+    fn resize(ctx: Ctx, a: VdiResizeArgs) -> Reply<()> {
+        typed::blocking(move || resize(&ctx, &a.vdi, a.size))
+    }
+    fn resize_online(ctx: Ctx, a: VdiResizeOnlineArgs) -> Reply<()> {
+        typed::blocking(move || resize_online(&ctx, &a.vdi, a.size))
+    }
+    /// `driver_params` are accepted and not used (no driver takes any).
+    fn clone(ctx: Ctx, a: VdiCloneArgs) -> Reply<Ref<VdiRecord>> {
+        typed::blocking(move || fast_copy(&ctx.xapi, &a.vdi, false).map(Ref::new))
+    }
+    fn snapshot(ctx: Ctx, a: VdiSnapshotArgs) -> Reply<Ref<VdiRecord>> {
+        typed::blocking(move || fast_copy(&ctx.xapi, &a.vdi, true).map(Ref::new))
+    }
+    fn copy(ctx: Ctx, a: VdiCopyArgs) -> Reply<Ref<VdiRecord>> {
+        typed::blocking(move || copy(&ctx, a))
+    }
+    fn update(ctx: Ctx, a: VdiUpdateArgs) -> Reply<()> {
+        typed::blocking(move || update(&ctx, &a.vdi))
+    }
+    fn introduce(ctx: Ctx, a: VdiIntroduceArgs) -> Reply<Ref<VdiRecord>> {
+        typed::blocking(move || introduce(&ctx, a))
+    }
+}
+
+fn create(ctx: Ctx, a: CreateArgs) -> Reply<Ref<VdiRecord>> {
+    typed::blocking(move || {
+        let rec = record_from_create_args(class("VDI"), &a.record)?;
+        create_vdi(&ctx.xapi, rec).map(Ref::new)
+    })
+}
+
+fn destroy(ctx: Ctx, a: OnObject<VdiRecord>) -> Reply<()> {
+    typed::blocking(move || destroy_vdi(&ctx.xapi, &a.this))
+}
+
+/// Binds the VDI class: its trait, and `VDI.create`/`VDI.destroy` (implicit messages that make
+/// and remove the image too).
+pub fn register(d: &mut Dispatcher) {
+    register_vdi::<VdiApi>(d);
+    d.override_implicit_with("VDI.create", typed::async_handler(create, |r: Ref<VdiRecord>| Value::String(r.into_string())));
+    d.override_implicit_with("VDI.destroy", typed::async_handler(destroy, |_: ()| Value::void()));
 }

@@ -7,12 +7,16 @@
 //! ```
 
 use super::ops::devices::{vif_permits, VifView, VIF_OPERATIONS};
-use super::sr::{arg, class, refs};
+use super::sr::{class, refs};
 use super::Xapi;
 use crate::backend::{BackendError, DeviceKind};
 use crate::dispatch::implicit::record_from_create_args;
 use crate::dispatch::{Ctx, Dispatcher};
 use crate::error::ApiError;
+use crate::generated::args::*;
+use crate::generated::handlers::{register_vif, VifMessages};
+use crate::generated::VifRecord;
+use crate::typed::{self, CreateArgs, OnObject, Ref};
 use crate::store::{new_ref, new_uuid, Record, Tx};
 use crate::value::Value;
 
@@ -23,7 +27,7 @@ fn attached(rec: &Record) -> bool {
 }
 
 fn vm_running(tx: &Tx<'_>, vm: &str) -> bool {
-    tx.get("VM", vm).is_some_and(|r| matches!(r.str(class("VM"), "power_state"), "Running" | "Paused"))
+    tx.get("VM", vm).is_some_and(|r| super::vm_state::has_domain(&r))
 }
 
 /// Recomputes a VIF's `allowed_operations` (the rules and the op → message table:
@@ -122,9 +126,9 @@ fn vif_vm(xapi: &Xapi, vif: &str) -> Result<(Record, String, Record), ApiError> 
     let rec = t.get("VIF", vif).ok_or_else(|| ApiError::handle_invalid("VIF", vif))?;
     let vm_ref = rec.str(class("VIF"), "VM").to_string();
     let vm = t.get("VM", &vm_ref).ok_or_else(|| ApiError::handle_invalid("VM", &vm_ref))?;
-    let state = vm.str(class("VM"), "power_state");
-    if !matches!(state, "Running" | "Paused") {
-        return Err(ApiError::new("VM_BAD_POWER_STATE", [vm_ref.as_str(), "running", &state.to_ascii_lowercase()]));
+    if !super::vm_state::has_domain(vm) {
+        let state = super::vm_state::power_state(vm).wire_name().to_ascii_lowercase();
+        return Err(ApiError::new("VM_BAD_POWER_STATE", [vm_ref.as_str(), "running", &state]));
     }
     Ok(((**rec).clone(), vm_ref, (**vm).clone()))
 }
@@ -136,32 +140,28 @@ fn set_attached(xapi: &Xapi, vif: &str, v: bool) -> Result<(), ApiError> {
     })
 }
 
-fn plug(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let vif = arg(&a, 0);
-    let (rec, vm_ref, vm) = vif_vm(&ctx.xapi, &vif)?;
+fn plug(ctx: &Ctx, vif: &str) -> Result<(), ApiError> {
+    let (rec, vm_ref, vm) = vif_vm(&ctx.xapi, vif)?;
     if attached(&rec) {
-        return Err(ApiError::new("DEVICE_ALREADY_ATTACHED", [vif.as_str()]));
+        return Err(ApiError::new("DEVICE_ALREADY_ATTACHED", [vif]));
     }
     ctx.xapi
         .backend
         .plug(vm.str(class("VM"), "uuid"), DeviceKind::Network, rec.str(class("VIF"), "device"))
         .map_err(|e| super::vm_state::backend_error(&vm_ref, ctx.task.as_deref(), e))?;
-    set_attached(&ctx.xapi, &vif, true)?;
-    Ok(Value::void())
+    set_attached(&ctx.xapi, vif, true)
 }
 
-fn unplug(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
-    let vif = arg(&a, 0);
-    let (rec, vm_ref, vm) = vif_vm(&ctx.xapi, &vif)?;
+fn unplug(ctx: &Ctx, vif: &str) -> Result<(), ApiError> {
+    let (rec, vm_ref, vm) = vif_vm(&ctx.xapi, vif)?;
     if !attached(&rec) {
-        return Err(ApiError::new("DEVICE_ALREADY_DETACHED", [vif.as_str()]));
+        return Err(ApiError::new("DEVICE_ALREADY_DETACHED", [vif]));
     }
     match ctx.xapi.backend.unplug(vm.str(class("VM"), "uuid"), DeviceKind::Network, rec.str(class("VIF"), "device")) {
         Ok(()) | Err(BackendError::DeviceNotAttached(_)) => {}
         Err(e) => return Err(super::vm_state::backend_error(&vm_ref, ctx.task.as_deref(), e)),
     }
-    set_attached(&ctx.xapi, &vif, false)?;
-    Ok(Value::void())
+    set_attached(&ctx.xapi, vif, false)
 }
 
 /// Plugs every VIF of a VM whose domain was just built (or resumed); marks them attached.
@@ -203,40 +203,56 @@ pub fn detach_all(tx: &mut Tx<'_>, vm: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn register(d: &mut Dispatcher) {
-    d.override_implicit("VIF.create", |ctx, a| {
-        let mut rec = record_from_create_args(class("VIF"), &a[0])?;
+pub struct VifApi;
+
+impl VifMessages for VifApi {
+    fn plug(ctx: &Ctx, a: VifPlugArgs) -> Result<(), ApiError> {
+        plug(ctx, &a.self_)
+    }
+    fn unplug(ctx: &Ctx, a: VifUnplugArgs) -> Result<(), ApiError> {
+        unplug(ctx, &a.self_)
+    }
+    fn unplug_force(ctx: &Ctx, a: VifUnplugForceArgs) -> Result<(), ApiError> {
+        unplug(ctx, &a.self_)
+    }
+    fn move_(ctx: &Ctx, a: VifMoveArgs) -> Result<(), ApiError> {
+        let (vif, net) = (a.self_.as_str(), a.network.as_str());
         ctx.xapi.store.write(|tx| {
+            let rec = tx.must_get("VIF", vif)?;
+            tx.must_get("network", net)?;
+            tx.remove_from_set("network", rec.str(class("VIF"), "network"), "VIFs", vif)?;
+            tx.add_to_set("network", net, "VIFs", vif)?;
+            tx.update("VIF", vif, |r| Ok(r.set(class("VIF"), "network", Value::str(net))))
+        })
+    }
+}
+
+fn create(ctx: &Ctx, a: CreateArgs) -> Result<Ref<VifRecord>, ApiError> {
+    let mut rec = record_from_create_args(class("VIF"), &a.record)?;
+    ctx.xapi
+        .store
+        .write(|tx| {
             validate(tx, &mut rec)?;
             insert(tx, rec)
         })
-        .map(Value::str)
-    });
-    d.override_implicit("VIF.destroy", |ctx, a| {
-        let vif = arg(&a, 0);
-        ctx.xapi.store.write(|tx| {
-            let rec = tx.must_get("VIF", &vif)?;
-            if attached(&rec) && vm_running(tx, rec.str(class("VIF"), "VM")) {
-                return Err(ApiError::new("OPERATION_NOT_ALLOWED", [format!("VIF {vif} is plugged into a running VM; unplug it first")]));
-            }
-            delete_record(tx, &vif)
-        })?;
-        Ok(Value::void())
-    });
-    d.implement_sync("VIF.plug", plug);
-    d.implement_sync("VIF.unplug", unplug);
-    d.implement_sync("VIF.unplug_force", unplug);
-    d.implement_sync("VIF.move", |ctx, a| {
-        let (vif, net) = (arg(&a, 0), arg(&a, 1));
-        ctx.xapi.store.write(|tx| {
-            let rec = tx.must_get("VIF", &vif)?;
-            tx.must_get("network", &net)?;
-            tx.remove_from_set("network", rec.str(class("VIF"), "network"), "VIFs", &vif)?;
-            tx.add_to_set("network", &net, "VIFs", &vif)?;
-            tx.update("VIF", &vif, |r| Ok(r.set(class("VIF"), "network", Value::str(&net))))
-        })?;
-        Ok(Value::void())
-    });
+        .map(Ref::new)
+}
+
+fn destroy(ctx: &Ctx, a: OnObject<VifRecord>) -> Result<(), ApiError> {
+    let vif = a.this.as_str();
+    ctx.xapi.store.write(|tx| {
+        let rec = tx.must_get("VIF", vif)?;
+        if attached(&rec) && vm_running(tx, rec.str(class("VIF"), "VM")) {
+            return Err(ApiError::new("OPERATION_NOT_ALLOWED", [format!("VIF {vif} is plugged into a running VM; unplug it first")]));
+        }
+        delete_record(tx, vif)
+    })
+}
+
+pub fn register(d: &mut Dispatcher) {
+    register_vif::<VifApi>(d);
+    d.override_implicit_with("VIF.create", typed::sync_handler(create, |r: Ref<VifRecord>| Value::String(r.into_string())));
+    d.override_implicit_with("VIF.destroy", typed::sync_handler(destroy, |_: ()| Value::void()));
 }
 
 #[cfg(test)]

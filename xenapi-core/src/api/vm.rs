@@ -4,14 +4,18 @@
 
 use super::vm_power::operate;
 use super::vm_state::{domain_spec, refresh_allowed, update_vm, view, vm_class};
+use super::{vm_copy, vm_power};
 use crate::dispatch::implicit::record_from_create_args;
 use crate::dispatch::{Ctx, Dispatcher, Handler};
 use crate::error::ApiError;
+use crate::generated::args::*;
+use crate::generated::handlers::{register_vm, VmMessages};
+use crate::generated::{HostRecord, VmOperations, VmPowerState, VmRecord};
 use crate::lifecycle;
 use crate::model::model;
 use crate::store::{new_ref, new_uuid, Record, Tx};
+use crate::typed::{self, CreateArgs, MessageArgs, OnObject, Ref, Reply};
 use crate::value::Value;
-use std::sync::Arc;
 
 /// Creates a VM_metrics object for a new VM and returns its ref.
 pub fn create_metrics(tx: &mut Tx<'_>) -> String {
@@ -37,17 +41,18 @@ pub fn insert_vm(tx: &mut Tx<'_>, mut rec: Record) -> String {
     r
 }
 
-fn create(ctx: &Ctx, a: Vec<Value>) -> Result<Value, ApiError> {
+/// `VM.create` (implicit): also creates the VM's metrics object.
+fn create(ctx: &Ctx, a: CreateArgs) -> Result<Value, ApiError> {
     let c = vm_class();
-    let mut rec = record_from_create_args(c, &a[0])?;
+    let mut rec = record_from_create_args(c, &a.record)?;
     // A new VM has no domain yet, whatever the record says.
-    rec.set(c, "power_state", Value::str("Halted"));
+    rec.set(c, "power_state", Value::str(VmPowerState::Halted.wire_name()));
     let r = ctx.xapi.store.write(|tx| Ok(insert_vm(tx, rec)))?;
     Ok(Value::str(r))
 }
 
 /// Removes a VM with its metrics and device records; disks stay.
-fn destroy_work(o: &super::vm_power::Op) -> Result<Value, ApiError> {
+fn destroy_work(o: &super::vm_power::Op) -> Result<(), ApiError> {
     let c = vm_class();
     let vm = o.record()?;
     let uuid = vm.str(c, "uuid").to_string();
@@ -76,12 +81,11 @@ fn destroy_work(o: &super::vm_power::Op) -> Result<Value, ApiError> {
         }
         tx.delete("VM", &o.vm);
         Ok(())
-    })?;
-    Ok(Value::void())
+    })
 }
 
 /// Device numbers not taken by the VM's devices of `list` (VBDs: 0-15, VIFs: 0-6).
-fn free_devices(ctx: &Ctx, vm: &str, list: &str, class: &str, field: &str, count: u32) -> Result<Value, ApiError> {
+fn free_devices(ctx: &Ctx, vm: &str, list: &str, class: &str, field: &str, count: u32) -> Result<Vec<String>, ApiError> {
     let t = ctx.xapi.store.read();
     let rec = t.get("VM", vm).ok_or_else(|| ApiError::handle_invalid("VM", vm))?;
     let dc = model().class(class).unwrap();
@@ -93,13 +97,13 @@ fn free_devices(ctx: &Ctx, vm: &str, list: &str, class: &str, field: &str, count
             .collect(),
         _ => vec![],
     };
-    Ok(Value::Set((0..count).map(|i| i.to_string()).filter(|d| !used.contains(d)).map(Value::String).collect()))
+    Ok((0..count).map(|i| i.to_string()).filter(|d| !used.contains(d)).collect())
 }
 
 /// Whether the VM could start on this host now: memory and CPUs.
 fn assert_can_boot(ctx: &Ctx, vm: &str) -> Result<(), ApiError> {
     let rec = ctx.xapi.store.read().get("VM", vm).cloned().ok_or_else(|| ApiError::handle_invalid("VM", vm))?;
-    lifecycle::check(&view(vm, &rec), "start")?;
+    lifecycle::check(&view(vm, &rec), VmOperations::Start)?;
     let spec = domain_spec(&rec);
     let host = ctx.xapi.backend.host_info();
     if spec.memory_target > host.memory_free {
@@ -111,78 +115,174 @@ fn assert_can_boot(ctx: &Ctx, vm: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn arg(a: &[Value], i: usize) -> String {
-    a[i].as_str().unwrap_or("").to_string()
+/// The VM class's custom messages; power operations are in `vm_power`, copies in `vm_copy`.
+pub struct VmApi;
+
+impl VmMessages for VmApi {
+    fn assert_can_boot_here(ctx: &Ctx, a: VmAssertCanBootHereArgs) -> Result<(), ApiError> {
+        if *a.host != *ctx.xapi.this_host {
+            return Err(ApiError::new("HOST_OFFLINE", [a.host.as_str()]));
+        }
+        assert_can_boot(ctx, &a.self_)
+    }
+
+    fn assert_operation_valid(ctx: &Ctx, a: VmAssertOperationValidArgs) -> Result<(), ApiError> {
+        let rec = ctx.xapi.store.read().get("VM", &a.self_).cloned().ok_or_else(|| ApiError::handle_invalid("VM", &a.self_))?;
+        lifecycle::check(&view(&a.self_, &rec), a.op)
+    }
+
+    fn compute_memory_overhead(ctx: &Ctx, a: VmComputeMemoryOverheadArgs) -> Result<i64, ApiError> {
+        let rec = ctx.xapi.store.read().get("VM", &a.vm).cloned().ok_or_else(|| ApiError::handle_invalid("VM", &a.vm))?;
+        // Page tables and device model: about 1/128 of the guest's memory plus 1 MiB per vCPU.
+        let mem = super::vm_state::int(&rec, "memory_static_max");
+        let vcpus = super::vm_state::int(&rec, "VCPUs_max");
+        Ok(mem / 128 + vcpus * (1 << 20))
+    }
+
+    fn get_allowed_vbd_devices(ctx: &Ctx, a: VmGetAllowedVbdDevicesArgs) -> Result<Vec<String>, ApiError> {
+        free_devices(ctx, &a.vm, "VBDs", "VBD", "userdevice", 16)
+    }
+
+    fn get_allowed_vif_devices(ctx: &Ctx, a: VmGetAllowedVifDevicesArgs) -> Result<Vec<String>, ApiError> {
+        free_devices(ctx, &a.vm, "VIFs", "VIF", "device", 7)
+    }
+
+    fn get_possible_hosts(ctx: &Ctx, a: VmGetPossibleHostsArgs) -> Result<Vec<Ref<HostRecord>>, ApiError> {
+        Ok(match assert_can_boot(ctx, &a.vm) {
+            Ok(()) => vec![Ref::new(ctx.xapi.this_host.as_str())],
+            Err(_) => vec![],
+        })
+    }
+
+    fn update_allowed_operations(ctx: &Ctx, a: VmUpdateAllowedOperationsArgs) -> Result<(), ApiError> {
+        ctx.xapi.store.write(|tx| update_vm(tx, &a.self_, |_| Ok(())))
+    }
+
+    fn start(ctx: Ctx, a: VmStartArgs) -> Reply<()> {
+        vm_power::start(ctx, a)
+    }
+    fn start_on(ctx: Ctx, a: VmStartOnArgs) -> Reply<()> {
+        vm_power::start_on(ctx, a)
+    }
+    fn pause(ctx: Ctx, a: VmPauseArgs) -> Reply<()> {
+        vm_power::pause(ctx, a)
+    }
+    fn unpause(ctx: Ctx, a: VmUnpauseArgs) -> Reply<()> {
+        vm_power::unpause(ctx, a)
+    }
+    fn clean_shutdown(ctx: Ctx, a: VmCleanShutdownArgs) -> Reply<()> {
+        vm_power::clean_shutdown(ctx, a)
+    }
+    fn hard_shutdown(ctx: Ctx, a: VmHardShutdownArgs) -> Reply<()> {
+        vm_power::hard_shutdown(ctx, a)
+    }
+    fn shutdown(ctx: Ctx, a: VmShutdownArgs) -> Reply<()> {
+        vm_power::shutdown(ctx, a)
+    }
+    fn clean_reboot(ctx: Ctx, a: VmCleanRebootArgs) -> Reply<()> {
+        vm_power::clean_reboot(ctx, a)
+    }
+    fn hard_reboot(ctx: Ctx, a: VmHardRebootArgs) -> Reply<()> {
+        vm_power::hard_reboot(ctx, a)
+    }
+    fn suspend(ctx: Ctx, a: VmSuspendArgs) -> Reply<()> {
+        vm_power::suspend(ctx, a)
+    }
+    fn resume(ctx: Ctx, a: VmResumeArgs) -> Reply<()> {
+        vm_power::resume(ctx, a)
+    }
+    fn resume_on(ctx: Ctx, a: VmResumeOnArgs) -> Reply<()> {
+        vm_power::resume_on(ctx, a)
+    }
+    fn send_sysrq(ctx: Ctx, a: VmSendSysrqArgs) -> Reply<()> {
+        vm_power::send_sysrq(ctx, a)
+    }
+    fn send_trigger(ctx: Ctx, a: VmSendTriggerArgs) -> Reply<()> {
+        vm_power::send_trigger(ctx, a)
+    }
+    fn power_state_reset(ctx: Ctx, a: VmPowerStateResetArgs) -> Reply<()> {
+        vm_power::power_state_reset(ctx, a)
+    }
+    fn set_memory(ctx: Ctx, a: VmSetMemoryArgs) -> Reply<()> {
+        vm_power::set_memory(ctx, a)
+    }
+    fn set_memory_dynamic_range(ctx: Ctx, a: VmSetMemoryDynamicRangeArgs) -> Reply<()> {
+        vm_power::set_memory_dynamic_range(ctx, a)
+    }
+    fn set_memory_static_range(ctx: Ctx, a: VmSetMemoryStaticRangeArgs) -> Reply<()> {
+        vm_power::set_memory_static_range(ctx, a)
+    }
+    fn set_memory_limits(ctx: Ctx, a: VmSetMemoryLimitsArgs) -> Reply<()> {
+        vm_power::set_memory_limits(ctx, a)
+    }
+    fn set_vcpus_number_live(ctx: Ctx, a: VmSetVcpusNumberLiveArgs) -> Reply<()> {
+        vm_power::set_vcpus_number_live(ctx, a)
+    }
+    fn clone(ctx: Ctx, a: VmCloneArgs) -> Reply<Ref<VmRecord>> {
+        vm_copy::clone(ctx, a)
+    }
+    fn copy(ctx: Ctx, a: VmCopyArgs) -> Reply<Ref<VmRecord>> {
+        vm_copy::copy(ctx, a)
+    }
+    fn snapshot(ctx: Ctx, a: VmSnapshotArgs) -> Reply<Ref<VmRecord>> {
+        vm_copy::snapshot(ctx, a)
+    }
+    fn revert(ctx: Ctx, a: VmRevertArgs) -> Reply<()> {
+        vm_copy::revert(ctx, a)
+    }
+    fn provision(ctx: Ctx, a: VmProvisionArgs) -> Reply<()> {
+        vm_copy::provision(ctx, a)
+    }
 }
 
+fn destroy(ctx: Ctx, a: OnObject<VmRecord>) -> Reply<()> {
+    Box::pin(async move { operate(&ctx, &a.this, VmOperations::Destroy, false, destroy_work).await })
+}
+
+/// Turning a VM into a template is a lifecycle operation (halted VMs only).
+fn set_is_a_template(ctx: &Ctx, a: OnObject<VmRecord>) -> Result<(), ApiError> {
+    let value = a.value(typed::boolean)?;
+    ctx.xapi.store.write(|tx| {
+        update_vm(tx, &a.this, |rec| {
+            if value {
+                lifecycle::check(&view(&a.this, rec), VmOperations::MakeIntoTemplate)?;
+            }
+            rec.set(vm_class(), "is_a_template", Value::Bool(value));
+            Ok(())
+        })
+    })
+}
+
+/// Binds the VM class: the generated trait's messages, and the checked versions of implicit
+/// messages and declared plain setters (typed through `OnObject` and their argument structs).
 pub fn register(d: &mut Dispatcher) {
-    d.override_implicit("VM.create", create);
-    let destroy: fn(Ctx, Vec<Value>) -> crate::dispatch::BoxFuture =
-        |ctx, a| Box::pin(async move { operate(&ctx, &arg(&a, 0), "destroy", false, destroy_work).await });
-    d.override_implicit_with("VM.destroy", Handler::Async(Arc::new(destroy)));
-    // Turning a VM into a template is a lifecycle operation (halted VMs only).
-    d.override_implicit("VM.set_is_a_template", |ctx, a| {
-        let (vm, value) = (arg(&a, 0), a[1].as_bool().unwrap_or(false));
-        ctx.xapi.store.write(|tx| {
-            update_vm(tx, &vm, |rec| {
-                if value {
-                    lifecycle::check(&view(&vm, rec), "make_into_template")?;
-                }
-                rec.set(vm_class(), "is_a_template", Value::Bool(value));
-                Ok(())
-            })
-        })?;
-        Ok(Value::void())
-    });
+    register_vm::<VmApi>(d);
+    let void = |_: ()| Value::void();
+    d.override_implicit_with("VM.create", typed::sync_handler(create, |v: Value| v));
+    d.override_implicit_with("VM.destroy", typed::async_handler(destroy, void));
+    d.override_implicit_with("VM.set_is_a_template", typed::sync_handler(set_is_a_template, void));
     // Changing blocked_operations changes what is allowed.
     for name in ["VM.set_blocked_operations", "VM.add_to_blocked_operations", "VM.remove_from_blocked_operations"] {
         let generic = d.get(name).expect("implicit map op").handler.clone();
         d.override_implicit_with(
             name,
-            Handler::Async(Arc::new(move |ctx: Ctx, a: Vec<Value>| {
+            Handler::Async(std::sync::Arc::new(move |ctx: Ctx, a: Vec<Value>| {
                 let generic = generic.clone();
                 Box::pin(async move {
-                    let vm = arg(&a, 0);
-                    let out = crate::dispatch::run(&generic, ctx.clone(), a).await?;
+                    let call = <OnObject<VmRecord> as typed::Decode>::decode(a)?;
+                    let vm = call.this.clone();
+                    let out = crate::dispatch::run(&generic, ctx.clone(), call.into_args()).await?;
                     ctx.xapi.store.write(|tx| update_vm(tx, &vm, |_| Ok(())))?;
                     Ok(out)
                 })
             })),
         );
     }
-    d.implement_sync("VM.get_allowed_VBD_devices", |ctx, a| free_devices(ctx, &arg(&a, 0), "VBDs", "VBD", "userdevice", 16));
-    d.implement_sync("VM.get_allowed_VIF_devices", |ctx, a| free_devices(ctx, &arg(&a, 0), "VIFs", "VIF", "device", 7));
-    d.implement_sync("VM.assert_operation_valid", |ctx, a| {
-        let vm = arg(&a, 0);
-        let rec = ctx.xapi.store.read().get("VM", &vm).cloned().ok_or_else(|| ApiError::handle_invalid("VM", &vm))?;
-        lifecycle::check(&view(&vm, &rec), a[1].as_str().unwrap_or(""))?;
-        Ok(Value::void())
-    });
-    d.implement_sync("VM.assert_can_boot_here", |ctx, a| {
-        if arg(&a, 1) != ctx.xapi.this_host {
-            return Err(ApiError::new("HOST_OFFLINE", [arg(&a, 1)]));
-        }
-        assert_can_boot(ctx, &arg(&a, 0))?;
-        Ok(Value::void())
-    });
-    d.implement_sync("VM.get_possible_hosts", |ctx, a| {
-        Ok(Value::Set(match assert_can_boot(ctx, &arg(&a, 0)) {
-            Ok(()) => vec![Value::str(&ctx.xapi.this_host)],
-            Err(_) => vec![],
-        }))
-    });
-    d.implement_sync("VM.update_allowed_operations", |ctx, a| {
-        ctx.xapi.store.write(|tx| update_vm(tx, &arg(&a, 0), |_| Ok(())))?;
-        Ok(Value::void())
-    });
-    d.implement_sync("VM.compute_memory_overhead", |ctx, a| {
-        let vm = arg(&a, 0);
-        let rec = ctx.xapi.store.read().get("VM", &vm).cloned().ok_or_else(|| ApiError::handle_invalid("VM", &vm))?;
-        // Page tables and device model: about 1/128 of the guest's memory plus 1 MiB per vCPU.
-        let mem = super::vm_state::int(&rec, "memory_static_max");
-        let vcpus = super::vm_state::int(&rec, "VCPUs_max");
-        Ok(Value::Int(mem / 128 + vcpus * (1 << 20)))
-    });
-    super::vm_power::register(d);
-    super::vm_copy::register(d);
+    // Declared plain setters whose change is a lifecycle operation with checks.
+    d.implement(VmSetMemoryStaticMaxArgs::MESSAGE, typed::async_handler(vm_power::set_memory_static_max, void));
+    d.implement(VmSetMemoryStaticMinArgs::MESSAGE, typed::async_handler(vm_power::set_memory_static_min, void));
+    d.implement(VmSetMemoryDynamicMaxArgs::MESSAGE, typed::async_handler(vm_power::set_memory_dynamic_max, void));
+    d.implement(VmSetMemoryDynamicMinArgs::MESSAGE, typed::async_handler(vm_power::set_memory_dynamic_min, void));
+    d.implement(VmSetVcpusMaxArgs::MESSAGE, typed::async_handler(vm_power::set_vcpus_max, void));
+    d.implement(VmSetVcpusAtStartupArgs::MESSAGE, typed::async_handler(vm_power::set_vcpus_at_startup, void));
 }

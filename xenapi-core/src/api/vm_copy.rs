@@ -7,13 +7,15 @@
 //! `other_config:disks`.
 
 use super::vm_power::{operate, Op};
-use super::vm_state::{mark_stopped, refresh_allowed, update_vm, vm_class};
-use crate::dispatch::{Ctx, Dispatcher, Handler};
+use super::vm_state::{mark_stopped, power_state, refresh_allowed, update_vm, vm_class};
+use crate::dispatch::Ctx;
 use crate::error::ApiError;
+use crate::generated::args::{VmCloneArgs, VmCopyArgs, VmProvisionArgs, VmRevertArgs, VmSnapshotArgs};
+use crate::generated::{VmOperations, VmPowerState, VmRecord};
 use crate::model::model;
 use crate::store::{new_ref, new_uuid, Record, Tx};
+use crate::typed::{Ref, Reply};
 use crate::value::{Value, NULL_REF};
-use std::sync::Arc;
 
 /// Fields a copy of a VM does not inherit: identity, runtime state, relations.
 const RESET_ON_COPY: &[&str] = &[
@@ -141,7 +143,7 @@ pub fn delete_devices(tx: &mut Tx<'_>, vm: &Record) {
 }
 
 /// A new halted VM from `src`, named `name`, with disks made as `how` says; returns its ref.
-fn copy_vm(o: &Op, name: &str, how: Disks) -> Result<Value, ApiError> {
+fn copy_vm(o: &Op, name: &str, how: Disks) -> Result<Ref<VmRecord>, ApiError> {
     let c = vm_class();
     let snapshot = matches!(how, Disks::Snapshot);
     let src = o.record()?;
@@ -159,7 +161,7 @@ fn copy_vm(o: &Op, name: &str, how: Disks) -> Result<Value, ApiError> {
     }
     rec.set(c, "uuid", Value::str(new_uuid()));
     rec.set(c, "name_label", Value::str(name));
-    rec.set(c, "power_state", Value::str("Halted"));
+    rec.set(c, "power_state", Value::str(VmPowerState::Halted.wire_name()));
     rec.set(c, "domid", Value::Int(-1));
     rec.set(c, "parent", Value::str(&o.vm));
     if snapshot {
@@ -189,11 +191,11 @@ fn copy_vm(o: &Op, name: &str, how: Disks) -> Result<Value, ApiError> {
         }
         return Err(e);
     }
-    Ok(Value::str(r))
+    Ok(Ref::new(r))
 }
 
 /// Brings the snapshot's VM back to the snapshot's configuration and disks, halted.
-fn revert_work(o: &Op) -> Result<Value, ApiError> {
+fn revert_work(o: &Op) -> Result<(), ApiError> {
     let c = vm_class();
     let snap = o.record()?;
     if snap.get(c, "is_a_snapshot").as_bool() != Some(true) {
@@ -210,18 +212,19 @@ fn revert_work(o: &Op) -> Result<Value, ApiError> {
         ApiError::new("VM_REVERT_FAILED", [vm.as_str(), o.vm.as_str()])
     })?;
     let old_disks = disk_vdis(&o.xapi.store.read(), &target);
-    match target.str(c, "power_state") {
-        "Running" | "Paused" => {
+    let state = power_state(&target);
+    match state {
+        VmPowerState::Running | VmPowerState::Paused => {
             o.xapi.backend.destroy(&uuid).map_err(|e| o.fail(e))?;
         }
-        "Suspended" => {
+        VmPowerState::Suspended => {
             let _ = std::fs::remove_file(super::vm_state::suspend_image(&o.xapi, &uuid));
         }
         _ => {}
     }
     o.xapi.store.write(|tx| {
-        if target.str(c, "power_state") != "Halted" {
-            mark_stopped(tx, &o.xapi, &vm, "Halted")?;
+        if state != VmPowerState::Halted {
+            mark_stopped(tx, &o.xapi, &vm, VmPowerState::Halted)?;
         }
         let current = tx.must_get("VM", &vm)?;
         delete_devices(tx, &current);
@@ -243,7 +246,7 @@ fn revert_work(o: &Op) -> Result<Value, ApiError> {
             }
         }
     }
-    Ok(Value::void())
+    Ok(())
 }
 
 /// One `<disk .../>` of `other_config:disks`.
@@ -280,10 +283,10 @@ fn parse_disks(xml: &str) -> Result<Vec<DiskSpec>, ApiError> {
 }
 
 /// Makes the disks listed in `other_config:disks`, then drops the key (as xapi does).
-fn provision_work(o: &Op) -> Result<Value, ApiError> {
+fn provision_work(o: &Op) -> Result<(), ApiError> {
     let c = vm_class();
     let rec = o.record()?;
-    let Some(xml) = super::sr::map_get(rec.get(c, "other_config"), "disks") else { return Ok(Value::void()) };
+    let Some(xml) = super::sr::map_get(rec.get(c, "other_config"), "disks") else { return Ok(()) };
     let specs = parse_disks(&xml)?;
     let vc = model().class("VDI").unwrap();
     let bc = model().class("VBD").unwrap();
@@ -332,35 +335,29 @@ fn provision_work(o: &Op) -> Result<Value, ApiError> {
         }
         return Err(e);
     }
-    Ok(Value::void())
+    Ok(())
 }
 
-fn arg(a: &[Value], i: usize) -> String {
-    a[i].as_str().unwrap_or("").to_string()
+pub fn clone(ctx: Ctx, a: VmCloneArgs) -> Reply<Ref<VmRecord>> {
+    Box::pin(async move { operate(&ctx, &a.vm, VmOperations::Clone, false, move |o| copy_vm(o, &a.new_name, Disks::Clone)).await })
 }
 
-pub fn register(d: &mut Dispatcher) {
-    let h = |f: fn(Ctx, Vec<Value>) -> crate::dispatch::BoxFuture| Handler::Async(Arc::new(f));
-    d.implement(
-        "VM.clone",
-        h(|ctx, a| Box::pin(async move { let n = arg(&a, 1); operate(&ctx, &arg(&a, 0), "clone", false, move |o| copy_vm(o, &n, Disks::Clone)).await })),
-    );
-    d.implement(
-        "VM.copy",
-        h(|ctx, a| {
-            Box::pin(async move {
-                let n = arg(&a, 1);
-                let sr = Some(arg(&a, 2)).filter(|s| !s.is_empty() && s != NULL_REF);
-                operate(&ctx, &arg(&a, 0), "copy", false, move |o| copy_vm(o, &n, Disks::Copy(sr))).await
-            })
-        }),
-    );
-    d.implement(
-        "VM.snapshot",
-        h(|ctx, a| Box::pin(async move { let n = arg(&a, 1); operate(&ctx, &arg(&a, 0), "snapshot", false, move |o| copy_vm(o, &n, Disks::Snapshot)).await })),
-    );
-    d.implement("VM.revert", h(|ctx, a| Box::pin(async move { operate(&ctx, &arg(&a, 0), "revert", false, revert_work).await })));
-    d.implement("VM.provision", h(|ctx, a| Box::pin(async move { operate(&ctx, &arg(&a, 0), "provision", false, provision_work).await })));
+pub fn copy(ctx: Ctx, a: VmCopyArgs) -> Reply<Ref<VmRecord>> {
+    let sr = a.sr.non_null().map(str::to_string);
+    Box::pin(async move { operate(&ctx, &a.vm, VmOperations::Copy, false, move |o| copy_vm(o, &a.new_name, Disks::Copy(sr))).await })
+}
+
+/// `ignore_vdis` is accepted and not used: every disk of the VM is snapshotted.
+pub fn snapshot(ctx: Ctx, a: VmSnapshotArgs) -> Reply<Ref<VmRecord>> {
+    Box::pin(async move { operate(&ctx, &a.vm, VmOperations::Snapshot, false, move |o| copy_vm(o, &a.new_name, Disks::Snapshot)).await })
+}
+
+pub fn revert(ctx: Ctx, a: VmRevertArgs) -> Reply<()> {
+    Box::pin(async move { operate(&ctx, &a.snapshot, VmOperations::Revert, false, revert_work).await })
+}
+
+pub fn provision(ctx: Ctx, a: VmProvisionArgs) -> Reply<()> {
+    Box::pin(async move { operate(&ctx, &a.vm, VmOperations::Provision, false, provision_work).await })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use super::Xapi;
 use crate::backend::{BackendError, DomId, DomainDetail, DomainSpec, DomainState, GuestShutdown};
 use crate::error::ApiError;
+use crate::generated::{VmOperations, VmPowerState};
 use crate::lifecycle::{self, VmView};
 use crate::model::{model, Class};
 use crate::store::{Record, Tx};
@@ -22,25 +23,45 @@ fn string_pairs(v: &Value) -> Vec<(String, String)> {
     }
 }
 
+/// Pairs of a map whose keys or values are enum values, typed; pairs that do not parse are left
+/// out (the store holds only values the model allows).
+fn enum_pairs<K, V>(v: &Value, key: impl Fn(&str) -> Option<K>, val: impl Fn(&str) -> Option<V>) -> Vec<(K, V)> {
+    string_pairs(v).iter().filter_map(|(k, v)| Some((key(k)?, val(v)?))).collect()
+}
+
+/// A VM's power state as stored.
+pub fn power_state(rec: &Record) -> VmPowerState {
+    let s = rec.str(vm_class(), "power_state");
+    VmPowerState::from_wire(s).unwrap_or_else(|| {
+        tracing::warn!(power_state = s, "a VM record holds an unknown power state; taken as Halted");
+        VmPowerState::Halted
+    })
+}
+
+/// Whether the VM has a domain (it runs or is paused).
+pub fn has_domain(rec: &Record) -> bool {
+    matches!(power_state(rec), VmPowerState::Running | VmPowerState::Paused)
+}
+
 /// The lifecycle's view of a VM record.
 pub fn view(r: &str, rec: &Record) -> VmView {
     let c = vm_class();
     let flag = |f: &str| rec.get(c, f).as_bool() == Some(true);
     VmView {
         vm_ref: r.to_string(),
-        power_state: rec.str(c, "power_state").to_string(),
+        power_state: power_state(rec),
         is_template: flag("is_a_template"),
         is_default_template: flag("is_default_template"),
         is_snapshot: flag("is_a_snapshot"),
         is_control_domain: flag("is_control_domain"),
-        current_operations: string_pairs(rec.get(c, "current_operations")),
-        blocked_operations: string_pairs(rec.get(c, "blocked_operations")),
+        current_operations: enum_pairs(rec.get(c, "current_operations"), |k| Some(k.to_string()), VmOperations::from_wire),
+        blocked_operations: enum_pairs(rec.get(c, "blocked_operations"), VmOperations::from_wire, |v| Some(v.to_string())),
     }
 }
 
 pub fn refresh_allowed(r: &str, rec: &mut Record) {
     let ops = lifecycle::allowed_operations(&view(r, rec), super::is_implemented);
-    rec.set(vm_class(), "allowed_operations", Value::Set(ops.into_iter().map(Value::String).collect()));
+    rec.set(vm_class(), "allowed_operations", Value::Set(ops.into_iter().map(|o| Value::str(o.wire_name())).collect()));
 }
 
 /// Changes a VM record and republishes its `allowed_operations`: every change of a VM goes
@@ -154,7 +175,8 @@ pub fn mark_running(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, domid: DomId, paused
     let c = vm_class();
     let host = xapi.this_host.clone();
     let metrics = update_vm(tx, vm, |rec| {
-        rec.set(c, "power_state", Value::str(if paused { "Paused" } else { "Running" }));
+        let state = if paused { VmPowerState::Paused } else { VmPowerState::Running };
+        rec.set(c, "power_state", Value::str(state.wire_name()));
         rec.set(c, "domid", Value::Int(domid));
         rec.set(c, "resident_on", Value::str(&host));
         rec.set(c, "scheduled_to_be_resident_on", Value::null_ref());
@@ -185,13 +207,13 @@ pub fn mark_running(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, domid: DomId, paused
 
 /// Records that the VM has no domain: `Halted` or `Suspended`; its disks and NICs are no longer
 /// attached, whatever stopped it (an operation, a crash, or a domain gone while the server was down).
-pub fn mark_stopped(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, power_state: &str) -> Result<(), ApiError> {
+pub fn mark_stopped(tx: &mut Tx<'_>, xapi: &Xapi, vm: &str, power_state: VmPowerState) -> Result<(), ApiError> {
     super::vbd::detach_all(tx, vm)?;
     super::vif::detach_all(tx, vm)?;
     super::guest_agent::report_gone(tx, vm)?;
     let c = vm_class();
     let metrics = update_vm(tx, vm, |rec| {
-        rec.set(c, "power_state", Value::str(power_state));
+        rec.set(c, "power_state", Value::str(power_state.wire_name()));
         rec.set(c, "domid", Value::Int(-1));
         rec.set(c, "resident_on", Value::null_ref());
         Ok(rec.str(c, "metrics").to_string())
@@ -226,24 +248,24 @@ pub fn reconcile(xapi: &Xapi) -> Result<(), ApiError> {
             }
             let uuid = rec.str(c, "uuid");
             let dom = domains.iter().find(|d| d.vm_uuid == uuid);
-            let state = rec.str(c, "power_state");
+            let state = power_state(rec);
             update_vm(tx, r, |rec| {
                 rec.set(c, "current_operations", Value::Map(vec![]));
                 Ok(())
             })?;
             match (state, dom) {
-                ("Running" | "Paused", Some(d)) => {
+                (VmPowerState::Running | VmPowerState::Paused, Some(d)) => {
                     keep.push(uuid.to_string());
                     let paused = d.state != DomainState::Running;
                     mark_running(tx, xapi, r, d.domid, paused, false)?;
                 }
-                ("Running" | "Paused", None) => {
+                (VmPowerState::Running | VmPowerState::Paused, None) => {
                     tracing::warn!(vm = %r, "VM was {state} but its domain is gone: now Halted");
-                    mark_stopped(tx, xapi, r, "Halted")?;
+                    mark_stopped(tx, xapi, r, VmPowerState::Halted)?;
                 }
-                ("Suspended", _) if !suspend_image(xapi, uuid).exists() => {
+                (VmPowerState::Suspended, _) if !suspend_image(xapi, uuid).exists() => {
                     tracing::warn!(vm = %r, "suspend image missing: now Halted");
-                    mark_stopped(tx, xapi, r, "Halted")?;
+                    mark_stopped(tx, xapi, r, VmPowerState::Halted)?;
                 }
                 _ => {}
             }
@@ -302,7 +324,7 @@ pub fn handle_guest_shutdowns(xapi: &Xapi) {
             })
         } else {
             match xapi.backend.destroy(&uuid) {
-                Ok(()) | Err(BackendError::NoSuchDomain(_)) => xapi.store.write(|tx| mark_stopped(tx, xapi, &vm, "Halted")),
+                Ok(()) | Err(BackendError::NoSuchDomain(_)) => xapi.store.write(|tx| mark_stopped(tx, xapi, &vm, VmPowerState::Halted)),
                 Err(e) => Err(backend_error(&vm, None, e)),
             }
         };
@@ -331,7 +353,7 @@ fn apply_crash_action(xapi: &Xapi, vm: &str, uuid: &str) -> Result<(), ApiError>
         }),
         _ => {
             xapi.backend.destroy(uuid).map_err(|e| backend_error(vm, None, e))?;
-            xapi.store.write(|tx| mark_stopped(tx, xapi, vm, "Halted"))
+            xapi.store.write(|tx| mark_stopped(tx, xapi, vm, VmPowerState::Halted))
         }
     }
 }

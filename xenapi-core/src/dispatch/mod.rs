@@ -74,11 +74,6 @@ pub struct Dispatcher {
     methods: HashMap<String, Method>,
 }
 
-/// A method declared by the model but not (yet) implemented by this server.
-fn not_implemented(name: String) -> Handler {
-    Handler::Sync(Arc::new(move |_, _| Err(ApiError::new("NOT_IMPLEMENTED", [name.as_str()]))))
-}
-
 /// A declared message that no api module implements and the list does not name: a gap that
 /// [`unimplemented::coverage`] reports and `Xapi::open` refuses to serve, so never answered.
 fn unbound(name: String) -> Handler {
@@ -105,8 +100,8 @@ impl Dispatcher {
                 // unless an api module binds it to something with checks.
                 if let Some(h) = implicit::plain_setter(class, m) {
                     d.insert_declared(&name, m, h, true);
-                } else if unimplemented::reason(&name).is_some() {
-                    d.insert_declared(&name, m, not_implemented(name.clone()), false);
+                } else if let Some(reason) = unimplemented::reason(&name) {
+                    d.not_implemented(&name, reason);
                 } else {
                     // Neither listed nor (yet) implemented: an api module binds it next. The
                     // entry keeps the message's signature and role in the table (which the
@@ -140,9 +135,10 @@ impl Dispatcher {
         self.methods.insert(m.name.clone(), m);
     }
 
-    /// Binds the handler of a custom message declared in the model (with the model's role for it,
-    /// `xenapi_model::rbac`) (`class.message`). Panics if
-    /// the model does not declare it: handlers and the model must not drift apart.
+    /// Binds the handler of a custom message declared in the model (`class.message`), with the
+    /// model's role for it (`xenapi_model::rbac`): the generated `register_<class>` glue, and the
+    /// checked overrides of declared plain setters (bound by their argument struct's `MESSAGE`).
+    /// Panics if the model does not declare it: handlers and the model must not drift apart.
     pub fn implement(&mut self, name: &str, handler: Handler) {
         let (class, msg) = name.split_once('.').expect("class.message");
         let decl = model()
@@ -152,26 +148,27 @@ impl Dispatcher {
         self.insert_declared(name, decl, handler, true);
     }
 
-    pub fn implement_sync(
-        &mut self,
-        name: &str,
-        f: impl Fn(&Ctx, Vec<Value>) -> Result<Value, ApiError> + Send + Sync + 'static,
-    ) {
-        self.implement(name, Handler::Sync(Arc::new(f)));
+    /// Binds a declared message to NOT_IMPLEMENTED, for the explicit list of messages this server
+    /// does not implement (`model/unimplemented.txt`, through the generated
+    /// `register_unimplemented`). `reason` says why, for the reader of the list and the log.
+    pub fn not_implemented(&mut self, name: &str, reason: &str) {
+        let (class, msg) = name.split_once('.').expect("class.message");
+        let decl = model()
+            .class(class)
+            .and_then(|c| c.message(msg))
+            .unwrap_or_else(|| panic!("{name} is not declared in model/datamodel.txt"));
+        // The wire error keeps xapi's one parameter (the message); the reason goes to the log.
+        let (message, reason) = (name.to_string(), reason.to_string());
+        let handler = Handler::Sync(Arc::new(move |_: &Ctx, _: Vec<Value>| {
+            tracing::debug!(message = %message, reason = %reason, "call of an unimplemented message");
+            Err(ApiError::new("NOT_IMPLEMENTED", [message.as_str()]))
+        }));
+        self.insert_declared(name, decl, handler, false);
     }
 
     /// Replaces the handler of an implicit message (e.g. `VM.create`, which also creates the VM's
-    /// metrics object), keeping its generated signature.
-    pub fn override_implicit(
-        &mut self,
-        name: &str,
-        f: impl Fn(&Ctx, Vec<Value>) -> Result<Value, ApiError> + Send + Sync + 'static,
-    ) {
-        let m = self.methods.get_mut(name).unwrap_or_else(|| panic!("{name} is not an implicit message"));
-        m.handler = Handler::Sync(Arc::new(f));
-    }
-
-    /// Like `override_implicit`, with any kind of handler.
+    /// metrics object), keeping its generated signature. Api modules bind typed handlers here
+    /// (`typed::sync_handler(f, encode)` with `typed::CreateArgs` / `typed::OnObject`).
     pub fn override_implicit_with(&mut self, name: &str, handler: Handler) {
         let m = self.methods.get_mut(name).unwrap_or_else(|| panic!("{name} is not an implicit message"));
         m.handler = handler;

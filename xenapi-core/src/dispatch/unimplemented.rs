@@ -1,69 +1,26 @@
 //! The explicit list of declared messages this server does not implement, each with its reason
-//! (`model/unimplemented.txt`, compiled in next to the data model).
+//! (`model/unimplemented.txt`). `xenapi-codegen` reads and checks that file (one
+//! `class.message  reason` per line, each a declared message, named once) and compiles it into
+//! [`UNIMPLEMENTED`]; a declared message that is not on it is a method of its class's generated
+//! handler trait, so a missing handler fails to compile.
 //!
-//! The dispatcher binds exactly these to `NOT_IMPLEMENTED`; a declared message that no `api`
-//! module implements and this list does not name is a gap nobody decided on, and [`coverage`]
-//! reports it (`Xapi::open` refuses to start with one, and a unit test in `api` names every
-//! such message and every listed one that is implemented after all). The reasons are what
-//! `xencim api-doc` prints beside each refused message.
+//! The dispatcher binds exactly these to `NOT_IMPLEMENTED`. [`coverage`] sorts a dispatch table
+//! against the model and this list: a gap (neither implemented nor listed) makes `Xapi::open`
+//! refuse to start, and a unit test in `api` names every gap and every listed message that is
+//! implemented after all. The reasons are what `xencim api-doc` prints beside each refused
+//! message.
 
-use crate::model::{model, Model};
-use std::collections::HashSet;
-use std::sync::OnceLock;
+use crate::generated::handlers::UNIMPLEMENTED;
+use crate::model::model;
 
-const UNIMPLEMENTED_TXT: &str = include_str!("../../model/unimplemented.txt");
-
-/// One refused message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// `class.message`, as the model declares it.
-    pub name: String,
-    /// Why it is refused, and which issue brings it.
-    pub reason: String,
-}
-
-/// Parses the list against the model: one `class.message  reason` per line, `#` comments and
-/// blank lines ignored. Every name must be a message the model declares (a custom message, not
-/// an implicit accessor), named once, with a reason.
-pub fn parse(text: &str, model: &Model) -> Result<Vec<Entry>, String> {
-    let mut out: Vec<Entry> = Vec::new();
-    let mut seen = HashSet::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (name, reason) = match line.split_once(char::is_whitespace) {
-            Some((name, reason)) => (name, reason.trim()),
-            None => (line, ""),
-        };
-        if reason.is_empty() {
-            return Err(format!("line {n}: {name} has no reason"));
-        }
-        let (class, msg) = name.split_once('.').ok_or_else(|| format!("line {n}: {name:?} is not class.message"))?;
-        let declared = model.class(class).is_some_and(|c| c.message(msg).is_some());
-        if !declared {
-            return Err(format!("line {n}: {name} is not a message declared in model/datamodel.txt"));
-        }
-        if !seen.insert(name.to_string()) {
-            return Err(format!("line {n}: {name} is listed twice"));
-        }
-        out.push(Entry { name: name.to_string(), reason: reason.to_string() });
-    }
-    Ok(out)
-}
-
-/// The list, parsed on first use. Like the model, a bad line is a bug in a checked-in file that
-/// the unit tests catch, so it panics with the line at fault.
-pub fn list() -> &'static [Entry] {
-    static LIST: OnceLock<Vec<Entry>> = OnceLock::new();
-    LIST.get_or_init(|| parse(UNIMPLEMENTED_TXT, model()).unwrap_or_else(|e| panic!("model/unimplemented.txt is invalid: {e}")))
+/// The list: `(class.message, reason)` in file order.
+pub fn list() -> &'static [(&'static str, &'static str)] {
+    UNIMPLEMENTED
 }
 
 /// The reason `name` (`VM.checkpoint`) is refused, if the list names it.
 pub fn reason(name: &str) -> Option<&'static str> {
-    list().iter().find(|e| e.name == name).map(|e| e.reason.as_str())
+    UNIMPLEMENTED.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
 }
 
 /// How a dispatch table stands against the model and this list.
@@ -125,22 +82,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_checked_in_list_parses() {
+    fn every_entry_is_a_declared_message_with_a_reason() {
         assert!(!list().is_empty());
-        assert!(list().iter().all(|e| !e.reason.is_empty()));
-    }
-
-    #[test]
-    fn bad_lines_are_refused_with_their_line_number() {
-        let m = model();
-        assert_eq!(parse("# c\n\nVM.checkpoint  needs a suspend image\n", m).unwrap().len(), 1);
-        let err = |t: &str| parse(t, m).unwrap_err();
-        assert_eq!(err("VM.checkpoint"), "line 1: VM.checkpoint has no reason");
-        assert!(err("\nVM.no_such_message  why").starts_with("line 2: VM.no_such_message is not a message declared"));
-        assert!(err("NoClass.x  why").contains("not a message declared"));
-        assert!(err("checkpoint  why").contains("is not class.message"));
-        // Implicit accessors are not declared messages: they are always implemented.
-        assert!(err("VM.get_record  why").contains("not a message declared"));
-        assert_eq!(err("VM.checkpoint a\nVM.checkpoint b"), "line 2: VM.checkpoint is listed twice");
+        for (name, why) in list() {
+            let (class, msg) = name.split_once('.').expect("class.message");
+            assert!(model().class(class).and_then(|c| c.message(msg)).is_some(), "{name} is not declared");
+            assert!(!why.is_empty() && *why != "-", "{name} has no reason");
+        }
     }
 }

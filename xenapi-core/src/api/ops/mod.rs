@@ -111,7 +111,7 @@ mod tests {
             }
         }
         for (op, message) in crate::lifecycle::VM_OPERATIONS {
-            assert!(model().enums["vm_operations"].iter().any(|v| v == op), "VM {op}");
+            assert!(model().enums["vm_operations"].iter().any(|v| v == op.wire_name()), "VM {op}");
             if let Some(m) = message {
                 assert!(known(m), "VM {op} → {m}: not a message of the model");
             }
