@@ -149,8 +149,9 @@ impl Dispatcher {
     }
 
     /// Binds a declared message to NOT_IMPLEMENTED, for the explicit list of messages this server
-    /// does not implement (`model/unimplemented.txt`, through the generated
-    /// `register_unimplemented`). `reason` says why, for the reader of the list and the log.
+    /// does not implement (`model/unimplemented.txt`, compiled into the generated
+    /// `UNIMPLEMENTED`; [`Dispatcher::from_model`] binds each). `reason` says why, for the reader
+    /// of the list and the log.
     pub fn not_implemented(&mut self, name: &str, reason: &str) {
         let (class, msg) = name.split_once('.').expect("class.message");
         let decl = model()
