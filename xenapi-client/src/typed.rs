@@ -75,6 +75,27 @@ impl ObjectRecord {
     }
 }
 
+/// The records of a `<class>.get_all_records` answer body (the whole `methodResponse`), typed:
+/// what [`Session::get_all_records`] does with the bytes it received.
+pub fn decode_all_records(class: &str, body: &[u8]) -> Result<Vec<(String, ObjectRecord)>> {
+    let c = stored_class(class)?;
+    let w = xenapi_wire::xmlrpc::decode_response(body).map_err(|e| ClientError::Protocol(e.0))?.map_err(ClientError::Api)?;
+    all_records(c, w)
+}
+
+fn all_records(c: &'static Class, w: Wire) -> Result<Vec<(String, ObjectRecord)>> {
+    match w {
+        Wire::Struct(members) => members
+            .into_iter()
+            .map(|(r, rec)| match rec {
+                Wire::Struct(fields) => Ok((r, ObjectRecord::from_wire(c, fields)?)),
+                other => Err(ClientError::Protocol(format!("record of {r} is {other:?}"))),
+            })
+            .collect(),
+        other => Err(ClientError::Protocol(format!("{}.get_all_records answered {other:?}", c.name))),
+    }
+}
+
 fn typed(w: Wire, ty: &Type, class: &str, what: &str) -> Result<Value> {
     Value::from_wire(w, ty, what).map_err(|e| ClientError::Protocol(format!("{class}.{what} does not fit its model type {ty}: {e}")))
 }
@@ -111,16 +132,8 @@ impl Session {
     /// `<class>.get_all_records`: every object with its typed record, in the server's order.
     pub async fn get_all_records(&self, class: &str) -> Result<Vec<(String, ObjectRecord)>> {
         let c = stored_class(class)?;
-        match self.call(&format!("{}.get_all_records", c.name), vec![]).await? {
-            Wire::Struct(members) => members
-                .into_iter()
-                .map(|(r, rec)| match rec {
-                    Wire::Struct(fields) => Ok((r, ObjectRecord::from_wire(c, fields)?)),
-                    other => Err(ClientError::Protocol(format!("record of {r} is {other:?}"))),
-                })
-                .collect(),
-            other => Err(ClientError::Protocol(format!("{class}.get_all_records answered {other:?}"))),
-        }
+        let w = self.call(&format!("{}.get_all_records", c.name), vec![]).await?;
+        all_records(c, w)
     }
 
     /// `<class>.get_record(ref)`.
