@@ -5,6 +5,8 @@
 //! Bodies decode into untyped [`Wire`] values; [`WireValue`] types them under the model
 //! (`Value::from_wire`) and back. Values are encoded straight from typed [`Value`]s.
 
+pub mod chunked;
+pub mod json_write;
 pub mod jsonrpc;
 mod typed;
 pub mod xmlrpc;

@@ -24,16 +24,24 @@ pub fn encode_call(method: &str, args: &[Value]) -> String {
 const HEAD: &str = "<?xml version=\"1.0\"?>\n<methodResponse><params><param><value><struct>";
 const TAIL: &str = "</struct></value></param></params></methodResponse>\n";
 
+const SUCCESS_HEAD: &str = "<?xml version=\"1.0\"?>\n<methodResponse><params><param><value><struct>\
+<member><name>Status</name><value>Success</value></member><member><name>Value</name>";
+const SUCCESS_TAIL: &str = "</member></struct></value></param></params></methodResponse>\n";
+
+/// What a successful answer's `<value>` is wrapped in (before, after); the streamed answer
+/// (`chunked::Plan`) writes the same.
+pub fn success_envelope() -> (&'static str, &'static str) {
+    (SUCCESS_HEAD, SUCCESS_TAIL)
+}
+
 pub fn encode_success(v: &Value) -> String {
     let mut out = String::with_capacity(256 + size_hint(v));
-    out.push_str(HEAD);
-    out.push_str("<member><name>Status</name><value>Success</value></member><member><name>Value</name>");
+    out.push_str(SUCCESS_HEAD);
     match v {
         Value::Map(m) if m.len() >= PARALLEL_MIN_ENTRIES => write_map_parallel(&mut out, m),
         v => write_value(&mut out, v),
     }
-    out.push_str("</member>");
-    out.push_str(TAIL);
+    out.push_str(SUCCESS_TAIL);
     out
 }
 
@@ -106,13 +114,7 @@ pub fn write_value(out: &mut String, v: &Value) {
         }
         Value::Map(m) => {
             out.push_str("<value><struct>");
-            for (k, v) in m {
-                out.push_str("<member><name>");
-                escape_into(out, &k.key_string());
-                out.push_str("</name>");
-                write_value(out, v);
-                out.push_str("</member>");
-            }
+            write_members(out, m);
             out.push_str("</struct></value>");
         }
         Value::Struct(m) => {
@@ -142,6 +144,20 @@ pub fn write_value(out: &mut String, v: &Value) {
     }
 }
 
+/// The `<member>`s of a map (the inside of its `<struct>`).
+pub fn write_members(out: &mut String, m: &[(Value, Value)]) {
+    for (k, v) in m {
+        out.push_str("<member><name>");
+        match k {
+            Value::String(s) => escape_into(out, s),
+            k => escape_into(out, &k.key_string()),
+        }
+        out.push_str("</name>");
+        write_value(out, v);
+        out.push_str("</member>");
+    }
+}
+
 /// Maps at least this large (`get_all_records` of a big pool) are encoded on every core.
 const PARALLEL_MIN_ENTRIES: usize = 2048;
 
@@ -155,13 +171,7 @@ fn write_map_parallel(out: &mut String, m: &[(Value, Value)]) {
             .map(|part| {
                 scope.spawn(move || {
                     let mut s = String::with_capacity(part.iter().map(|(_, v)| size_hint(v) + 64).sum());
-                    for (k, v) in part {
-                        s.push_str("<member><name>");
-                        escape_into(&mut s, &k.key_string());
-                        s.push_str("</name>");
-                        write_value(&mut s, v);
-                        s.push_str("</member>");
-                    }
+                    write_members(&mut s, part);
                     s
                 })
             })
