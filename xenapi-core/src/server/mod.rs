@@ -342,7 +342,7 @@ pub async fn handle(xapi: Arc<Xapi>, req: Request<Incoming>, max_body: usize) ->
                     if let Some(plan) = (size > stream::STREAM_MIN_BYTES).then(|| Plan::xmlrpc(&v)).flatten() {
                         return with_body(StatusCode::OK, "text/xml", AnswerBody::Streamed(stream::stream(plan, v)));
                     }
-                    off_workers(size > HEAVY_BYTES, move || xmlrpc::encode_success(&v)).await
+                    off_workers(size > HEAVY_BYTES, move || xmlrpc::encode_success_sized(&v, size)).await
                 }
                 Err(e) => xmlrpc::encode_failure(&e),
             };

@@ -25,7 +25,7 @@ mod parse;
 pub mod records;
 
 pub use encode::{
-    encode_bare, encode_call, encode_failure, encode_once, encode_success, first_non_xml_char, is_xml_char, size_hint,
+    encode_bare, encode_call, encode_failure, encode_once, encode_success, encode_success_sized, first_non_xml_char, is_xml_char, size_hint,
     success_envelope, value_fragment, write_members, write_value,
 };
 
