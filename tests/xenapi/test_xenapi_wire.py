@@ -292,6 +292,12 @@ def test_large_answers_are_streamed_chunked_and_every_client_reads_them(server):
     one = next(iter(vms))
     assert x.VM.get_record(one) == records[one]
 
+    # An event.from batch of every VM (cut in its events): the SDK reads it, snapshots and all.
+    batch = getattr(x.event, "from")(["vm"], "", 5.0)
+    snapshots = {e["ref"]: e["snapshot"] for e in batch["events"] if e["class"] == "vm"}
+    assert vms <= set(snapshots) and snapshots[one]["name_label"] == records[one]["name_label"]
+    assert batch["token"] and batch["valid_ref_counts"]["vm"] >= 200
+
     # Raw HTTP/1.1: chunked, no Content-Length, Status first, well-formed to the end.
     u = urllib.parse.urlparse(server.url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
@@ -304,6 +310,11 @@ def test_large_answers_are_streamed_chunked_and_every_client_reads_them(server):
                            b"<member><name>Status</name><value>Success</value></member><member><name>Value</name>")
     assert body.endswith(b"</struct></value></member></struct></value></param></params></methodResponse>\n")
     assert set(xmlrpc.client.loads(body)[0][0]["Value"]) == set(records)
+    conn.request("POST", "/", xmlrpc.client.dumps((sref, ["vm"], "", 5.0), "event.from").encode(), {"Content-Type": "text/xml"})
+    resp = conn.getresponse()
+    body = resp.read()
+    assert resp.getheader("Transfer-Encoding") == "chunked"
+    assert len(xmlrpc.client.loads(body)[0][0]["Value"]["events"]) == len(batch["events"])
     # A small answer on the same kept-alive connection still has its Content-Length.
     conn.request("POST", "/", xmlrpc.client.dumps((sref,), "pool.get_all").encode(), {"Content-Type": "text/xml"})
     resp = conn.getresponse()

@@ -4,8 +4,9 @@
 //! `VM.get_all_records` of 10,000 VMs as it encodes it, holding a few batches instead of the
 //! whole text (tens of MB); the batches are independent, so several threads can encode them.
 //!
-//! Only the top-level collection is cut: that is where a large answer is large (`get_all`,
-//! `get_all_records`, `get_all_records_where`, `event.next`).
+//! One collection is cut: the top-level map or set (`get_all`, `get_all_records`,
+//! `get_all_records_where`, `event.next`), or the largest map or set member of a top-level
+//! struct (the `events` of an `event.from` batch); that is where a large answer is large.
 
 use crate::jsonrpc::Version;
 use crate::{json_write, xmlrpc};
@@ -13,20 +14,22 @@ use std::ops::Range;
 use xenapi_model::value::Value;
 
 /// How to cut the encoding of one answer. Made by [`Plan::xmlrpc`] or [`Plan::jsonrpc`] for a
-/// successful result whose top level is a map or a set; `None` for any other value (encode it
-/// whole).
+/// successful result with a collection to cut (see the module docs); `None` for any other value
+/// (encode it whole).
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Everything before the first element.
     pub head: String,
     /// Everything after the last element.
     pub tail: String,
-    /// The number of elements of the top-level collection.
+    /// The number of elements of the collection that is cut.
     pub len: usize,
+    /// The member of a top-level struct that is cut (`None`: the value itself).
+    member: Option<usize>,
     json: bool,
 }
 
-/// The two shapes that are cut.
+/// The number of elements of a map or a set.
 fn elements(v: &Value) -> Option<usize> {
     match v {
         Value::Map(m) => Some(m.len()),
@@ -35,33 +38,109 @@ fn elements(v: &Value) -> Option<usize> {
     }
 }
 
+/// Where the collection to cut is in `v`: `v` itself, or its largest map or set member.
+fn cut(v: &Value) -> Option<(Option<usize>, &Value)> {
+    match v {
+        Value::Map(_) | Value::Set(_) => Some((None, v)),
+        Value::Struct(members) => members
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, m))| Some((i, m, elements(m)?)))
+            .max_by_key(|(_, _, n)| *n)
+            .map(|(i, m, _)| (Some(i), m)),
+        _ => None,
+    }
+}
+
 impl Plan {
     /// The pieces of `xmlrpc::encode_success(v)`.
     pub fn xmlrpc(v: &Value) -> Option<Plan> {
-        let len = elements(v)?;
-        let (open, close) = match v {
+        let (member, c) = cut(v)?;
+        let (open, close) = match c {
             Value::Map(_) => ("<value><struct>", "</struct></value>"),
             _ => ("<value><array><data>", "</data></array></value>"),
         };
         let (before, after) = xmlrpc::success_envelope();
-        Some(Plan { head: format!("{before}{open}"), tail: format!("{close}{after}"), len, json: false })
+        let (mut head, mut tail) = (before.to_string(), String::new());
+        match (member, v) {
+            (Some(i), Value::Struct(members)) => {
+                // The struct as `write_value` writes it, the cut member's value left open.
+                head.push_str("<value><struct>");
+                for (k, m) in &members[..i] {
+                    xmlrpc::write_struct_member(&mut head, k, m);
+                }
+                xmlrpc::write_member_name(&mut head, &members[i].0);
+                head.push_str(open);
+                tail.push_str(close);
+                tail.push_str("</member>");
+                for (k, m) in &members[i + 1..] {
+                    xmlrpc::write_struct_member(&mut tail, k, m);
+                }
+                tail.push_str("</struct></value>");
+            }
+            _ => {
+                head.push_str(open);
+                tail.push_str(close);
+            }
+        }
+        tail.push_str(after);
+        Some(Plan { head, tail, len: elements(c)?, member, json: false })
     }
 
     /// The pieces of `jsonrpc::encode_response(version, id, &Ok(v))`.
     pub fn jsonrpc(version: Version, id: &serde_json::Value, v: &Value) -> Option<Plan> {
-        let len = elements(v)?;
-        let (open, close) = match v {
+        let (member, c) = cut(v)?;
+        let (open, close) = match c {
             Value::Map(_) => ("{", "}"),
             _ => ("[", "]"),
         };
         let (before, after) = crate::jsonrpc::success_envelope(version, id);
-        Some(Plan { head: format!("{before}{open}"), tail: format!("{close}{after}"), len, json: true })
+        let (mut head, mut tail) = (before, String::new());
+        match (member, v) {
+            (Some(i), Value::Struct(members)) => {
+                head.push('{');
+                for (j, (k, m)) in members[..=i].iter().enumerate() {
+                    if j > 0 {
+                        head.push(',');
+                    }
+                    json_write::write_str(&mut head, k);
+                    head.push(':');
+                    if j < i {
+                        json_write::write_json(&mut head, m);
+                    }
+                }
+                head.push_str(open);
+                tail.push_str(close);
+                for (k, m) in &members[i + 1..] {
+                    tail.push(',');
+                    json_write::write_str(&mut tail, k);
+                    tail.push(':');
+                    json_write::write_json(&mut tail, m);
+                }
+                tail.push('}');
+            }
+            _ => {
+                head.push_str(open);
+                tail.push_str(close);
+            }
+        }
+        tail.push_str(&after);
+        Some(Plan { head, tail, len: elements(c)?, member, json: true })
     }
 
-    /// Appends the encoding of the elements `range` of `v` (the value the plan was made for).
+    /// The collection that is cut, in `v` (the value the plan was made for).
+    fn collection<'v>(&self, v: &'v Value) -> &'v Value {
+        match (self.member, v) {
+            (Some(i), Value::Struct(members)) => members.get(i).map_or(v, |(_, m)| m),
+            _ => v,
+        }
+    }
+
+    /// Appends the encoding of the elements `range` of the collection cut in `v` (the value the
+    /// plan was made for).
     pub fn write_batch(&self, v: &Value, range: Range<usize>, out: &mut String) {
         let first = range.start == 0;
-        match (v, self.json) {
+        match (self.collection(v), self.json) {
             (Value::Map(m), false) => xmlrpc::write_members(out, &m[range]),
             (Value::Set(s), false) => s[range].iter().for_each(|i| xmlrpc::write_value(out, i)),
             (Value::Map(m), true) => json_write::write_entries(out, &m[range], first),
@@ -71,9 +150,9 @@ impl Plan {
         }
     }
 
-    /// Elements per batch for batches of about `bytes` bytes, from a sample of `v`'s elements.
+    /// Elements per batch for batches of about `bytes` bytes, from a sample of the elements.
     pub fn batch_len(&self, v: &Value, bytes: usize) -> usize {
-        let per = xmlrpc::size_hint(v) / self.len.max(1);
+        let per = xmlrpc::size_hint(self.collection(v)) / self.len.max(1);
         (bytes / per.max(1)).clamp(1, self.len.max(1))
     }
 }
@@ -146,6 +225,58 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_event_batch_is_cut_in_its_events() {
+        // As event.from answers: {events: [...], valid_ref_counts: {...}, token: "..."}, the
+        // events made once (`Encoded`) for every watcher.
+        let events: Vec<Value> = (0..300)
+            .map(|i| {
+                let e = Value::Struct(vec![
+                    ("id".into(), Value::Int(i)),
+                    ("class".into(), Value::str("vm")),
+                    ("snapshot".into(), big_map(1)),
+                ]);
+                if i % 2 == 0 {
+                    Value::Encoded(xmlrpc::encode_once(e))
+                } else {
+                    e
+                }
+            })
+            .collect();
+        let batch = |events: Vec<Value>| {
+            Value::Struct(vec![
+                ("events".into(), Value::Set(events)),
+                ("valid_ref_counts".into(), Value::Map(vec![(Value::str("vm"), Value::I4(3))])),
+                ("token".into(), Value::str("00000000000000000042,\"0\"<&>")),
+            ])
+        };
+        for v in [batch(events.clone()), batch(vec![])] {
+            let plan = Plan::xmlrpc(&v).unwrap();
+            assert_eq!(plan.len, elements(plan.collection(&v)).unwrap());
+            for n in [1, 7, 300] {
+                assert!(joined(&plan, &v, n) == xmlrpc::encode_success(&v), "batches of {n}");
+            }
+            for version in [Version::V1, Version::V2] {
+                let id = serde_json::json!(1);
+                let plan = Plan::jsonrpc(version, &id, &v).unwrap();
+                let whole = crate::jsonrpc::encode_response(version, &id, &Ok(v.clone()));
+                assert_eq!(joined(&plan, &v, 11), whole);
+            }
+        }
+        // The largest collection is the one cut, wherever it is.
+        let v = Value::Struct(vec![
+            ("small".into(), Value::Set(vec![Value::str("a")])),
+            ("big".into(), Value::Map((0..50).map(|i| (Value::Int(i), Value::Bool(i % 2 == 0))).collect())),
+            ("n".into(), Value::Float(0.5)),
+        ]);
+        let plan = Plan::xmlrpc(&v).unwrap();
+        assert_eq!(plan.len, 50);
+        assert_eq!(joined(&plan, &v, 3), xmlrpc::encode_success(&v));
+        let plan = Plan::jsonrpc(Version::V2, &serde_json::json!("x"), &v).unwrap();
+        assert_eq!(joined(&plan, &v, 3), crate::jsonrpc::encode_response(Version::V2, &serde_json::json!("x"), &Ok(v.clone())));
+        assert!(Plan::xmlrpc(&Value::Struct(vec![("a".into(), Value::Int(1))])).is_none());
     }
 
     #[test]

@@ -124,11 +124,7 @@ pub fn write_value(out: &mut String, v: &Value) {
         Value::Struct(m) => {
             out.push_str("<value><struct>");
             for (k, v) in m {
-                out.push_str("<member><name>");
-                escape_into(out, k);
-                out.push_str("</name>");
-                write_value(out, v);
-                out.push_str("</member>");
+                write_struct_member(out, k, v);
             }
             out.push_str("</struct></value>");
         }
@@ -146,6 +142,20 @@ pub fn write_value(out: &mut String, v: &Value) {
             out.push_str("</struct></value>");
         }
     }
+}
+
+/// `<member><name>name</name>`, the start of a struct member up to its value.
+pub fn write_member_name(out: &mut String, name: &str) {
+    out.push_str("<member><name>");
+    escape_into(out, name);
+    out.push_str("</name>");
+}
+
+/// One member of a struct.
+pub fn write_struct_member(out: &mut String, name: &str, v: &Value) {
+    write_member_name(out, name);
+    write_value(out, v);
+    out.push_str("</member>");
 }
 
 /// The `<member>`s of a map (the inside of its `<struct>`).

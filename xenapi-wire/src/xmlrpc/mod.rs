@@ -26,7 +26,7 @@ pub mod records;
 
 pub use encode::{
     encode_bare, encode_call, encode_failure, encode_once, encode_success, encode_success_sized, first_non_xml_char, is_xml_char, size_hint,
-    success_envelope, value_fragment, write_members, write_value,
+    success_envelope, value_fragment, write_member_name, write_members, write_struct_member, write_value,
 };
 
 use crate::{Call, ProtocolError, Wire};
