@@ -323,4 +323,41 @@ mod tests {
         }
         assert!(decode_reply(deep.as_bytes()).unwrap_err().0.contains("deeply"));
     }
+
+    /// Calls and answers are read by the same value reader: a value reads the same in both, and
+    /// what one refuses the other refuses too.
+    #[test]
+    fn calls_and_answers_read_values_alike() {
+        let as_call = |v: &str| decode_call(format!("<methodCall><methodName>m</methodName><params><param>{v}</param></params></methodCall>").as_bytes()).map(|c| c.params[0].clone());
+        let as_reply = |v: &str| match decode_reply(format!("<methodResponse><params><param>{v}</param></params></methodResponse>").as_bytes()) {
+            Ok(Reply::Value(w)) => Ok(w),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        for good in [
+            "<value> padded </value>",
+            "<value><i4>-7</i4></value>",
+            "<value><base64/></value>",
+            "<value><![CDATA[<raw>]]></value>",
+            "<value><struct><member><name>a&amp;b</name><value/></member></struct></value>",
+            "<value><array><data><value><ex:nil/></value></data></array></value>",
+        ] {
+            let (c, r) = (as_call(good).unwrap(), as_reply(good).unwrap());
+            assert_eq!(c, r, "{good}");
+        }
+        for bad in [
+            "<value><string>x</strin></value>",
+            "<value><int>1</int></valu>",
+            "<value><foo>1</foo></value>",
+            "<value>text<int>1</int></value>",
+            "<value><boolean>2</boolean></value>",
+            "<value><struct><member><value>1</value></member></struct></value>",
+            "<value><array><value>1</value></array></value>",
+            "<value>&bogus;</value>",
+        ] {
+            let (c, r) = (as_call(bad).unwrap_err(), as_reply(bad).unwrap_err());
+            assert_eq!(c, r, "{bad}");
+        }
+        assert_eq!(as_call("<value><foo>1</foo></value>").unwrap_err().0, "unknown value type <foo>");
+    }
 }
