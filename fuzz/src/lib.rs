@@ -33,6 +33,7 @@ fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
 pub const TARGETS: &[Target] = &[
     Target { name: "xmlrpc_call", run: |d| drop(xenapi_wire::xmlrpc::decode_call(d)) },
     Target { name: "xmlrpc_reply", run: |d| drop(xenapi_wire::xmlrpc::decode_response(d)) },
+    Target { name: "xmlrpc_records", run: records_agree },
     Target { name: "jsonrpc_request", run: |d| drop(xenapi_wire::jsonrpc::decode_request(d)) },
     Target { name: "cimxml_request", run: |d| drop(xencim_broker::cimxml::decode_request(d)) },
     Target { name: "wql", run: |d| drop(xencim_broker::wql::parse(&text(d))) },
@@ -46,6 +47,35 @@ pub const TARGETS: &[Target] = &[
     Target { name: "embedded_mof", run: |d| drop(xen_cim_providers::embedded::parse_mof(&text(d))) },
     Target { name: "embedded_cimxml", run: |d| drop(xen_cim_providers::embedded::parse_cimxml(&text(d))) },
 ];
+
+/// The client's fast reader of `get_all_records` answers (`xmlrpc::records`) on `d`, and the
+/// property it rests on: when it accepts a body, the general reader (`decode_response`, then
+/// typing by the model) accepts it too, with the same records. A difference panics (a failure).
+fn records_agree(d: &[u8]) {
+    use xenapi_wire::{Wire, WireValue};
+    let Some(vm) = xenapi_model::model::model().class("VM") else { return };
+    let Some(fast) = xenapi_wire::xmlrpc::records::decode_all_records(d, vm) else { return };
+    let general = match xenapi_wire::xmlrpc::decode_response(d) {
+        Ok(Ok(Wire::Struct(members))) => members,
+        other => panic!("the fast reader accepted what the general one reads as {other:?}"),
+    };
+    assert_eq!(fast.len(), general.len(), "number of records");
+    for ((r, fields), (gr, grec)) in fast.into_iter().zip(general) {
+        assert_eq!(r, gr);
+        let Wire::Struct(gfields) = grec else { panic!("record {gr} is not a struct for the general reader") };
+        assert_eq!(fields.len(), gfields.len(), "fields of {r}");
+        for ((k, v), (gk, gw)) in fields.into_iter().zip(gfields) {
+            assert_eq!(k, gk);
+            let gv = match vm.field(&gk) {
+                Some(f) => Value::from_wire(gw, &f.ty, &gk).expect("the general reader refuses the field"),
+                None => Value::from_untyped(gw),
+            };
+            assert_eq!(v, gv, "{r}.{k}");
+        }
+    }
+}
+
+use xenapi_model::Value;
 
 pub fn target(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.name == name)

@@ -259,3 +259,88 @@ def test_stalled_tls_handshakes_do_not_hold_the_connection_budget(make_server):
     assert time.monotonic() - t < 3, "served well before the stalled handshakes time out"
     for s in stalled:
         s.close()
+
+
+def test_large_answers_are_streamed_chunked_and_every_client_reads_them(server):
+    """An answer over 1 MiB (VM.get_all_records of a few hundred VMs, a map of 60k keys) is sent
+    as a chunked body, encoded as it is sent; the official SDK, Python's xmlrpc.client, JSON-RPC
+    over urllib and curl (HTTP/1.1 and HTTP/1.0) read it, and it is the same answer as the small
+    ones: Status first, the same records."""
+    import http.client
+    import urllib.parse
+    import urllib.request
+    import xmlrpc.client
+    import XenAPI
+    from test_xenapi_core import vm_record
+    sdk = XenAPI.Session(server.url)
+    sdk.xenapi.login_with_password("root", PASSWORD, "2.21", "e2e-stream")
+    x = sdk.xenapi
+    sref = sdk._session
+    vms = {x.VM.create(vm_record(f"stream-{i:03}", other_config={"i": str(i), "pad": "p" * 4000}))
+           for i in range(200)}
+    big = {f"key{i}": f"value {i} & <{i}>" for i in range(60_000)}
+    x.session.set_other_config(sref, big)
+
+    # The SDK (xmlrpc.client underneath): every VM, every field typed as usual.
+    records = x.VM.get_all_records()
+    assert vms <= set(records)
+    mine = sorted((r["name_label"], r["other_config"]["i"]) for ref, r in records.items() if ref in vms)
+    assert mine == sorted((f"stream-{i:03}", str(i)) for i in range(200))
+    assert all(records[v]["memory_static_max"] == str(4 * 1024 ** 3) for v in vms)
+    assert x.session.get_other_config(sref) == big
+    # The same record in a small answer and in the large one.
+    one = next(iter(vms))
+    assert x.VM.get_record(one) == records[one]
+
+    # An event.from batch of every VM (cut in its events): the SDK reads it, snapshots and all.
+    batch = getattr(x.event, "from")(["vm"], "", 5.0)
+    snapshots = {e["ref"]: e["snapshot"] for e in batch["events"] if e["class"] == "vm"}
+    assert vms <= set(snapshots) and snapshots[one]["name_label"] == records[one]["name_label"]
+    assert batch["token"] and batch["valid_ref_counts"]["vm"] >= 200
+
+    # Raw HTTP/1.1: chunked, no Content-Length, Status first, well-formed to the end.
+    u = urllib.parse.urlparse(server.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    conn.request("POST", "/", xmlrpc.client.dumps((sref,), "VM.get_all_records").encode(), {"Content-Type": "text/xml"})
+    resp = conn.getresponse()
+    body = resp.read()
+    assert resp.status == 200
+    assert resp.getheader("Transfer-Encoding") == "chunked" and resp.getheader("Content-Length") is None
+    assert body.startswith(b'<?xml version="1.0"?>\n<methodResponse><params><param><value><struct>'
+                           b"<member><name>Status</name><value>Success</value></member><member><name>Value</name>")
+    assert body.endswith(b"</struct></value></member></struct></value></param></params></methodResponse>\n")
+    assert set(xmlrpc.client.loads(body)[0][0]["Value"]) == set(records)
+    conn.request("POST", "/", xmlrpc.client.dumps((sref, ["vm"], "", 5.0), "event.from").encode(), {"Content-Type": "text/xml"})
+    resp = conn.getresponse()
+    body = resp.read()
+    assert resp.getheader("Transfer-Encoding") == "chunked"
+    assert len(xmlrpc.client.loads(body)[0][0]["Value"]["events"]) == len(batch["events"])
+    # A small answer on the same kept-alive connection still has its Content-Length.
+    conn.request("POST", "/", xmlrpc.client.dumps((sref,), "pool.get_all").encode(), {"Content-Type": "text/xml"})
+    resp = conn.getresponse()
+    assert resp.getheader("Content-Length") == str(len(resp.read()))
+    conn.close()
+
+    # JSON-RPC, both versions.
+    for version in ({"jsonrpc": "2.0"}, {}):
+        req = dict(version, method="VM.get_all_records", params=[sref], id=7)
+        answer = urllib.request.urlopen(urllib.request.Request(
+            server.url + "jsonrpc", json.dumps(req).encode(), {"Content-Type": "application/json"}), timeout=60)
+        got = json.loads(answer.read())
+        assert answer.headers["Transfer-Encoding"] == "chunked"
+        assert got["id"] == 7 and set(got["result"]) == set(records)
+        assert got["result"][one]["other_config"]["i"] == records[one]["other_config"]["i"]
+        assert got["result"][one]["memory_static_max"] == 4 * 1024 ** 3  # an int, as in small answers
+        assert ("error" in got) == (version == {}) and got.get("error") is None
+
+    # curl, HTTP/1.1 and HTTP/1.0 (which has no chunks: the body then ends with the connection).
+    for extra in ((), ("--http1.0",)):
+        code, body = curl(server.url, xmlrpc.client.dumps((sref, sref), "session.get_other_config").encode(),
+                          extra=extra)
+        assert code == 200
+        assert xmlrpc.client.loads(body)[0][0]["Value"] == big
+
+    # Errors known before the first byte are the usual Failure envelope.
+    code, body = curl(server.url, xmlrpc.client.dumps(("OpaqueRef:stale",), "VM.get_all_records").encode())
+    assert xmlrpc.client.loads(body)[0][0] == {"Status": "Failure", "ErrorDescription": ["SESSION_INVALID", "OpaqueRef:stale"]}
+    sdk.xenapi.session.logout()

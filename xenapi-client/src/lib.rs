@@ -166,6 +166,12 @@ impl ClientBuilder {
     }
 }
 
+/// The value of an answer (the `{Status, Value}` envelope's), or its `ErrorDescription` as
+/// [`ClientError::Api`].
+pub(crate) fn decode_answer(body: &[u8]) -> Result<Wire> {
+    xmlrpc::decode_response(body).map_err(|e| ClientError::Protocol(e.0))?.map_err(ClientError::Api)
+}
+
 /// A connection pool on one XenAPI server. Cheap to clone; share it between tasks freely.
 #[derive(Clone)]
 pub struct Client {
@@ -227,6 +233,12 @@ impl Client {
     /// One XML-RPC call, as is (no session is added): `Ok(Value)` of the envelope, or the
     /// server's `ErrorDescription` as [`ClientError::Api`].
     pub async fn call(&self, method: &str, args: &[Value]) -> Result<Wire> {
+        self.call_with(method, args, decode_answer).await
+    }
+
+    /// [`call`](Self::call), with the answer's body read by `decode` (a typed fast path, such as
+    /// `get_all_records`'); `decode` gives the server's errors as [`ClientError::Api`].
+    pub async fn call_with<T>(&self, method: &str, args: &[Value], decode: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
         // The encoder would drop what XML 1.0 cannot carry and send another value than the one
         // given; the server would refuse it anyway, so refuse it here with the server's error.
         for (i, a) in args.iter().enumerate() {
@@ -239,7 +251,7 @@ impl Client {
         }
         let body = encode_call(method, args);
         let answer = self.post_checked(&self.inner.dialer.endpoint.path, "text/xml", body.into()).await?;
-        xmlrpc::decode_response(&answer).map_err(|e| ClientError::Protocol(e.0))?.map_err(ClientError::Api)
+        decode(&answer)
     }
 
     /// `system.listMethods`, whose answer is not enveloped.

@@ -102,15 +102,20 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn call(&self, method: &str, args: Vec<Value>) -> Result<Wire> {
+        self.call_with(method, args, crate::decode_answer).await
+    }
+
+    /// [`call`](Self::call), with the answer's body read by `decode` (see [`Client::call_with`]).
+    pub async fn call_with<T>(&self, method: &str, args: Vec<Value>, decode: impl Fn(&[u8]) -> Result<T>) -> Result<T> {
         let used = self.session_ref();
         let mut params = Vec::with_capacity(args.len() + 1);
         params.push(Value::String(used.clone()));
         params.extend(args);
-        match self.client.call(method, &params).await {
+        match self.client.call_with(method, &params, &decode).await {
             Err(e) if e.is_api("SESSION_INVALID") && self.may_relogin() => {
                 self.relogin_after(&used).await?;
                 params[0] = Value::String(self.session_ref());
-                self.client.call(method, &params).await
+                self.client.call_with(method, &params, &decode).await
             }
             other => other,
         }

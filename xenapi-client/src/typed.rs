@@ -14,6 +14,8 @@
 
 use super::error::{ClientError, Result};
 use super::Session;
+use std::borrow::Cow;
+use xenapi_wire::xmlrpc::records;
 use xenapi_model::model::{model, Class, Qualifier, Type};
 use xenapi_wire::{Wire, WireValue};
 use xenapi_model::value::Value;
@@ -23,7 +25,9 @@ use xenapi_model::value::Value;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectRecord {
     class: &'static str,
-    fields: Vec<(String, Value)>,
+    /// The model's own name for a field of the model (10,000 records of 90 fields are not
+    /// 900,000 copies of the same names), the name sent for any other member.
+    fields: Vec<(Cow<'static, str>, Value)>,
 }
 
 impl ObjectRecord {
@@ -36,11 +40,11 @@ impl ObjectRecord {
                 Some(f) if f.name == name => Some(f),
                 _ => class.field(&name),
             };
-            let v = match f {
-                Some(f) => typed(w, &f.ty, &class.name, &name)?,
-                None => Value::from_untyped(w),
+            let field = match f {
+                Some(f) => (Cow::Borrowed(f.name.as_str()), typed(w, &f.ty, &class.name, &name)?),
+                None => (Cow::Owned(name), Value::from_untyped(w)),
             };
-            fields.push((name, v));
+            fields.push(field);
         }
         Ok(ObjectRecord { class: &class.name, fields })
     }
@@ -66,12 +70,40 @@ impl ObjectRecord {
         self.get(field).and_then(Value::as_bool)
     }
 
-    pub fn fields(&self) -> &[(String, Value)] {
+    pub fn fields(&self) -> &[(Cow<'static, str>, Value)] {
         &self.fields
     }
 
     pub fn into_fields(self) -> Vec<(String, Value)> {
-        self.fields
+        self.fields.into_iter().map(|(k, v)| (k.into_owned(), v)).collect()
+    }
+}
+
+/// The records of a `<class>.get_all_records` answer body (the whole `methodResponse`), typed:
+/// what [`Session::get_all_records`] does with the bytes it received.
+pub fn decode_all_records(class: &str, body: &[u8]) -> Result<Vec<(String, ObjectRecord)>> {
+    all_records_body(stored_class(class)?, body)
+}
+
+/// Through the fast path for the usual answer (`records`: straight from the body into typed
+/// fields), else the general one, which also gives the error of a failure or an unexpected body.
+fn all_records_body(c: &'static Class, body: &[u8]) -> Result<Vec<(String, ObjectRecord)>> {
+    if let Some(all) = records::decode_all_records(body, c) {
+        return Ok(all.into_iter().map(|(r, fields)| (r, ObjectRecord { class: &c.name, fields })).collect());
+    }
+    all_records(c, crate::decode_answer(body)?)
+}
+
+fn all_records(c: &'static Class, w: Wire) -> Result<Vec<(String, ObjectRecord)>> {
+    match w {
+        Wire::Struct(members) => members
+            .into_iter()
+            .map(|(r, rec)| match rec {
+                Wire::Struct(fields) => Ok((r, ObjectRecord::from_wire(c, fields)?)),
+                other => Err(ClientError::Protocol(format!("record of {r} is {other:?}"))),
+            })
+            .collect(),
+        other => Err(ClientError::Protocol(format!("{}.get_all_records answered {other:?}", c.name))),
     }
 }
 
@@ -111,25 +143,22 @@ impl Session {
     /// `<class>.get_all_records`: every object with its typed record, in the server's order.
     pub async fn get_all_records(&self, class: &str) -> Result<Vec<(String, ObjectRecord)>> {
         let c = stored_class(class)?;
-        match self.call(&format!("{}.get_all_records", c.name), vec![]).await? {
-            Wire::Struct(members) => members
-                .into_iter()
-                .map(|(r, rec)| match rec {
-                    Wire::Struct(fields) => Ok((r, ObjectRecord::from_wire(c, fields)?)),
-                    other => Err(ClientError::Protocol(format!("record of {r} is {other:?}"))),
-                })
-                .collect(),
-            other => Err(ClientError::Protocol(format!("{class}.get_all_records answered {other:?}"))),
-        }
+        self.call_with(&format!("{}.get_all_records", c.name), vec![], |body| all_records_body(c, body)).await
     }
 
     /// `<class>.get_record(ref)`.
     pub async fn get_record(&self, class: &str, r: &str) -> Result<ObjectRecord> {
         let c = stored_class(class)?;
-        match self.call(&format!("{}.get_record", c.name), vec![Value::str(r)]).await? {
-            Wire::Struct(fields) => ObjectRecord::from_wire(c, fields),
-            other => Err(ClientError::Protocol(format!("{class}.get_record answered {other:?}"))),
-        }
+        self.call_with(&format!("{}.get_record", c.name), vec![Value::str(r)], |body| {
+            if let Some(fields) = records::decode_record(body, c) {
+                return Ok(ObjectRecord { class: &c.name, fields });
+            }
+            match crate::decode_answer(body)? {
+                Wire::Struct(fields) => ObjectRecord::from_wire(c, fields),
+                other => Err(ClientError::Protocol(format!("{class}.get_record answered {other:?}"))),
+            }
+        })
+        .await
     }
 
     /// `<class>.get_<field>(ref)`, typed by the field's model type.

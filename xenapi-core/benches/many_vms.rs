@@ -7,6 +7,12 @@
 //! `xencim serve`. The VMs are created through the API (`VM.create` with a full record, which
 //! also creates each VM's metrics object) by a few concurrent clients, as a management tool would.
 //!
+//! The figures of issue 13's check, for XML-RPC and JSON-RPC: the server's resting RSS (after
+//! the VMs are created, before any large answer), its peak RSS during one `VM.get_all_records`
+//! answer (`VmHWM` reset just before the call, and `VmRSS` sampled every millisecond) and the
+//! ratio of the two; the time from sending the request to the last byte of the answer (nothing
+//! decoded); and the client's decoding of that body into typed records.
+//!
 //! `cargo bench -p xenapi-core --bench many_vms` (env `BENCH_VMS`, default 10000; `BENCH_RUNS`,
 //! default 5; `BENCH_SAVE_ANSWER=<file>` keeps the `VM.get_all_records` answer for profiling).
 
@@ -51,57 +57,74 @@ fn main() {
 
         let s = &sessions[0];
         let total = s.get_all("VM").await.unwrap().len();
-        let (status, body) =
-            s.client().post("/", "text/xml", encode_call("VM.get_all_records", &[Value::str(s.session_ref())])).await.unwrap();
-        assert_eq!(status, 200);
-        if let Some(path) = std::env::var_os("BENCH_SAVE_ANSWER") {
-            std::fs::write(path, &body).expect("BENCH_SAVE_ANSWER");
-        }
-        println!("VM.get_all_records answer: {:.1} MiB for {total} VMs", body.len() as f64 / (1 << 20) as f64);
-
         assert!(total > vms, "every VM created, and dom0");
+        // Resting: the VMs created, no large answer made yet, and a moment for the server to
+        // finish what the creation left (metrics, the store's writer).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let resting = rss_kib(pid, "VmRSS:");
+        println!("server resting RSS (VmRSS after creation, before any large answer): {:.1} MB", mb(resting));
+
+        let xml_call = || encode_call("VM.get_all_records", &[Value::str(s.session_ref())]);
+        let json_call =
+            || format!(r#"{{"jsonrpc":"2.0","method":"VM.get_all_records","params":["{}"],"id":1}}"#, s.session_ref());
+        let mut xml = Vec::new();
+        let mut json = Vec::new();
+        let mut decode = Vec::new();
+        for run in 0..runs.max(1) {
+            let (a, body) = answer(s, pid, "/", "text/xml", xml_call()).await;
+            if run == 0 {
+                if let Some(path) = std::env::var_os("BENCH_SAVE_ANSWER") {
+                    std::fs::write(path, &body).expect("BENCH_SAVE_ANSWER");
+                }
+                println!("VM.get_all_records answer: {:.1} MiB for {total} VMs", body.len() as f64 / (1 << 20) as f64);
+            }
+            // The client's share: the body into typed records, as Session::get_all_records does.
+            let t = Instant::now();
+            let records = xenapi_client::typed::decode_all_records("VM", &body).unwrap();
+            decode.push(t.elapsed());
+            assert_eq!(records.len(), total);
+            drop((records, body));
+            xml.push(a);
+            let (a, body) = answer(s, pid, "/jsonrpc", "application/json", json_call().into_bytes()).await;
+            assert!(body.starts_with(b"{\"jsonrpc\":\"2.0\",\"result\":{"), "JSON-RPC answered {}", String::from_utf8_lossy(&body[..body.len().min(200)]));
+            json.push(a);
+        }
         let typed = median(runs, || async {
             assert_eq!(s.get_all_records("VM").await.unwrap().len(), total);
         })
         .await;
-        let wire = median(runs, || async {
-            s.call("VM.get_all_records", vec![]).await.unwrap();
-        })
-        .await;
-        let bytes = median(runs, || async {
-            let (status, _) = s
-                .client()
-                .post("/", "text/xml", encode_call("VM.get_all_records", &[Value::str(s.session_ref())]))
-                .await
-                .unwrap();
-            assert_eq!(status, 200);
-        })
-        .await;
-        // Where the client's share goes, on the body captured above.
-        let decode = median(runs, || async {
-            xenapi_client::xmlrpc::decode_response(&body).unwrap().unwrap();
-        })
-        .await;
-        let mut typing = Vec::new();
-        for _ in 0..runs.max(1) {
-            let decoded = xenapi_client::xmlrpc::decode_response(&body).unwrap().unwrap();
-            let t = Instant::now();
-            let xenapi_core::rpc::Wire::Struct(members) = decoded else { panic!("not a struct") };
-            let vm = xenapi_core::model::model().class("VM").unwrap();
-            for (_, rec) in members {
-                let xenapi_core::rpc::Wire::Struct(fields) = rec else { panic!("not a record") };
-                xenapi_client::ObjectRecord::from_wire(vm, fields).unwrap();
+        decode.sort();
+        println!("VM.get_all_records with {total} VMs, median of {runs} runs (each run: XML-RPC, then JSON-RPC):");
+        for (name, runs) in [("XML-RPC ", &mut xml), ("JSON-RPC", &mut json)] {
+            let pick = |f: &dyn Fn(&Answer) -> f64| {
+                let mut v: Vec<f64> = runs.iter().map(f).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            println!(
+                "  {name} server peak RSS during the answer {:.1} MB (VmHWM reset before the call {}; sampled VmRSS max {:.1} MB), \
+                 {:.2} x resting; time to last byte {:.1} ms",
+                pick(&|a| mb(a.peak)),
+                if runs.iter().all(|a| a.hwm.is_some()) { "used" } else { "not available" },
+                pick(&|a| mb(a.sampled)),
+                pick(&|a| a.peak as f64 / resting as f64),
+                pick(&|a| ms(a.last_byte)),
+            );
+            for (i, a) in runs.iter().enumerate() {
+                println!(
+                    "      run {i}: RSS before {:.1} MB, peak {:.1} MB (VmHWM {}, sampled {:.1} MB, {} samples), last byte {:.1} ms",
+                    mb(a.before),
+                    mb(a.peak),
+                    a.hwm.map_or("-".to_string(), |h| format!("{:.1} MB", mb(h))),
+                    mb(a.sampled),
+                    a.samples,
+                    ms(a.last_byte)
+                );
             }
-            typing.push(t.elapsed());
         }
-        typing.sort();
-        let typing = typing[typing.len() / 2];
-        println!("VM.get_all_records, median of {runs} (target < 150 ms for the typed figure):");
-        println!("  typed records (Session::get_all_records): {:>7.1} ms", ms(typed));
-        println!("  decoded wire values (Session::call):      {:>7.1} ms", ms(wire));
-        println!("  HTTP bytes only (Client::post):           {:>7.1} ms", ms(bytes));
-        println!("  of which in the client: XML decoding {:.1} ms, typing {:.1} ms", ms(decode), ms(typing));
-        println!("server after the runs (target RSS < 150 MB): {}", memory(pid));
+        println!("  client decoding of the XML-RPC body into typed records: {:.1} ms", ms(decode[decode.len() / 2]));
+        println!("  end to end through the client (Session::get_all_records): {:.1} ms", ms(typed));
+        println!("server after the runs: {}", memory(pid));
         for s in &sessions {
             let _ = s.logout().await;
         }
@@ -150,6 +173,64 @@ where
     }
     times.sort();
     times[times.len() / 2]
+}
+
+/// What one answer cost the server, and how long its bytes took to arrive.
+struct Answer {
+    /// VmRSS just before the call, KiB.
+    before: u64,
+    /// The larger of the sampled maximum and VmHWM (when it could be reset), KiB.
+    peak: u64,
+    hwm: Option<u64>,
+    sampled: u64,
+    samples: usize,
+    /// From sending the request to the last body byte (the body collected, nothing decoded).
+    last_byte: Duration,
+}
+
+/// One `VM.get_all_records` over HTTP, with the server's memory watched during it: its peak
+/// (`VmHWM`) reset first through `clear_refs` (so that the creation phase does not count), and
+/// its `VmRSS` sampled every millisecond by a thread, as a check on the former and in case the
+/// reset is not allowed.
+async fn answer(s: &Session, pid: u32, path: &str, content_type: &str, call: impl Into<bytes::Bytes>) -> (Answer, bytes::Bytes) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(pid, "VmRSS:");
+    let reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut max, mut n) = (0, 0);
+            while !stop.load(Ordering::Relaxed) {
+                max = max.max(rss_kib(pid, "VmRSS:"));
+                n += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (max, n)
+        })
+    };
+    let call = call.into();
+    let t = Instant::now();
+    let (status, body) = s.client().post(path, content_type, call).await.unwrap();
+    let last_byte = t.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let (sampled, samples) = sampler.join().unwrap();
+    assert_eq!(status, 200);
+    let hwm = reset.then(|| rss_kib(pid, "VmHWM:"));
+    let peak = sampled.max(hwm.unwrap_or(0));
+    (Answer { before, peak, hwm, sampled, samples, last_byte }, body)
+}
+
+/// A `/proc/<pid>/status` field in KiB (0 if unreadable).
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+}
+
+fn mb(kib: u64) -> f64 {
+    kib as f64 * 1024.0 / 1e6
 }
 
 /// `VmRSS` and `VmHWM` (peak) of a process.

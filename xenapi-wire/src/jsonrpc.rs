@@ -89,18 +89,43 @@ pub fn to_json(v: &Value) -> Json {
     }
 }
 
-pub fn encode_response(version: Version, id: &Json, result: &Result<Value, ApiError>) -> String {
-    let j = match (version, result) {
-        (Version::V1, Ok(v)) => json!({"result": to_json(v), "error": null, "id": id}),
-        (Version::V1, Err(e)) => json!({"result": null, "error": e.description(), "id": id}),
-        (Version::V2, Ok(v)) => json!({"jsonrpc": "2.0", "result": to_json(v), "id": id}),
-        (Version::V2, Err(e)) => json!({
-            "jsonrpc": "2.0",
-            "error": {"code": 1, "message": e.code, "data": e.params},
-            "id": id
-        }),
+/// What a successful answer's result is wrapped in (before, after), as `encode_response` writes
+/// it; the streamed answer (`chunked::Plan`) writes the same.
+pub fn success_envelope(version: Version, id: &Json) -> (String, String) {
+    let before = match version {
+        Version::V1 => "{\"result\":",
+        Version::V2 => "{\"jsonrpc\":\"2.0\",\"result\":",
     };
-    j.to_string()
+    let mut after = String::from(if version == Version::V1 { ",\"error\":null,\"id\":" } else { ",\"id\":" });
+    after.push_str(&id.to_string());
+    after.push('}');
+    (before.to_string(), after)
+}
+
+/// The answer, compact, members in the order xapi writes them (`json_write` prints the result
+/// straight from the typed value, as `serde_json` would print `to_json` of it).
+pub fn encode_response(version: Version, id: &Json, result: &Result<Value, ApiError>) -> String {
+    match result {
+        Ok(v) => {
+            let (before, after) = success_envelope(version, id);
+            let mut out = String::with_capacity(before.len() + after.len() + crate::xmlrpc::size_hint(v));
+            out.push_str(&before);
+            crate::json_write::write_json(&mut out, v);
+            out.push_str(&after);
+            out
+        }
+        Err(e) => {
+            let j = match version {
+                Version::V1 => json!({"result": null, "error": e.description(), "id": id}),
+                Version::V2 => json!({
+                    "jsonrpc": "2.0",
+                    "error": {"code": 1, "message": e.code, "data": e.params},
+                    "id": id
+                }),
+            };
+            j.to_string()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,13 @@
 //! encodes calls and decodes answers, with the same XML-RPC value parser and the same encoder.
 //!
 //! Bodies decode into untyped [`Wire`] values; [`WireValue`] types them under the model
-//! (`Value::from_wire`) and back. Values are encoded straight from typed [`Value`]s.
+//! (`Value::from_wire`) and back. Values are encoded straight from typed [`Value`]s, whole or,
+//! for a large answer, in batches the server sends as it encodes them ([`chunked`]). The client
+//! reads the large answers (`get_all_records`, `get_record`) straight into typed fields
+//! ([`xmlrpc::records`]).
 
+pub mod chunked;
+pub mod json_write;
 pub mod jsonrpc;
 mod typed;
 pub mod xmlrpc;

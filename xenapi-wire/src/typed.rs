@@ -62,6 +62,32 @@ impl WireValue for Value {
     }
 }
 
+/// Text from a client (an untyped XML-RPC `<value>`), as a value of the scalar type `ty`: what
+/// [`WireValue::from_wire`] makes of `Wire::Str(text)`, without the `String` when the value is not
+/// a string (ints travel as untyped text). `None` for the other types, whose conversion needs
+/// the `Wire` (a type error for most).
+pub(crate) fn typed_text(text: std::borrow::Cow<'_, str>, ty: &Type, field: &str) -> Option<Result<Value, ApiError>> {
+    let type_error = || ApiError::new("FIELD_TYPE_ERROR", [field]);
+    Some(match ty {
+        Type::String | Type::Ref(_) | Type::Void => xml_safe(text.into_owned(), field).map(Value::String),
+        Type::Enum(name) => enum_value(text.into_owned(), name, field),
+        Type::Int => text.trim().parse().map(Value::Int).map_err(|_| type_error()),
+        Type::Float => text.trim().parse().map(Value::Float).map_err(|_| type_error()),
+        Type::DateTime => time_fmt::parse(&text).map(Value::DateTime).ok_or_else(type_error),
+        _ => return None,
+    })
+}
+
+/// `s` if the enumeration `name` has it (or the model does not know the enumeration).
+fn enum_value(s: String, name: &str, field: &str) -> Result<Value, ApiError> {
+    if let Some(values) = model().enums.get(name) {
+        if !values.iter().any(|v| *v == s) {
+            return Err(ApiError::new("INVALID_VALUE", [field, &s]));
+        }
+    }
+    Ok(Value::String(s))
+}
+
 /// `w` as a value of type `ty`, strings accepted as `strings` says.
 fn typed(w: Wire, ty: &Type, field: &str, strings: Strings) -> Result<Value, ApiError> {
     let type_error = || ApiError::new("FIELD_TYPE_ERROR", [field]);
@@ -72,14 +98,7 @@ fn typed(w: Wire, ty: &Type, field: &str, strings: Strings) -> Result<Value, Api
             _ => return Err(type_error()),
         },
         Type::Enum(name) => match w {
-            Wire::Str(s) => {
-                if let Some(values) = model().enums.get(name) {
-                    if !values.iter().any(|v| *v == s) {
-                        return Err(ApiError::new("INVALID_VALUE", [field, &s]));
-                    }
-                }
-                Value::String(s)
-            }
+            Wire::Str(s) => enum_value(s, name, field)?,
             _ => return Err(type_error()),
         },
         Type::Int => match w {

@@ -2,11 +2,15 @@
 //! `POST /jsonrpc`, HTTP/1.1 keep-alive on TCP, on TLS, and on a Unix socket in the state
 //! directory. Malformed bodies get an HTTP error and never reach the API.
 
+mod stream;
 pub mod tls;
+
+pub use stream::AnswerBody;
 
 use crate::api::Xapi;
 use crate::auth::Client;
 use crate::error::ApiError;
+use crate::rpc::chunked::Plan;
 use crate::rpc::{jsonrpc, xmlrpc};
 use crate::value::Value;
 use bytes::Bytes;
@@ -261,8 +265,12 @@ where
     });
 }
 
-fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
+fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<AnswerBody> {
+    with_body(status, content_type, Full::new(body.into()).into())
+}
+
+fn with_body(status: StatusCode, content_type: &str, body: AnswerBody) -> Response<AnswerBody> {
+    let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain")));
@@ -270,7 +278,7 @@ fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> R
     r
 }
 
-fn plain(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
+fn plain(status: StatusCode, msg: &str) -> Response<AnswerBody> {
     response(status, "text/plain; charset=utf-8", format!("{msg}\n"))
 }
 
@@ -280,7 +288,7 @@ enum Binding {
 }
 
 /// One HTTP request to one response.
-pub async fn handle(xapi: Arc<Xapi>, req: Request<Incoming>, max_body: usize) -> Response<Full<Bytes>> {
+pub async fn handle(xapi: Arc<Xapi>, req: Request<Incoming>, max_body: usize) -> Response<AnswerBody> {
     let binding = match req.uri().path() {
         "/" | "/RPC2" | "/json" => Binding::XmlRpc,
         "/jsonrpc" => Binding::JsonRpc,
@@ -329,7 +337,13 @@ pub async fn handle(xapi: Arc<Xapi>, req: Request<Incoming>, max_body: usize) ->
                 return response(StatusCode::OK, "text/xml", xmlrpc::encode_bare(&v));
             }
             let out = match run_call(&xapi, call.method, call.params, heavy_request).await {
-                Ok(v) => off_workers(xmlrpc::size_hint(&v) > HEAVY_BYTES, move || xmlrpc::encode_success(&v)).await,
+                Ok(v) => {
+                    let size = xmlrpc::size_hint(&v);
+                    if let Some(plan) = (size > stream::STREAM_MIN_BYTES).then(|| Plan::xmlrpc(&v)).flatten() {
+                        return with_body(StatusCode::OK, "text/xml", AnswerBody::Streamed(stream::stream(plan, v)));
+                    }
+                    off_workers(size > HEAVY_BYTES, move || xmlrpc::encode_success_sized(&v, size)).await
+                }
                 Err(e) => xmlrpc::encode_failure(&e),
             };
             response(StatusCode::OK, "text/xml", out)
@@ -345,7 +359,17 @@ pub async fn handle(xapi: Arc<Xapi>, req: Request<Incoming>, max_body: usize) ->
             } else {
                 run_call(&xapi, req.call.method, req.call.params, heavy_request).await
             };
-            let heavy_answer = result.as_ref().is_ok_and(|v| xmlrpc::size_hint(v) > HEAVY_BYTES);
+            let size = result.as_ref().map_or(0, xmlrpc::size_hint);
+            let result = match result {
+                Ok(v) if size > stream::STREAM_MIN_BYTES => match Plan::jsonrpc(version, &id, &v) {
+                    Some(plan) => {
+                        return with_body(StatusCode::OK, "application/json", AnswerBody::Streamed(stream::stream(plan, v)))
+                    }
+                    None => Ok(v),
+                },
+                other => other,
+            };
+            let heavy_answer = size > HEAVY_BYTES;
             let out = off_workers(heavy_answer, move || jsonrpc::encode_response(version, &id, &result)).await;
             response(StatusCode::OK, "application/json", out)
         }

@@ -2,7 +2,6 @@
 
 use xenapi_model::{time_fmt, ApiError};
 use xenapi_model::value::{format_float, Encoded, Value};
-use std::fmt::Write;
 
 /// The body of a `methodCall`, as xapi's own clients send it (ints as untyped strings, which every
 /// XenAPI server accepts and which carry 64 bits, unlike `<i4>`). Values are written exactly as
@@ -24,16 +23,29 @@ pub fn encode_call(method: &str, args: &[Value]) -> String {
 const HEAD: &str = "<?xml version=\"1.0\"?>\n<methodResponse><params><param><value><struct>";
 const TAIL: &str = "</struct></value></param></params></methodResponse>\n";
 
+const SUCCESS_HEAD: &str = "<?xml version=\"1.0\"?>\n<methodResponse><params><param><value><struct>\
+<member><name>Status</name><value>Success</value></member><member><name>Value</name>";
+const SUCCESS_TAIL: &str = "</member></struct></value></param></params></methodResponse>\n";
+
+/// What a successful answer's `<value>` is wrapped in (before, after); the streamed answer
+/// (`chunked::Plan`) writes the same.
+pub fn success_envelope() -> (&'static str, &'static str) {
+    (SUCCESS_HEAD, SUCCESS_TAIL)
+}
+
 pub fn encode_success(v: &Value) -> String {
-    let mut out = String::with_capacity(256 + size_hint(v));
-    out.push_str(HEAD);
-    out.push_str("<member><name>Status</name><value>Success</value></member><member><name>Value</name>");
+    encode_success_sized(v, size_hint(v))
+}
+
+/// [`encode_success`] for a caller that already has the [`size_hint`] of `v`.
+pub fn encode_success_sized(v: &Value, size_hint: usize) -> String {
+    let mut out = String::with_capacity(256 + size_hint);
+    out.push_str(SUCCESS_HEAD);
     match v {
         Value::Map(m) if m.len() >= PARALLEL_MIN_ENTRIES => write_map_parallel(&mut out, m),
         v => write_value(&mut out, v),
     }
-    out.push_str("</member>");
-    out.push_str(TAIL);
+    out.push_str(SUCCESS_TAIL);
     out
 }
 
@@ -78,12 +90,12 @@ pub fn write_value(out: &mut String, v: &Value) {
         }
         Value::Int(i) => {
             out.push_str("<value>");
-            let _ = write!(out, "{i}");
+            out.push_str(itoa::Buffer::new().format(*i));
             out.push_str("</value>");
         }
         Value::I4(i) => {
             out.push_str("<value><i4>");
-            out.push_str(&i.to_string());
+            out.push_str(itoa::Buffer::new().format(*i));
             out.push_str("</i4></value>");
         }
         Value::Float(f) => {
@@ -106,23 +118,13 @@ pub fn write_value(out: &mut String, v: &Value) {
         }
         Value::Map(m) => {
             out.push_str("<value><struct>");
-            for (k, v) in m {
-                out.push_str("<member><name>");
-                escape_into(out, &k.key_string());
-                out.push_str("</name>");
-                write_value(out, v);
-                out.push_str("</member>");
-            }
+            write_members(out, m);
             out.push_str("</struct></value>");
         }
         Value::Struct(m) => {
             out.push_str("<value><struct>");
             for (k, v) in m {
-                out.push_str("<member><name>");
-                escape_into(out, k);
-                out.push_str("</name>");
-                write_value(out, v);
-                out.push_str("</member>");
+                write_struct_member(out, k, v);
             }
             out.push_str("</struct></value>");
         }
@@ -142,6 +144,34 @@ pub fn write_value(out: &mut String, v: &Value) {
     }
 }
 
+/// `<member><name>name</name>`, the start of a struct member up to its value.
+pub fn write_member_name(out: &mut String, name: &str) {
+    out.push_str("<member><name>");
+    escape_into(out, name);
+    out.push_str("</name>");
+}
+
+/// One member of a struct.
+pub fn write_struct_member(out: &mut String, name: &str, v: &Value) {
+    write_member_name(out, name);
+    write_value(out, v);
+    out.push_str("</member>");
+}
+
+/// The `<member>`s of a map (the inside of its `<struct>`).
+pub fn write_members(out: &mut String, m: &[(Value, Value)]) {
+    for (k, v) in m {
+        out.push_str("<member><name>");
+        match k {
+            Value::String(s) => escape_into(out, s),
+            k => escape_into(out, &k.key_string()),
+        }
+        out.push_str("</name>");
+        write_value(out, v);
+        out.push_str("</member>");
+    }
+}
+
 /// Maps at least this large (`get_all_records` of a big pool) are encoded on every core.
 const PARALLEL_MIN_ENTRIES: usize = 2048;
 
@@ -155,13 +185,7 @@ fn write_map_parallel(out: &mut String, m: &[(Value, Value)]) {
             .map(|part| {
                 scope.spawn(move || {
                     let mut s = String::with_capacity(part.iter().map(|(_, v)| size_hint(v) + 64).sum());
-                    for (k, v) in part {
-                        s.push_str("<member><name>");
-                        escape_into(&mut s, &k.key_string());
-                        s.push_str("</name>");
-                        write_value(&mut s, v);
-                        s.push_str("</member>");
-                    }
+                    write_members(&mut s, part);
                     s
                 })
             })
@@ -191,11 +215,19 @@ pub fn size_hint(v: &Value) -> usize {
     64 + match v {
         Value::String(s) => s.len(),
         Value::Set(items) => sampled(items.len(), &mut items.iter().map(size_hint)),
-        Value::Map(m) => sampled(m.len(), &mut m.iter().map(|(k, v)| 40 + k.key_string().len() + size_hint(v))),
+        Value::Map(m) => sampled(m.len(), &mut m.iter().map(|(k, v)| 40 + key_len(k) + size_hint(v))),
         Value::Struct(m) => m.iter().map(|(k, v)| 40 + k.len() + size_hint(v)).sum(),
         Value::Record(r) => r.class.fields.iter().zip(&r.rec.fields).map(|(f, v)| 40 + f.name.len() + size_hint(v)).sum(),
         Value::Encoded(e) => e.xml.len(),
         _ => 32,
+    }
+}
+
+/// About the length of a map key on the wire, without making the string of a non-string key.
+fn key_len(k: &Value) -> usize {
+    match k {
+        Value::String(s) => s.len(),
+        _ => 20,
     }
 }
 
@@ -204,13 +236,50 @@ pub fn size_hint(v: &Value) -> usize {
 /// holding them are refused (`value::is_xml_char`), but an error may echo what a client sent (a
 /// method name, a session ref), and no answer may ever be malformed.
 fn escape_into(out: &mut String, s: &str) {
-    // Fast path: no control byte, and no 0xEF, the lead byte of U+F000..U+FFFF (so of U+FFFE/F).
-    if s.bytes().all(|b| (b >= 0x20 && b != 0xEF) || b == b'\t' || b == b'\n' || b == b'\r') {
-        out.push_str(&quick_xml::escape::escape(s));
-    } else {
-        let cleaned: String = s.chars().filter(|c| is_xml_char(*c)).collect();
-        out.push_str(&quick_xml::escape::escape(cleaned.as_str()));
+    // One pass over the bytes for the usual string: markup characters replaced as they come;
+    // a control byte, or 0xEF (the lead byte of U+F000..U+FFFF, so of U+FFFE/F), starts over on
+    // the cleaned string.
+    let mark = out.len();
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let replacement = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'\'' => "&apos;",
+            b'"' => "&quot;",
+            b'\t' | b'\n' | b'\r' => continue,
+            0..=0x1F | 0xEF => {
+                out.truncate(mark);
+                let cleaned: String = s.chars().filter(|c| is_xml_char(*c)).collect();
+                return push_escaped(out, &cleaned);
+            }
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(replacement);
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
+}
+
+/// `s` with the five markup characters replaced by their entities.
+fn push_escaped(out: &mut String, s: &str) {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let replacement = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'\'' => "&apos;",
+            b'"' => "&quot;",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(replacement);
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
 }
 
 /// Whether XML 1.0 can carry `c` (its `Char` production): every stored string must be, or each
@@ -253,6 +322,15 @@ mod tests {
         let mut parallel = String::new();
         write_map_parallel(&mut parallel, &m);
         assert_eq!(serial, parallel);
+    }
+
+    #[test]
+    fn escapes_as_quick_xml_does() {
+        for s in ["", "plain", "<a href='x'>&amp; \"q\"</a>", "日本語 > ✓ &", "\t\n\r", "trailing<"] {
+            let mut out = String::new();
+            escape_into(&mut out, s);
+            assert_eq!(out, quick_xml::escape::escape(s));
+        }
     }
 
     #[test]

@@ -22,10 +22,11 @@
 
 mod encode;
 mod parse;
+pub mod records;
 
 pub use encode::{
-    encode_bare, encode_call, encode_failure, encode_once, encode_success, first_non_xml_char, is_xml_char, size_hint,
-    value_fragment, write_value,
+    encode_bare, encode_call, encode_failure, encode_once, encode_success, encode_success_sized, first_non_xml_char, is_xml_char, size_hint,
+    success_envelope, value_fragment, write_member_name, write_members, write_struct_member, write_value,
 };
 
 use crate::{Call, ProtocolError, Wire};
@@ -35,7 +36,10 @@ use xenapi_model::ApiError;
 /// Decodes a `methodCall` (server side).
 pub fn decode_call(body: &[u8]) -> Result<Call, ProtocolError> {
     std::str::from_utf8(body).map_err(|_| err("body is not valid UTF-8"))?;
-    let mut p = Parser::new(body);
+    parse::with_fallback(body, read_call)
+}
+
+fn read_call(p: &mut Parser<'_>) -> Result<Call, ProtocolError> {
     p.expect_start(Tag::MethodCall)?;
     p.expect_start(Tag::MethodName)?;
     let method = p.text_until_end(Tag::MethodName)?.trim().to_string();
@@ -116,7 +120,10 @@ pub fn unwrap_envelope(w: Wire) -> Result<Result<Wire, ApiError>, ProtocolError>
 
 /// Decodes any `methodResponse` (also the bare, unenveloped one of `system.listMethods`).
 pub fn decode_reply(body: &[u8]) -> Result<Reply, ProtocolError> {
-    let mut p = Parser::new(body);
+    parse::with_fallback(body, read_reply)
+}
+
+fn read_reply(p: &mut Parser<'_>) -> Result<Reply, ProtocolError> {
     p.expect_start(Tag::MethodResponse)?;
     let reply = match p.next_tag()? {
         Tok::Start(Tag::Params) => {

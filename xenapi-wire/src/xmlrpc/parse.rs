@@ -71,7 +71,32 @@ const TAGS: &[(&[u8], Tag)] = &[
 
 impl Tag {
     fn of(name: &[u8]) -> Tag {
-        TAGS.iter().find(|(n, _)| *n == name).map_or(Tag::Other, |(_, t)| *t)
+        // A match on byte strings compiles to a length switch and one comparison, where a search
+        // of TAGS compared up to twenty names for each of the millions of tags of a large answer.
+        match name {
+            b"value" => Tag::Value,
+            b"member" => Tag::Member,
+            b"name" => Tag::Name,
+            b"struct" => Tag::Struct,
+            b"array" => Tag::Array,
+            b"data" => Tag::Data,
+            b"string" => Tag::String,
+            b"int" => Tag::Int,
+            b"i4" => Tag::I4,
+            b"i8" => Tag::I8,
+            b"boolean" => Tag::Boolean,
+            b"double" => Tag::Double,
+            b"dateTime.iso8601" => Tag::DateTime,
+            b"base64" => Tag::Base64,
+            b"nil" => Tag::Nil,
+            b"methodCall" => Tag::MethodCall,
+            b"methodName" => Tag::MethodName,
+            b"methodResponse" => Tag::MethodResponse,
+            b"params" => Tag::Params,
+            b"param" => Tag::Param,
+            b"fault" => Tag::Fault,
+            _ => Tag::Other,
+        }
     }
 
     pub(super) fn name(self) -> &'static str {
@@ -90,8 +115,93 @@ pub(super) enum Tok<'a> {
     Eof,
 }
 
+/// Where the parser's events come from.
+enum Source<'a> {
+    /// quick-xml: all of XML's syntax (comments, CDATA, attributes, doctype, namespaces).
+    Xml(Reader<&'a [u8]>),
+    /// The plain subset every XML-RPC implementation writes, scanned directly (several times
+    /// faster on a large answer); anything else is an error, and the document is then read again
+    /// from the start with quick-xml ([`with_fallback`]).
+    Plain(Scanner<'a>),
+}
+
+/// Parses `body` with `f`, first through the [`Scanner`], then, if that fails for any reason,
+/// again through quick-xml. The scanner reads a subset of what quick-xml reads, into the same
+/// events, so a document the scanner accepts parses to the same result either way, and a
+/// document it does not accept gets exactly quick-xml's answer (and error message).
+pub(super) fn with_fallback<T>(body: &[u8], f: impl Fn(&mut Parser<'_>) -> Result<T, ProtocolError>) -> Result<T, ProtocolError> {
+    let mut fast = Parser::plain(body);
+    match f(&mut fast) {
+        Ok(t) => Ok(t),
+        Err(_) => f(&mut Parser::new(body)),
+    }
+}
+
+/// A scanner for XML without comments, CDATA, processing instructions (but the declaration at
+/// the very start), doctypes, attributes, namespace prefixes or space inside tags: tags are
+/// `<name>`, `</name>`, `<name/>`, and text runs to the next `<`. Whatever else it meets is an
+/// error, for [`with_fallback`] to hand the document to quick-xml.
+pub(super) struct Scanner<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+enum Scanned<'a> {
+    Start(&'a [u8]),
+    End(&'a [u8]),
+    Empty(&'a [u8]),
+    Text(&'a [u8]),
+    Eof,
+}
+
+impl<'a> Scanner<'a> {
+    fn next(&mut self) -> Result<Scanned<'a>, ProtocolError> {
+        let b = self.b;
+        if self.pos == 0 && b.starts_with(b"<?xml") {
+            let end = memchr::memmem::find(b, b"?>").ok_or_else(|| err("unterminated XML declaration"))?;
+            self.pos = end + 2;
+        }
+        let at = self.pos;
+        if at >= b.len() {
+            return Ok(Scanned::Eof);
+        }
+        if b[at] != b'<' {
+            let end = memchr::memchr(b'<', &b[at..]).map_or(b.len(), |i| at + i);
+            self.pos = end;
+            return Ok(Scanned::Text(&b[at..end]));
+        }
+        // Tag names are a few bytes: a plain loop finds their end sooner than a vectored search.
+        let end_tag = b.get(at + 1) == Some(&b'/');
+        let start = at + 1 + end_tag as usize;
+        let mut i = start;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'.' | b'_' | b'-')) {
+            i += 1;
+        }
+        let name = &b[start..i];
+        let unread = || err("markup the plain scanner does not read");
+        if name.is_empty() {
+            return Err(unread());
+        }
+        match (b.get(i), b.get(i + 1), end_tag) {
+            (Some(b'>'), _, true) => {
+                self.pos = i + 1;
+                Ok(Scanned::End(name))
+            }
+            (Some(b'>'), _, false) => {
+                self.pos = i + 1;
+                Ok(Scanned::Start(name))
+            }
+            (Some(b'/'), Some(b'>'), false) => {
+                self.pos = i + 2;
+                Ok(Scanned::Empty(name))
+            }
+            _ => Err(unread()),
+        }
+    }
+}
+
 pub(super) struct Parser<'a> {
-    reader: Reader<&'a [u8]>,
+    source: Source<'a>,
     /// Members of the structs and items of the arrays being parsed, innermost last: each
     /// collection is built here and moved out at its exact size, so a 90-field record costs one
     /// allocation instead of a vector growing seven times (and holds no slack afterwards).
@@ -109,15 +219,34 @@ impl<'a> Parser<'a> {
         // End tags are checked by the grammar (each `expect_end`/`text_until_end` names the tag
         // it wants); quick-xml's own check would compare every end name a second time.
         reader.config_mut().check_end_names = false;
-        Parser { reader, members: Vec::new(), items: Vec::new(), other: String::new() }
+        Parser::with_source(Source::Xml(reader))
+    }
+
+    /// Consumes `markup` (tags without space, such as `</value></member>`) if the body goes on
+    /// with exactly these bytes and is read by the [`Scanner`]: the same as reading their tags
+    /// one by one, several times faster on the millions of tags of a large answer. `false`
+    /// (nothing consumed) otherwise; the caller then reads the tokens.
+    pub(super) fn eat(&mut self, markup: &[u8]) -> bool {
+        match &mut self.source {
+            Source::Plain(s) if s.pos > 0 && s.b[s.pos..].starts_with(markup) => {
+                s.pos += markup.len();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A parser through the [`Scanner`] only (see [`with_fallback`]).
+    pub(super) fn plain(body: &'a [u8]) -> Self {
+        Parser::with_source(Source::Plain(Scanner { b: body, pos: 0 }))
+    }
+
+    fn with_source(source: Source<'a>) -> Self {
+        Parser { source, members: Vec::new(), items: Vec::new(), other: String::new() }
     }
 
     fn tag(&mut self, local_name: &[u8]) -> Tag {
-        let t = Tag::of(local_name);
-        if t == Tag::Other {
-            self.other = String::from_utf8_lossy(local_name).into_owned();
-        }
-        t
+        tag_of(&mut self.other, local_name)
     }
 
     fn describe(&self, t: Tag) -> String {
@@ -128,13 +257,25 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn next(&mut self) -> Result<Tok<'a>, ProtocolError> {
+    pub(super) fn next(&mut self) -> Result<Tok<'a>, ProtocolError> {
+        let reader = match &mut self.source {
+            Source::Plain(scanner) => {
+                return Ok(match scanner.next()? {
+                    Scanned::Start(n) => Tok::Start(self.tag(n)),
+                    Scanned::End(n) => Tok::End(self.tag(n)),
+                    Scanned::Empty(n) => Tok::Empty(self.tag(n)),
+                    Scanned::Text(t) => Tok::Text(t),
+                    Scanned::Eof => Tok::Eof,
+                })
+            }
+            Source::Xml(reader) => reader,
+        };
         loop {
-            let ev = self.reader.read_event().map_err(|e| err(format!("XML: {e}")))?;
+            let ev = reader.read_event().map_err(|e| err(format!("XML: {e}")))?;
             return Ok(match ev {
-                Event::Start(s) => Tok::Start(self.tag(s.local_name().as_ref())),
-                Event::End(e) => Tok::End(self.tag(e.local_name().as_ref())),
-                Event::Empty(s) => Tok::Empty(self.tag(s.local_name().as_ref())),
+                Event::Start(s) => Tok::Start(tag_of(&mut self.other, s.local_name().as_ref())),
+                Event::End(e) => Tok::End(tag_of(&mut self.other, e.local_name().as_ref())),
+                Event::Empty(s) => Tok::Empty(tag_of(&mut self.other, s.local_name().as_ref())),
                 Event::Text(t) => match t.into_inner() {
                     Cow::Borrowed(b) => Tok::Text(b),
                     // A slice reader always borrows; anything else is a quick-xml change.
@@ -190,6 +331,38 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// [`Parser::text_until_end`], borrowed from the body when it is one run of text without
+    /// escapes (a member name, mostly).
+    pub(super) fn borrowed_text_until_end(&mut self, tag: Tag) -> Result<Cow<'a, str>, ProtocolError> {
+        match self.next()? {
+            Tok::End(t) if t == tag => return Ok(Cow::Borrowed("")),
+            Tok::Text(t) if !t.contains(&b'&') => {
+                let s = std::str::from_utf8(t).map_err(|_| err("text is not UTF-8"))?;
+                if tag == Tag::Name && self.eat(b"</name>") {
+                    return Ok(Cow::Borrowed(s));
+                }
+                match self.next()? {
+                    Tok::End(e) if e == tag => return Ok(Cow::Borrowed(s)),
+                    _ => return Err(err(format!("unexpected markup inside <{}>", tag.name()))),
+                }
+            }
+            Tok::Text(t) => {
+                let mut out = String::new();
+                push_text(&mut out, t)?;
+                let rest = self.text_until_end(tag)?;
+                out.push_str(&rest);
+                Ok(Cow::Owned(out))
+            }
+            Tok::CData(t) => {
+                let mut out = String::new();
+                push_cdata(&mut out, t)?;
+                out.push_str(&self.text_until_end(tag)?);
+                Ok(Cow::Owned(out))
+            }
+            _ => Err(err(format!("unexpected markup inside <{}>", tag.name()))),
+        }
+    }
+
     /// The value after `<param>` or `<member><name>…</name>` or in `<data>`: `<value>…</value>` or
     /// `<value/>` (an empty string).
     pub(super) fn value(&mut self, depth: usize, context: &str) -> Result<Wire, ProtocolError> {
@@ -237,7 +410,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn typed(&mut self, tag: Tag, depth: usize) -> Result<Wire, ProtocolError> {
+    pub(super) fn typed(&mut self, tag: Tag, depth: usize) -> Result<Wire, ProtocolError> {
         Ok(match tag {
             // Base64 is carried as its text; no XenAPI message takes binary data.
             Tag::String | Tag::Base64 => Wire::Str(self.text_until_end(tag)?),
@@ -307,6 +480,15 @@ impl<'a> Parser<'a> {
             _ => Err(err(format!("content after </{}>", element.name()))),
         }
     }
+}
+
+/// The tag of a name, which is kept in `other` when it is not one of XML-RPC's.
+fn tag_of(other: &mut String, local_name: &[u8]) -> Tag {
+    let t = Tag::of(local_name);
+    if t == Tag::Other {
+        *other = String::from_utf8_lossy(local_name).into_owned();
+    }
+    t
 }
 
 /// Appends escaped XML text, unescaped. Most text has no `&`, and is copied straight.
