@@ -12,7 +12,7 @@ use crate::xenapi_conn::{Conn, ProviderConfig, XenError};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use xenapi_client::{ObjectRecord, Session};
+use xenapi_client::{Caller, ObjectRecord, Session};
 
 /// How often the task of a running state change is looked at.
 const TASK_FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
@@ -26,6 +26,15 @@ pub struct Backend {
     pub cache: Arc<Cache>,
     /// The requests made through RequestStateChange (in this process), by VM uuid.
     requested: Arc<RequestedStates>,
+}
+
+/// The typed calls generated from the model (`xenapi_client::calls`) run through the one blocking
+/// entry point, role check included.
+impl Caller for Backend {
+    type Error = XenError;
+    fn call(&self, method: &str, args: Vec<xenapi_model::Value>) -> Result<xenapi_client::Wire, XenError> {
+        Backend::call(self, method, args)
+    }
 }
 
 impl Backend {
@@ -70,6 +79,12 @@ impl Backend {
             .map_err(XenError::Other)??;
         crate::access::note_result(method, &result);
         Ok(result)
+    }
+
+    /// Sends a typed call (`b.run(calls::vm::start(&vm, false, false))`) through [`Backend::call`],
+    /// so it passes the same role check, and types its answer.
+    pub fn run<T>(&self, c: xenapi_client::Call<T>) -> Result<T, XenError> {
+        Caller::run(self, c)
     }
 
     /// The cached tables, as of now: after the first sync, one `event.from(classes, token, 0.0)`

@@ -41,6 +41,9 @@
 //! unlucky case of a server that reads a request and then dies, where the call may run twice.
 //! A new connection failing that way is an error, never repeated.
 
+pub mod call;
+#[path = "generated/calls.rs"]
+pub mod calls;
 mod conn;
 pub mod endpoint;
 pub mod error;
@@ -53,6 +56,10 @@ pub use error::{ClientError, Result};
 pub use session::Session;
 pub use tls::Trust;
 pub use typed::ObjectRecord;
+pub use call::{Call, Caller};
+// The model's generated enums and record structs, which typed calls take and answer.
+pub use xenapi_model::generated::{enums, records};
+pub use xenapi_model::typed::{Ref, RefArg};
 pub use xenapi_wire::xmlrpc::{self, encode_call};
 // What callers handle in answers, so that a user of the client needs no other XenAPI crate.
 pub use xenapi_model::{model, ApiError, Value};

@@ -3,7 +3,9 @@
 //! handler trait (one method per implemented custom message) with the glue that binds it on the
 //! dispatcher. The output is checked in under `xenapi-core/src/generated/` so that it can be read,
 //! reviewed and grepped; `cargo run -p xenapi-codegen` rewrites it, and the test of this crate
-//! fails when it is stale.
+//! fails when it is stale. The enums and record structs, pure data, go to
+//! `xenapi-model/src/generated/` (the client and the CIM providers use them without the server);
+//! the typed client calls go to `xenapi-client/src/generated/`.
 //!
 //! Inputs: the model (`xenapi-core/model/datamodel.txt`, read through the model crate), the list
 //! of declared messages the server does not implement (`xenapi-core/model/unimplemented.txt`) and
@@ -13,6 +15,7 @@
 use xenapi_model::{model::model, model::Class, model::Message, model::Model, model::Type, Value};
 
 mod emit_args;
+mod emit_calls;
 mod emit_enums;
 mod emit_handlers;
 mod emit_records;
@@ -28,8 +31,14 @@ pub struct GeneratedFile {
     pub text: String,
 }
 
-/// Where the generated module lives, from the workspace root.
+/// Where the server's generated module lives (argument structs, handler traits), from the
+/// workspace root.
 pub const OUT_DIR: &str = "xenapi-core/src/generated";
+/// Where the pure data lives (enums, record structs): with the model, so that the client and the
+/// CIM providers have them without the server.
+pub const MODEL_OUT_DIR: &str = "xenapi-model/src/generated";
+/// Where the client's typed calls live.
+pub const CLIENT_OUT_DIR: &str = "xenapi-client/src/generated";
 /// The explicit list of declared but unimplemented messages, from the workspace root.
 pub const UNIMPLEMENTED_TXT: &str = "xenapi-core/model/unimplemented.txt";
 /// The list of messages whose handlers wait, from the workspace root.
@@ -129,27 +138,39 @@ pub fn generate(root: &Path) -> Result<Vec<GeneratedFile>, String> {
     let inputs = Inputs::read(root)?;
     inputs.check(m)?;
     let files = [
-        ("mod.rs", mod_rs()),
-        ("enums.rs", header("One Rust enum per enum of the XenAPI data model, with its wire names.") + &emit_enums::emit(m)?),
-        ("records.rs", header("One record struct per class of the XenAPI data model.") + &emit_records::emit(m)?),
-        ("args.rs", header("One argument struct per message the XenAPI data model declares.") + &emit_args::emit(m)?),
+        (OUT_DIR, "mod.rs", mod_rs()),
+        (MODEL_OUT_DIR, "mod.rs", model_mod_rs()),
+        (MODEL_OUT_DIR, "enums.rs", header("One Rust enum per enum of the XenAPI data model, with its wire names.") + &emit_enums::emit(m)?),
+        (MODEL_OUT_DIR, "records.rs", header("One record struct per class of the XenAPI data model.") + &emit_records::emit(m)?),
+        (OUT_DIR, "args.rs", header("One argument struct per message the XenAPI data model declares.") + &emit_args::emit(m)?),
         (
+            OUT_DIR,
             "handlers.rs",
             header("Per class, the trait of its implemented custom messages and the glue that binds it on the dispatcher.")
                 + &emit_handlers::emit(m, &inputs)?,
         ),
+        (CLIENT_OUT_DIR, "calls.rs", header(emit_calls::HEADER) + &emit_calls::emit(m)?),
     ];
     files
         .into_iter()
-        .map(|(name, text)| Ok(GeneratedFile { path: format!("{OUT_DIR}/{name}"), text: rustfmt(&text).map_err(|e| format!("{name}: {e}"))? }))
+        .map(|(dir, name, text)| {
+            Ok(GeneratedFile { path: format!("{dir}/{name}"), text: rustfmt(&text).map_err(|e| format!("{dir}/{name}: {e}"))? })
+        })
         .collect()
 }
 
 fn mod_rs() -> String {
     header("The typed layer over the data model.")
-        + "pub mod args;\npub mod enums;\npub mod handlers;\npub mod records;\n\n\
+        + "pub mod args;\npub mod handlers;\n\n\
+           // Pure data, generated into the model crate (the client and the providers use them too).\n\
+           pub use xenapi_model::generated::{enums, records};\n\n\
            pub use enums::*;\npub use records::*;\n"
 }
+
+fn model_mod_rs() -> String {
+    header("The model's enums and record structs as Rust types.") + "pub mod enums;\npub mod records;\n\npub use enums::*;\npub use records::*;\n"
+}
+
 
 /// Formats Rust source with the workspace's rustfmt (as `cargo fmt` would).
 fn rustfmt(src: &str) -> Result<String, String> {

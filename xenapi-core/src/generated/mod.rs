@@ -5,9 +5,10 @@
 //! change those and regenerate (`cargo test -p xenapi-codegen` fails while this is stale).
 
 pub mod args;
-pub mod enums;
 pub mod handlers;
-pub mod records;
+
+// Pure data, generated into the model crate (the client and the providers use them too).
+pub use xenapi_model::generated::{enums, records};
 
 pub use enums::*;
 pub use records::*;

@@ -8,9 +8,8 @@
 
 use super::enums::*;
 use crate::error::ApiError;
-use crate::store::Record;
-use crate::typed::{self, ClassName, Ref};
-use crate::value::Value;
+use crate::typed::{self, ClassName, Ref, TypedRecord};
+use crate::value::{Record, Value};
 
 /// A record of class `session`, each field typed as the model declares it.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,13 +105,12 @@ impl SessionRecord {
     }
 }
 
-impl Ref<SessionRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<SessionRecord, ApiError> {
-        let rec = tables
-            .get("session", self)
-            .ok_or_else(|| ApiError::handle_invalid("session", self))?;
+impl TypedRecord for SessionRecord {
+    fn from_record(rec: &Record) -> Result<SessionRecord, ApiError> {
         SessionRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<SessionRecord, ApiError> {
+        SessionRecord::from_value(v)
     }
 }
 
@@ -214,13 +212,12 @@ impl TaskRecord {
     }
 }
 
-impl Ref<TaskRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<TaskRecord, ApiError> {
-        let rec = tables
-            .get("task", self)
-            .ok_or_else(|| ApiError::handle_invalid("task", self))?;
+impl TypedRecord for TaskRecord {
+    fn from_record(rec: &Record) -> Result<TaskRecord, ApiError> {
         TaskRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<TaskRecord, ApiError> {
+        TaskRecord::from_value(v)
     }
 }
 
@@ -275,13 +272,12 @@ impl EventRecord {
     }
 }
 
-impl Ref<EventRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<EventRecord, ApiError> {
-        let rec = tables
-            .get("event", self)
-            .ok_or_else(|| ApiError::handle_invalid("event", self))?;
+impl TypedRecord for EventRecord {
+    fn from_record(rec: &Record) -> Result<EventRecord, ApiError> {
         EventRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<EventRecord, ApiError> {
+        EventRecord::from_value(v)
     }
 }
 
@@ -589,13 +585,12 @@ impl PoolRecord {
     }
 }
 
-impl Ref<PoolRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<PoolRecord, ApiError> {
-        let rec = tables
-            .get("pool", self)
-            .ok_or_else(|| ApiError::handle_invalid("pool", self))?;
+impl TypedRecord for PoolRecord {
+    fn from_record(rec: &Record) -> Result<PoolRecord, ApiError> {
         PoolRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<PoolRecord, ApiError> {
+        PoolRecord::from_value(v)
     }
 }
 
@@ -960,13 +955,12 @@ impl HostRecord {
     }
 }
 
-impl Ref<HostRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<HostRecord, ApiError> {
-        let rec = tables
-            .get("host", self)
-            .ok_or_else(|| ApiError::handle_invalid("host", self))?;
+impl TypedRecord for HostRecord {
+    fn from_record(rec: &Record) -> Result<HostRecord, ApiError> {
         HostRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<HostRecord, ApiError> {
+        HostRecord::from_value(v)
     }
 }
 
@@ -1051,13 +1045,12 @@ impl HostCpuRecord {
     }
 }
 
-impl Ref<HostCpuRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<HostCpuRecord, ApiError> {
-        let rec = tables
-            .get("host_cpu", self)
-            .ok_or_else(|| ApiError::handle_invalid("host_cpu", self))?;
+impl TypedRecord for HostCpuRecord {
+    fn from_record(rec: &Record) -> Result<HostCpuRecord, ApiError> {
         HostCpuRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<HostCpuRecord, ApiError> {
+        HostCpuRecord::from_value(v)
     }
 }
 
@@ -1123,13 +1116,12 @@ impl HostMetricsRecord {
     }
 }
 
-impl Ref<HostMetricsRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<HostMetricsRecord, ApiError> {
-        let rec = tables
-            .get("host_metrics", self)
-            .ok_or_else(|| ApiError::handle_invalid("host_metrics", self))?;
+impl TypedRecord for HostMetricsRecord {
+    fn from_record(rec: &Record) -> Result<HostMetricsRecord, ApiError> {
         HostMetricsRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<HostMetricsRecord, ApiError> {
+        HostMetricsRecord::from_value(v)
     }
 }
 
@@ -1538,13 +1530,12 @@ impl VmRecord {
     }
 }
 
-impl Ref<VmRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<VmRecord, ApiError> {
-        let rec = tables
-            .get("VM", self)
-            .ok_or_else(|| ApiError::handle_invalid("VM", self))?;
+impl TypedRecord for VmRecord {
+    fn from_record(rec: &Record) -> Result<VmRecord, ApiError> {
         VmRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<VmRecord, ApiError> {
+        VmRecord::from_value(v)
     }
 }
 
@@ -1658,13 +1649,12 @@ impl VmMetricsRecord {
     }
 }
 
-impl Ref<VmMetricsRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<VmMetricsRecord, ApiError> {
-        let rec = tables
-            .get("VM_metrics", self)
-            .ok_or_else(|| ApiError::handle_invalid("VM_metrics", self))?;
+impl TypedRecord for VmMetricsRecord {
+    fn from_record(rec: &Record) -> Result<VmMetricsRecord, ApiError> {
         VmMetricsRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<VmMetricsRecord, ApiError> {
+        VmMetricsRecord::from_value(v)
     }
 }
 
@@ -1776,13 +1766,12 @@ impl VmGuestMetricsRecord {
     }
 }
 
-impl Ref<VmGuestMetricsRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<VmGuestMetricsRecord, ApiError> {
-        let rec = tables
-            .get("VM_guest_metrics", self)
-            .ok_or_else(|| ApiError::handle_invalid("VM_guest_metrics", self))?;
+impl TypedRecord for VmGuestMetricsRecord {
+    fn from_record(rec: &Record) -> Result<VmGuestMetricsRecord, ApiError> {
         VmGuestMetricsRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<VmGuestMetricsRecord, ApiError> {
+        VmGuestMetricsRecord::from_value(v)
     }
 }
 
@@ -1843,13 +1832,12 @@ impl ConsoleRecord {
     }
 }
 
-impl Ref<ConsoleRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<ConsoleRecord, ApiError> {
-        let rec = tables
-            .get("console", self)
-            .ok_or_else(|| ApiError::handle_invalid("console", self))?;
+impl TypedRecord for ConsoleRecord {
+    fn from_record(rec: &Record) -> Result<ConsoleRecord, ApiError> {
         ConsoleRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<ConsoleRecord, ApiError> {
+        ConsoleRecord::from_value(v)
     }
 }
 
@@ -1980,13 +1968,12 @@ impl VbdRecord {
     }
 }
 
-impl Ref<VbdRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<VbdRecord, ApiError> {
-        let rec = tables
-            .get("VBD", self)
-            .ok_or_else(|| ApiError::handle_invalid("VBD", self))?;
+impl TypedRecord for VbdRecord {
+    fn from_record(rec: &Record) -> Result<VbdRecord, ApiError> {
         VbdRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<VbdRecord, ApiError> {
+        VbdRecord::from_value(v)
     }
 }
 
@@ -2049,13 +2036,12 @@ impl VbdMetricsRecord {
     }
 }
 
-impl Ref<VbdMetricsRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<VbdMetricsRecord, ApiError> {
-        let rec = tables
-            .get("VBD_metrics", self)
-            .ok_or_else(|| ApiError::handle_invalid("VBD_metrics", self))?;
+impl TypedRecord for VbdMetricsRecord {
+    fn from_record(rec: &Record) -> Result<VbdMetricsRecord, ApiError> {
         VbdMetricsRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<VbdMetricsRecord, ApiError> {
+        VbdMetricsRecord::from_value(v)
     }
 }
 
@@ -2210,13 +2196,12 @@ impl VifRecord {
     }
 }
 
-impl Ref<VifRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<VifRecord, ApiError> {
-        let rec = tables
-            .get("VIF", self)
-            .ok_or_else(|| ApiError::handle_invalid("VIF", self))?;
+impl TypedRecord for VifRecord {
+    fn from_record(rec: &Record) -> Result<VifRecord, ApiError> {
         VifRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<VifRecord, ApiError> {
+        VifRecord::from_value(v)
     }
 }
 
@@ -2279,13 +2264,12 @@ impl VifMetricsRecord {
     }
 }
 
-impl Ref<VifMetricsRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<VifMetricsRecord, ApiError> {
-        let rec = tables
-            .get("VIF_metrics", self)
-            .ok_or_else(|| ApiError::handle_invalid("VIF_metrics", self))?;
+impl TypedRecord for VifMetricsRecord {
+    fn from_record(rec: &Record) -> Result<VifMetricsRecord, ApiError> {
         VifMetricsRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<VifMetricsRecord, ApiError> {
+        VifMetricsRecord::from_value(v)
     }
 }
 
@@ -2448,13 +2432,12 @@ impl VdiRecord {
     }
 }
 
-impl Ref<VdiRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<VdiRecord, ApiError> {
-        let rec = tables
-            .get("VDI", self)
-            .ok_or_else(|| ApiError::handle_invalid("VDI", self))?;
+impl TypedRecord for VdiRecord {
+    fn from_record(rec: &Record) -> Result<VdiRecord, ApiError> {
         VdiRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<VdiRecord, ApiError> {
+        VdiRecord::from_value(v)
     }
 }
 
@@ -2571,13 +2554,12 @@ impl SrRecord {
     }
 }
 
-impl Ref<SrRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<SrRecord, ApiError> {
-        let rec = tables
-            .get("SR", self)
-            .ok_or_else(|| ApiError::handle_invalid("SR", self))?;
+impl TypedRecord for SrRecord {
+    fn from_record(rec: &Record) -> Result<SrRecord, ApiError> {
         SrRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<SrRecord, ApiError> {
+        SrRecord::from_value(v)
     }
 }
 
@@ -2642,13 +2624,12 @@ impl PbdRecord {
     }
 }
 
-impl Ref<PbdRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<PbdRecord, ApiError> {
-        let rec = tables
-            .get("PBD", self)
-            .ok_or_else(|| ApiError::handle_invalid("PBD", self))?;
+impl TypedRecord for PbdRecord {
+    fn from_record(rec: &Record) -> Result<PbdRecord, ApiError> {
         PbdRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<PbdRecord, ApiError> {
+        PbdRecord::from_value(v)
     }
 }
 
@@ -2763,13 +2744,12 @@ impl NetworkRecord {
     }
 }
 
-impl Ref<NetworkRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<NetworkRecord, ApiError> {
-        let rec = tables
-            .get("network", self)
-            .ok_or_else(|| ApiError::handle_invalid("network", self))?;
+impl TypedRecord for NetworkRecord {
+    fn from_record(rec: &Record) -> Result<NetworkRecord, ApiError> {
         NetworkRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<NetworkRecord, ApiError> {
+        NetworkRecord::from_value(v)
     }
 }
 
@@ -2949,13 +2929,12 @@ impl PifRecord {
     }
 }
 
-impl Ref<PifRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<PifRecord, ApiError> {
-        let rec = tables
-            .get("PIF", self)
-            .ok_or_else(|| ApiError::handle_invalid("PIF", self))?;
+impl TypedRecord for PifRecord {
+    fn from_record(rec: &Record) -> Result<PifRecord, ApiError> {
         PifRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<PifRecord, ApiError> {
+        PifRecord::from_value(v)
     }
 }
 
@@ -3042,13 +3021,12 @@ impl PifMetricsRecord {
     }
 }
 
-impl Ref<PifMetricsRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<PifMetricsRecord, ApiError> {
-        let rec = tables
-            .get("PIF_metrics", self)
-            .ok_or_else(|| ApiError::handle_invalid("PIF_metrics", self))?;
+impl TypedRecord for PifMetricsRecord {
+    fn from_record(rec: &Record) -> Result<PifMetricsRecord, ApiError> {
         PifMetricsRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<PifMetricsRecord, ApiError> {
+        PifMetricsRecord::from_value(v)
     }
 }
 
@@ -3108,13 +3086,12 @@ impl CrashdumpRecord {
     }
 }
 
-impl Ref<CrashdumpRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<CrashdumpRecord, ApiError> {
-        let rec = tables
-            .get("crashdump", self)
-            .ok_or_else(|| ApiError::handle_invalid("crashdump", self))?;
+impl TypedRecord for CrashdumpRecord {
+    fn from_record(rec: &Record) -> Result<CrashdumpRecord, ApiError> {
         CrashdumpRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<CrashdumpRecord, ApiError> {
+        CrashdumpRecord::from_value(v)
     }
 }
 
@@ -3168,13 +3145,12 @@ impl UserRecord {
     }
 }
 
-impl Ref<UserRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<UserRecord, ApiError> {
-        let rec = tables
-            .get("user", self)
-            .ok_or_else(|| ApiError::handle_invalid("user", self))?;
+impl TypedRecord for UserRecord {
+    fn from_record(rec: &Record) -> Result<UserRecord, ApiError> {
         UserRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<UserRecord, ApiError> {
+        UserRecord::from_value(v)
     }
 }
 
@@ -3236,13 +3212,12 @@ impl MessageRecord {
     }
 }
 
-impl Ref<MessageRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<MessageRecord, ApiError> {
-        let rec = tables
-            .get("message", self)
-            .ok_or_else(|| ApiError::handle_invalid("message", self))?;
+impl TypedRecord for MessageRecord {
+    fn from_record(rec: &Record) -> Result<MessageRecord, ApiError> {
         MessageRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<MessageRecord, ApiError> {
+        MessageRecord::from_value(v)
     }
 }
 
@@ -3315,12 +3290,11 @@ impl VtpmRecord {
     }
 }
 
-impl Ref<VtpmRecord> {
-    /// This object's record, as it is in the store now.
-    pub fn record(&self, tables: &crate::store::Tables) -> Result<VtpmRecord, ApiError> {
-        let rec = tables
-            .get("VTPM", self)
-            .ok_or_else(|| ApiError::handle_invalid("VTPM", self))?;
+impl TypedRecord for VtpmRecord {
+    fn from_record(rec: &Record) -> Result<VtpmRecord, ApiError> {
         VtpmRecord::from_record(rec)
+    }
+    fn from_value(v: &Value) -> Result<VtpmRecord, ApiError> {
+        VtpmRecord::from_value(v)
     }
 }
