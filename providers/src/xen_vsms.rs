@@ -31,7 +31,6 @@ use crate::xenapi_conn::XenError;
 use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
-use xenapi_client::Wire;
 use xenapi_model::Value;
 
 mod resources;
@@ -461,13 +460,6 @@ pub fn affected_uuid(v: Option<&CimValue>) -> Result<String, SpecError> {
 
 fn arg<'a>(args: &'a Args, name: &str) -> Option<&'a CimValue> {
     args.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
-}
-
-fn str_of(w: Wire) -> Result<String, XenError> {
-    match w {
-        Wire::Str(s) => Ok(s),
-        other => Err(XenError::Other(format!("a ref was expected, got {other:?}"))),
-    }
 }
 
 /// DefineSystem / DestroySystem return codes.
