@@ -12,7 +12,9 @@ use crate::xenapi_conn::{Conn, ProviderConfig, XenError};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use crate::util::calls;
 use xenapi_client::{Caller, ObjectRecord, Session};
+use xenapi_model::generated::TaskStatusType;
 
 /// How often the task of a running state change is looked at.
 const TASK_FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
@@ -139,12 +141,12 @@ impl Backend {
             while requested.is_current(&vm_uuid, id) && failures < TASK_FOLLOW_FAILURES {
                 tokio::time::sleep(TASK_FOLLOW_INTERVAL).await;
                 let status = match conn.session().await {
-                    Ok(s) => s.call("task.get_status", vec![xenapi_model::Value::str(task_ref.as_str())]).await.map_err(XenError::from),
+                    Ok(s) => s.run(calls::task::get_status(task_ref.as_str())).await.map_err(XenError::from),
                     Err(e) => Err(e),
                 };
                 match status {
-                    Ok(xenapi_client::Wire::Str(st)) if crate::xen_job::is_finished(&st) => {
-                        requested.task_ended(&vm_uuid, id, if st == "success" { TaskEnd::Succeeded } else { TaskEnd::Failed });
+                    Ok(st) if crate::xen_job::is_finished(st.wire_name()) => {
+                        requested.task_ended(&vm_uuid, id, if st == TaskStatusType::Success { TaskEnd::Succeeded } else { TaskEnd::Failed });
                         return;
                     }
                     Ok(_) => failures = 0,

@@ -38,6 +38,18 @@ impl<T> Call<T> {
         (self.method, self.args, self.decode)
     }
 
+    /// The same call (the generated name and encoding), its answer decoded by `decode` instead:
+    /// for callers that read records by field name (`typed::object_record::<TaskRecord>`) or want
+    /// the answer as sent (`Call::raw`).
+    pub fn decode_with<U>(self, decode: fn(Wire) -> Result<U>) -> Call<U> {
+        Call { method: self.method, args: self.args, decode }
+    }
+
+    /// The same call, its answer as the server sent it.
+    pub fn raw(self) -> Call<Wire> {
+        self.decode_with(Ok)
+    }
+
     /// Types the answer the server gave.
     pub fn decode(&self, w: Wire) -> Result<T> {
         (self.decode)(w)
