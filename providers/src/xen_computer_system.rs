@@ -43,11 +43,12 @@ use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
 use std::time::Duration;
 use xenapi_client::{Call, ObjectRecord, Ref};
-use xenapi_model::generated::TaskRecord;
+use xenapi_model::generated::{TaskRecord, TaskStatusType};
 
 pub const CLASS: &str = "Xen_ComputerSystem";
 
-/// `VM.power_state`.
+/// `VM.power_state` as the providers see it: the model's [`VmPowerState`], or `Unknown` for a
+/// value the model does not name (a newer server's), which CIM shows as state 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PowerState {
     Halted,
@@ -59,23 +60,28 @@ pub enum PowerState {
 
 impl PowerState {
     pub fn parse(s: &str) -> PowerState {
-        match s {
-            "Halted" => PowerState::Halted,
-            "Paused" => PowerState::Paused,
-            "Running" => PowerState::Running,
-            "Suspended" => PowerState::Suspended,
-            _ => PowerState::Unknown,
+        match VmPowerState::from_wire(s) {
+            Some(VmPowerState::Halted) => PowerState::Halted,
+            Some(VmPowerState::Paused) => PowerState::Paused,
+            Some(VmPowerState::Running) => PowerState::Running,
+            Some(VmPowerState::Suspended) => PowerState::Suspended,
+            None => PowerState::Unknown,
+        }
+    }
+
+    /// The model's value, `None` for `Unknown`.
+    pub fn known(self) -> Option<VmPowerState> {
+        match self {
+            PowerState::Halted => Some(VmPowerState::Halted),
+            PowerState::Paused => Some(VmPowerState::Paused),
+            PowerState::Running => Some(VmPowerState::Running),
+            PowerState::Suspended => Some(VmPowerState::Suspended),
+            PowerState::Unknown => None,
         }
     }
 
     pub fn wire_name(self) -> &'static str {
-        match self {
-            PowerState::Halted => "Halted",
-            PowerState::Paused => "Paused",
-            PowerState::Running => "Running",
-            PowerState::Suspended => "Suspended",
-            PowerState::Unknown => "Unknown",
-        }
+        self.known().map_or("Unknown", VmPowerState::wire_name)
     }
 }
 
@@ -150,16 +156,21 @@ pub enum Action {
 impl Action {
     /// The XenAPI message (`VM.<message>`).
     pub fn message(self) -> &'static str {
+        self.operation().wire_name()
+    }
+
+    /// The VM operation it is, as `allowed_operations` lists it.
+    pub fn operation(self) -> VmOperations {
         match self {
-            Action::Start => "start",
-            Action::Unpause => "unpause",
-            Action::Resume => "resume",
-            Action::CleanShutdown => "clean_shutdown",
-            Action::HardShutdown => "hard_shutdown",
-            Action::Suspend => "suspend",
-            Action::Pause => "pause",
-            Action::CleanReboot => "clean_reboot",
-            Action::HardReboot => "hard_reboot",
+            Action::Start => VmOperations::Start,
+            Action::Unpause => VmOperations::Unpause,
+            Action::Resume => VmOperations::Resume,
+            Action::CleanShutdown => VmOperations::CleanShutdown,
+            Action::HardShutdown => VmOperations::HardShutdown,
+            Action::Suspend => VmOperations::Suspend,
+            Action::Pause => VmOperations::Pause,
+            Action::CleanReboot => VmOperations::CleanReboot,
+            Action::HardReboot => VmOperations::HardReboot,
         }
     }
 
@@ -240,7 +251,7 @@ pub fn plan(requested: u16, current: PowerState, allowed: &[String]) -> Result<A
         (7 | 8 | 12, _) => return Err(rc::NOT_SUPPORTED),
         _ => return Err(rc::INVALID_PARAMETER),
     };
-    if !allowed.iter().any(|op| op == action.message()) {
+    if !allowed.iter().any(|op| VmOperations::from_wire(op) == Some(action.operation())) {
         return Err(rc::INVALID_STATE_TRANSITION);
     }
     Ok(action)
@@ -431,8 +442,8 @@ impl ComputerSystemProvider {
 
     /// Read-your-writes: the next enumeration shows the new state once the cache has it.
     fn await_state(b: &Backend, vm_ref: &str, action: Action) {
-        let want = action.result_state().wire_name();
-        b.cache.wait_until(Duration::from_secs(5), |t| t.get("vm", vm_ref).map(|v| v.str("power_state") == want).unwrap_or(true));
+        let want = action.result_state();
+        b.cache.wait_until(Duration::from_secs(5), |t| t.get("vm", vm_ref).map(|v| PowerState::parse(v.str("power_state")) == want).unwrap_or(true));
     }
 
     /// Runs `Async.VM.<action>` as a `Xen_SystemStateChangeJob`. A task that ends within
@@ -463,8 +474,8 @@ impl ComputerSystemProvider {
         // Answered synchronously: no job reference was handed out, so the task goes.
         let errors = string_set(&rec, "error_info");
         let _ = b.run(calls::task::destroy(&task));
-        match status.as_str() {
-            "success" => {
+        match TaskStatusType::from_wire(&status) {
+            Some(TaskStatusType::Success) => {
                 b.request_done(uuid, requested, origin, action.result_state());
                 Self::await_state(b, vm_ref, action);
                 done(rc::COMPLETED, vec![])

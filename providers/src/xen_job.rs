@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use xenapi_client::typed::{object_record, object_records};
 use xenapi_client::ObjectRecord;
 use xenapi_model::generated::TaskRecord;
+use xenapi_model::generated::TaskStatusType::{self, *};
 use xenapi_model::model::model;
 use xenapi_client::Wire;
 use xenapi_model::Value;
@@ -48,26 +49,26 @@ pub mod job_state {
 
 /// JobState of a task in `status`.
 pub fn job_state(status: &str) -> u16 {
-    match status {
-        "success" => job_state::COMPLETED,
-        "failure" => job_state::EXCEPTION,
-        "cancelled" => job_state::TERMINATED,
-        "cancelling" => job_state::SHUTTING_DOWN,
-        _ => job_state::RUNNING,
+    match TaskStatusType::from_wire(status) {
+        Some(Success) => job_state::COMPLETED,
+        Some(Failure) => job_state::EXCEPTION,
+        Some(Cancelled) => job_state::TERMINATED,
+        Some(Cancelling) => job_state::SHUTTING_DOWN,
+        Some(Pending) | None => job_state::RUNNING,
     }
 }
 
 /// True when the task has ended (whatever the outcome).
 pub fn is_finished(status: &str) -> bool {
-    matches!(status, "success" | "failure" | "cancelled")
+    matches!(TaskStatusType::from_wire(status), Some(Success | Failure | Cancelled))
 }
 
 /// OperationalStatus of a job (CIM_ConcreteJob's usage: OK/Dormant, Completed, Error, Stopped).
 pub fn operational_status(status: &str) -> Vec<u16> {
-    match status {
-        "success" => vec![2, 17],
-        "failure" => vec![6, 17],
-        "cancelled" => vec![10, 17],
+    match TaskStatusType::from_wire(status) {
+        Some(Success) => vec![2, 17],
+        Some(Failure) => vec![6, 17],
+        Some(Cancelled) => vec![10, 17],
         _ => vec![2],
     }
 }
@@ -80,9 +81,9 @@ pub fn percent_complete(progress: f64) -> u16 {
 /// The method return code a failed task stands for (RequestStateChange's vocabulary: 4097
 /// Invalid State Transition, 4099 Busy, else 4 Failed); 0 when it did not fail.
 pub fn error_code(status: &str, error_info: &[String]) -> u16 {
-    match status {
-        "failure" => crate::xen_computer_system::return_code_for(error_info.first().map(String::as_str).unwrap_or("")) as u16,
-        "cancelled" => 4,
+    match TaskStatusType::from_wire(status) {
+        Some(Failure) => crate::xen_computer_system::return_code_for(error_info.first().map(String::as_str).unwrap_or("")) as u16,
+        Some(Cancelled) => 4,
         _ => 0,
     }
 }
@@ -157,7 +158,7 @@ pub fn instance(ns: &str, class: &str, task: &ObjectRecord, now: i64) -> Instanc
 pub fn cim_error(ns: &str, task: &ObjectRecord) -> Option<Instance> {
     let status = task.str("status");
     let errors = string_set(task, "error_info");
-    if !matches!(status, "failure" | "cancelled") {
+    if !matches!(TaskStatusType::from_wire(status), Some(Failure | Cancelled)) {
         return None;
     }
     let code = errors.first().cloned().unwrap_or_else(|| "TASK_CANCELLED".to_string());

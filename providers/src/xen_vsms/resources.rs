@@ -18,7 +18,6 @@
 
 use super::undo::{Step, Undo};
 use xenapi_client::Call;
-use xenapi_model::generated::VbdMode;
 use super::{arg, disk, existing_vdi, mac_address, memory_unit, nic, rasd_kind, reference_uuid, Device, RasdKind, VsmsProvider, MAX_VCPUS, MIB, MIN_MEMORY};
 use crate::backend::Backend;
 use crate::cache::Tables;
@@ -324,7 +323,7 @@ fn boolean(r: &Embedded, prop: &str) -> Result<Option<bool>, String> {
 /// AllocationUnits (VDI.resize, which cannot be taken back, so it runs last).
 fn disk_steps(t: &Tables, vbd_ref: &str, vbd: &ObjectRecord, r: &Embedded) -> Result<Vec<Step>, String> {
     use calls::{vbd as d, vdi as v};
-    let cd = VbdType::from_wire(vbd.str("type")) == Some(VbdType::Cd);
+    let cd = vbd_type(vbd) == Some(VbdType::Cd);
     let mut steps = Vec::new();
     let mode = match r.uint("Access")? {
         None => None,
@@ -332,7 +331,7 @@ fn disk_steps(t: &Tables, vbd_ref: &str, vbd: &ObjectRecord, r: &Embedded) -> Re
         Some(2 | 3) => Some(VbdMode::Rw),
         Some(a) => return Err(format!("Access {a}: 1 (read-only) or 3 (read/write)")),
     };
-    let current_mode = VbdMode::from_wire(vbd.str("mode"));
+    let current_mode = vbd_mode(vbd);
     if let Some(m) = mode.filter(|m| Some(*m) != current_mode) {
         steps.push(Step::new(d::set_mode(vbd_ref, m), current_mode.map(|c| d::set_mode(vbd_ref, c))));
     }
