@@ -24,7 +24,10 @@
 //!   `methodResponse` decoder;
 //! - [`session`]: login, calls with the session ref prepended, re-login on `SESSION_INVALID`;
 //! - [`typed`]: `get_all_records`, `get_record`, `get_field`, `set_field`, `create`, ... for any
-//!   class of the model.
+//!   class of the model, by class name, answering [`ObjectRecord`]s;
+//! - [`calls`] (generated from the model) and [`call`]: a typed call per message,
+//!   `session.run(calls::vm::start(&vm, false, false)).await`, or `.run(..)` on any blocking
+//!   [`Caller`] (docs/xenapi-messages.md).
 //!
 //! # Connections and sharing
 //!
