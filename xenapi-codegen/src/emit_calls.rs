@@ -71,8 +71,12 @@ fn implicit(class: &Class) -> Vec<Message> {
         out.push(msg("get_all_where".into(), vec![p("expr", Type::String)], set_of_me, false));
     }
     if class.name != "message" {
-        for f in class.fields.iter().filter(|f| f.lifecycle != Lifecycle::Removed) {
-            out.push(msg(format!("get_{}", f.name), vec![this()], f.ty.clone(), false));
+        // A removed field keeps its getter on the server (it answers MESSAGE_REMOVED), so it
+        // keeps its call too, marked removed (`#[deprecated]`).
+        for f in &class.fields {
+            let mut getter = msg(format!("get_{}", f.name), vec![this()], f.ty.clone(), false);
+            getter.lifecycle = f.lifecycle;
+            out.push(getter);
         }
         for name in &class.setters {
             let Some(f) = class.field(name) else { continue };
@@ -203,6 +207,9 @@ fn emit_fn(out: &mut String, m: &Model, class: &Class, msg: &Message, declared: 
     } else {
         let _ = writeln!(out, "/// {doc}");
     }
+    if msg.lifecycle == Lifecycle::Removed {
+        let _ = writeln!(out, "#[deprecated(note = \"removed from the XenAPI: the server answers MESSAGE_REMOVED\")]");
+    }
     let _ = writeln!(
         out,
         "pub fn {name}({}) -> Call<{result}> {{\n    Call::new({method:?}, vec![{}], {dec})\n}}\n",
@@ -213,10 +220,22 @@ fn emit_fn(out: &mut String, m: &Model, class: &Class, msg: &Message, declared: 
 
 pub fn emit(m: &Model) -> Result<String, String> {
     let mut out = String::from(
-        "#![allow(clippy::all, unused_imports)]\n\nuse crate::call::{answer, Call};\n\
+        "#![allow(clippy::all, unused_imports, deprecated)]\n\nuse crate::call::{answer, Call};\n\
          pub use crate::call::Caller;\n",
     );
     check_unique("class modules", m.classes.iter().map(|c| (c.name.as_str(), snake(&c.name))))?;
+    // Every method name a call sends, so that a test can hold them against the server's
+    // dispatch table (the implicit messages here mirror it).
+    out.push_str("\n/// Every method a generated call sends (`Async.` forms included), in the model's order.\npub const METHODS: &[&str] = &[\n");
+    for c in &m.classes {
+        for (msg, _) in messages(c) {
+            let _ = writeln!(out, "    \"{}.{}\",", c.name, msg.name);
+            if msg.has_async {
+                let _ = writeln!(out, "    \"Async.{}.{}\",", c.name, msg.name);
+            }
+        }
+    }
+    out.push_str("];\n");
     for c in &m.classes {
         let msgs = messages(c);
         let names = msgs.iter().flat_map(|(msg, _)| {
