@@ -10,16 +10,19 @@ use xenapi_model::model::Type;
 use xenapi_model::{ApiError, Value};
 use xenapi_wire::{Wire, WireValue};
 
+/// How a call's answer becomes its Rust type.
+pub type Decoder<T> = fn(Wire) -> Result<T>;
+
 /// A typed call: `method(session, args...)`, answering a `T`.
 #[must_use = "a Call does nothing until it is run"]
 pub struct Call<T> {
     method: &'static str,
     args: Vec<Value>,
-    decode: fn(Wire) -> Result<T>,
+    decode: Decoder<T>,
 }
 
 impl<T> Call<T> {
-    pub fn new(method: &'static str, args: Vec<Value>, decode: fn(Wire) -> Result<T>) -> Call<T> {
+    pub fn new(method: &'static str, args: Vec<Value>, decode: Decoder<T>) -> Call<T> {
         Call { method, args, decode }
     }
 
@@ -34,14 +37,14 @@ impl<T> Call<T> {
     }
 
     /// The message name and its arguments, to send; then [`Call::decode`] the answer.
-    pub fn into_parts(self) -> (&'static str, Vec<Value>, fn(Wire) -> Result<T>) {
+    pub fn into_parts(self) -> (&'static str, Vec<Value>, Decoder<T>) {
         (self.method, self.args, self.decode)
     }
 
     /// The same call (the generated name and encoding), its answer decoded by `decode` instead:
     /// for callers that read records by field name (`typed::object_record::<TaskRecord>`) or want
     /// the answer as sent (`Call::raw`).
-    pub fn decode_with<U>(self, decode: fn(Wire) -> Result<U>) -> Call<U> {
+    pub fn decode_with<U>(self, decode: Decoder<U>) -> Call<U> {
         Call { method: self.method, args: self.args, decode }
     }
 

@@ -361,7 +361,8 @@ fn disk_steps(t: &Tables, vbd_ref: &str, vbd: &ObjectRecord, r: &Embedded) -> Re
     if let Some(pool) = r.str("PoolID").filter(|p| !p.is_empty() && *p != sr) {
         return Err(format!("PoolID {pool:?}: moving disk {} to another SR is not supported", vbd.str("uuid")));
     }
-    let setters: [(&str, &str, fn(&str, &str) -> Call<()>); 2] = [
+    type Setter = fn(&str, &str) -> Call<()>;
+    let setters: [(&str, &str, Setter); 2] = [
         ("ElementName", "name_label", |r, x| v::set_name_label(r, x)),
         ("Description", "name_description", |r, x| v::set_name_description(r, x)),
     ];

@@ -87,7 +87,8 @@ pub fn system_steps(t: &Tables, vm_ref: &str, vm: &ObjectRecord, vssd: &Embedded
         }
     }
     // Maps: HVM_Boot_Params and Platform are replaced, Other_Config is merged.
-    let maps: [(&str, &str, Setter<Vec<(String, String)>>, bool); 3] = [
+    type MapSetter = Setter<Vec<(String, String)>>;
+    let maps: [(&str, &str, MapSetter, bool); 3] = [
         ("HVM_Boot_Params", "HVM_boot_params", |r, v| vm::set_hvm_boot_params(r, v), false),
         ("Platform", "platform", |r, v| vm::set_platform(r, v), false),
         ("Other_Config", "other_config", |r, v| vm::set_other_config(r, v), true),
@@ -113,7 +114,8 @@ pub fn system_steps(t: &Tables, vm_ref: &str, vm: &ObjectRecord, vssd: &Embedded
     }
     // The setter of each action field, from the action's wire name (`None`: not a value of the
     // field's enum).
-    let actions: [(&str, &str, fn(&str, &str) -> Option<Call<()>>); 3] = [
+    type ActionSetter = fn(&str, &str) -> Option<Call<()>>;
+    let actions: [(&str, &str, ActionSetter); 3] = [
         ("AutomaticShutdownAction", "actions_after_shutdown", |r, a| OnNormalExit::from_wire(a).map(|a| vm::set_actions_after_shutdown(r, a))),
         ("AutomaticStartupAction", "actions_after_reboot", |r, a| OnNormalExit::from_wire(a).map(|a| vm::set_actions_after_reboot(r, a))),
         ("AutomaticRecoveryAction", "actions_after_crash", |r, a| OnCrashBehaviour::from_wire(a).map(|a| vm::set_actions_after_crash(r, a))),
