@@ -30,7 +30,7 @@
 
 use crate::backend::{Backend, BackendRef};
 use crate::cache::Tables;
-use crate::util::{namespace_of, string_key, NAMESPACE};
+use crate::util::{namespace_of, string_key, vbd_type, VbdType, NAMESPACE};
 use crate::xen_capabilities::{self as caps, CapKind};
 use crate::xen_capabilities_setting_data::{self as capsd, Bound};
 use crate::xen_computer_system::{self as cs, is_virtual_system};
@@ -438,7 +438,7 @@ pub fn far_ends<'t>(assoc: Assoc, t: &'t Tables, src: &Object<'t>) -> (bool, Vec
             let vm_of = |x: &'t ObjectRecord| t.get("vm", x.str("VM")).filter(|v| is_virtual_system(v));
             let mut disks: Vec<Object> = deref_set(t, vdi, "VBDs", "vbd")
                 .into_iter()
-                .filter(|(_, vbd)| vbd.str("type") == "Disk")
+                .filter(|(_, vbd)| vbd_type(vbd) == Some(VbdType::Disk))
                 .filter_map(|(_, vbd)| device_of(t, Kind::Disk, vm_of(vbd)?, vbd.str("uuid")))
                 .collect();
             disks.sort_unstable_by_key(|o| o.path().to_string());
@@ -538,7 +538,7 @@ fn pool_devices<'t>(t: &'t Tables, kind: PoolKind, r: &'t str, rec: &'t ObjectRe
         PoolKind::Storage => deref_set(t, rec, "VDIs", "vdi")
             .into_iter()
             .flat_map(|(_, vdi)| deref_set(t, vdi, "VBDs", "vbd"))
-            .filter_map(|(_, vbd)| device_of(t, if vbd.str("type") == "CD" { Kind::DiskDrive } else { Kind::Disk }, vm_of(vbd)?, vbd.str("uuid")))
+            .filter_map(|(_, vbd)| device_of(t, if vbd_type(vbd) == Some(VbdType::Cd) { Kind::DiskDrive } else { Kind::Disk }, vm_of(vbd)?, vbd.str("uuid")))
             .collect(),
         PoolKind::NetworkConnection => {
             deref_set(t, rec, "VIFs", "vif").into_iter().filter_map(|(_, vif)| device_of(t, Kind::NetworkPort, vm_of(vif)?, vif.str("uuid"))).collect()

@@ -12,7 +12,9 @@ use crate::xenapi_conn::{Conn, ProviderConfig, XenError};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use xenapi_client::{ObjectRecord, Session};
+use crate::util::calls;
+use xenapi_client::{Caller, ObjectRecord, Session};
+use xenapi_model::generated::TaskStatusType;
 
 /// How often the task of a running state change is looked at.
 const TASK_FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
@@ -26,6 +28,15 @@ pub struct Backend {
     pub cache: Arc<Cache>,
     /// The requests made through RequestStateChange (in this process), by VM uuid.
     requested: Arc<RequestedStates>,
+}
+
+/// The typed calls generated from the model (`xenapi_client::calls`) run through the one blocking
+/// entry point, role check included.
+impl Caller for Backend {
+    type Error = XenError;
+    fn call(&self, method: &str, args: Vec<xenapi_model::Value>) -> Result<xenapi_client::Wire, XenError> {
+        Backend::call(self, method, args)
+    }
 }
 
 impl Backend {
@@ -70,6 +81,12 @@ impl Backend {
             .map_err(XenError::Other)??;
         crate::access::note_result(method, &result);
         Ok(result)
+    }
+
+    /// Sends a typed call (`b.run(calls::vm::start(&vm, false, false))`) through [`Backend::call`],
+    /// so it passes the same role check, and types its answer.
+    pub fn run<T>(&self, c: xenapi_client::Call<T>) -> Result<T, XenError> {
+        Caller::run(self, c)
     }
 
     /// The cached tables, as of now: after the first sync, one `event.from(classes, token, 0.0)`
@@ -124,12 +141,12 @@ impl Backend {
             while requested.is_current(&vm_uuid, id) && failures < TASK_FOLLOW_FAILURES {
                 tokio::time::sleep(TASK_FOLLOW_INTERVAL).await;
                 let status = match conn.session().await {
-                    Ok(s) => s.call("task.get_status", vec![xenapi_model::Value::str(task_ref.as_str())]).await.map_err(XenError::from),
+                    Ok(s) => s.run(calls::task::get_status(task_ref.as_str())).await.map_err(XenError::from),
                     Err(e) => Err(e),
                 };
                 match status {
-                    Ok(xenapi_client::Wire::Str(st)) if crate::xen_job::is_finished(&st) => {
-                        requested.task_ended(&vm_uuid, id, if st == "success" { TaskEnd::Succeeded } else { TaskEnd::Failed });
+                    Ok(st) if crate::xen_job::is_finished(st.wire_name()) => {
+                        requested.task_ended(&vm_uuid, id, if st == TaskStatusType::Success { TaskEnd::Succeeded } else { TaskEnd::Failed });
                         return;
                     }
                     Ok(_) => failures = 0,

@@ -3,6 +3,10 @@
 use cmpi_shim::{CimDateTime, CimType, CimValue, CmpiError, ObjectPath};
 use xenapi_client::ObjectRecord;
 use xenapi_model::Value;
+// The model's enums, compared typed instead of by their wire strings.
+pub use xenapi_model::generated::{VbdMode, VbdType, VmOperations, VmPowerState};
+// The typed calls generated from the model: `b.run(calls::vm::start(&vm, false, false))`.
+pub use xenapi_client::calls;
 
 /// The namespace of the Xen classes.
 pub const NAMESPACE: &str = "root/cimv2";
@@ -85,6 +89,21 @@ pub fn check_creation_class(op: &ObjectPath, class: &str) -> Result<(), CmpiErro
 }
 
 /// A null ref or an empty string: the field points nowhere.
+/// The power state of a VM record of the cache; `None` when absent or not one of the model's.
+pub fn power_state(vm: &ObjectRecord) -> Option<VmPowerState> {
+    VmPowerState::from_wire(vm.str("power_state"))
+}
+
+/// The type of a VBD record of the cache (`None`: absent or not one of the model's).
+pub fn vbd_type(vbd: &ObjectRecord) -> Option<VbdType> {
+    VbdType::from_wire(vbd.str("type"))
+}
+
+/// The mode of a VBD record of the cache.
+pub fn vbd_mode(vbd: &ObjectRecord) -> Option<VbdMode> {
+    VbdMode::from_wire(vbd.str("mode"))
+}
+
 pub fn is_null_ref(r: &str) -> bool {
     r.is_empty() || r == "OpaqueRef:NULL"
 }

@@ -42,12 +42,13 @@ use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
 use std::time::Duration;
-use xenapi_client::ObjectRecord;
-use xenapi_model::Value;
+use xenapi_client::{Call, ObjectRecord, Ref};
+use xenapi_model::generated::{TaskRecord, TaskStatusType};
 
 pub const CLASS: &str = "Xen_ComputerSystem";
 
-/// `VM.power_state`.
+/// `VM.power_state` as the providers see it: the model's [`VmPowerState`], or `Unknown` for a
+/// value the model does not name (a newer server's), which CIM shows as state 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PowerState {
     Halted,
@@ -59,23 +60,28 @@ pub enum PowerState {
 
 impl PowerState {
     pub fn parse(s: &str) -> PowerState {
-        match s {
-            "Halted" => PowerState::Halted,
-            "Paused" => PowerState::Paused,
-            "Running" => PowerState::Running,
-            "Suspended" => PowerState::Suspended,
-            _ => PowerState::Unknown,
+        match VmPowerState::from_wire(s) {
+            Some(VmPowerState::Halted) => PowerState::Halted,
+            Some(VmPowerState::Paused) => PowerState::Paused,
+            Some(VmPowerState::Running) => PowerState::Running,
+            Some(VmPowerState::Suspended) => PowerState::Suspended,
+            None => PowerState::Unknown,
+        }
+    }
+
+    /// The model's value, `None` for `Unknown`.
+    pub fn known(self) -> Option<VmPowerState> {
+        match self {
+            PowerState::Halted => Some(VmPowerState::Halted),
+            PowerState::Paused => Some(VmPowerState::Paused),
+            PowerState::Running => Some(VmPowerState::Running),
+            PowerState::Suspended => Some(VmPowerState::Suspended),
+            PowerState::Unknown => None,
         }
     }
 
     pub fn wire_name(self) -> &'static str {
-        match self {
-            PowerState::Halted => "Halted",
-            PowerState::Paused => "Paused",
-            PowerState::Running => "Running",
-            PowerState::Suspended => "Suspended",
-            PowerState::Unknown => "Unknown",
-        }
+        self.known().map_or("Unknown", VmPowerState::wire_name)
     }
 }
 
@@ -150,25 +156,54 @@ pub enum Action {
 impl Action {
     /// The XenAPI message (`VM.<message>`).
     pub fn message(self) -> &'static str {
+        self.operation().wire_name()
+    }
+
+    /// The VM operation it is, as `allowed_operations` lists it.
+    pub fn operation(self) -> VmOperations {
         match self {
-            Action::Start => "start",
-            Action::Unpause => "unpause",
-            Action::Resume => "resume",
-            Action::CleanShutdown => "clean_shutdown",
-            Action::HardShutdown => "hard_shutdown",
-            Action::Suspend => "suspend",
-            Action::Pause => "pause",
-            Action::CleanReboot => "clean_reboot",
-            Action::HardReboot => "hard_reboot",
+            Action::Start => VmOperations::Start,
+            Action::Unpause => VmOperations::Unpause,
+            Action::Resume => VmOperations::Resume,
+            Action::CleanShutdown => VmOperations::CleanShutdown,
+            Action::HardShutdown => VmOperations::HardShutdown,
+            Action::Suspend => VmOperations::Suspend,
+            Action::Pause => VmOperations::Pause,
+            Action::CleanReboot => VmOperations::CleanReboot,
+            Action::HardReboot => VmOperations::HardReboot,
         }
     }
 
-    /// The arguments after the VM ref: `start(vm, start_paused=false, force=false)`,
+    /// The typed call of this action on `vm`: `start(vm, start_paused=false, force=false)`,
     /// `resume(vm, start_paused=false, force=false)`, the others `(vm)` alone.
-    pub fn extra_args(self) -> Vec<Value> {
+    pub fn call(self, vm: &str) -> Call<()> {
+        use calls::vm as v;
         match self {
-            Action::Start | Action::Resume => vec![Value::Bool(false), Value::Bool(false)],
-            _ => vec![],
+            Action::Start => v::start(vm, false, false),
+            Action::Unpause => v::unpause(vm),
+            Action::Resume => v::resume(vm, false, false),
+            Action::CleanShutdown => v::clean_shutdown(vm),
+            Action::HardShutdown => v::hard_shutdown(vm),
+            Action::Suspend => v::suspend(vm),
+            Action::Pause => v::pause(vm),
+            Action::CleanReboot => v::clean_reboot(vm),
+            Action::HardReboot => v::hard_reboot(vm),
+        }
+    }
+
+    /// The same as `Async.VM.<message>`: answers the task that runs it.
+    pub fn async_call(self, vm: &str) -> Call<Ref<TaskRecord>> {
+        use calls::vm as v;
+        match self {
+            Action::Start => v::async_start(vm, false, false),
+            Action::Unpause => v::async_unpause(vm),
+            Action::Resume => v::async_resume(vm, false, false),
+            Action::CleanShutdown => v::async_clean_shutdown(vm),
+            Action::HardShutdown => v::async_hard_shutdown(vm),
+            Action::Suspend => v::async_suspend(vm),
+            Action::Pause => v::async_pause(vm),
+            Action::CleanReboot => v::async_clean_reboot(vm),
+            Action::HardReboot => v::async_hard_reboot(vm),
         }
     }
 
@@ -216,7 +251,7 @@ pub fn plan(requested: u16, current: PowerState, allowed: &[String]) -> Result<A
         (7 | 8 | 12, _) => return Err(rc::NOT_SUPPORTED),
         _ => return Err(rc::INVALID_PARAMETER),
     };
-    if !allowed.iter().any(|op| op == action.message()) {
+    if !allowed.iter().any(|op| VmOperations::from_wire(op) == Some(action.operation())) {
         return Err(rc::INVALID_STATE_TRANSITION);
     }
     Ok(action)
@@ -389,12 +424,10 @@ impl ComputerSystemProvider {
             Ok(a) => a,
             Err(code) => return done(code),
         };
-        let mut call_args = vec![Value::str(vm_ref.as_str())];
-        call_args.extend(action.extra_args());
         if action.is_long() {
-            return self.run_as_job(&b, op, &vm_ref, &uuid, (requested, origin), action, call_args);
+            return self.run_as_job(&b, op, &vm_ref, &uuid, (requested, origin), action);
         }
-        match b.call(&format!("VM.{}", action.message()), call_args) {
+        match b.run(action.call(&vm_ref)) {
             Ok(_) => {}
             Err(e) => match e.code() {
                 Some("HANDLE_INVALID") => return Err(CmpiError::not_found(format!("VM {uuid} is gone: {e}"))),
@@ -409,8 +442,8 @@ impl ComputerSystemProvider {
 
     /// Read-your-writes: the next enumeration shows the new state once the cache has it.
     fn await_state(b: &Backend, vm_ref: &str, action: Action) {
-        let want = action.result_state().wire_name();
-        b.cache.wait_until(Duration::from_secs(5), |t| t.get("vm", vm_ref).map(|v| v.str("power_state") == want).unwrap_or(true));
+        let want = action.result_state();
+        b.cache.wait_until(Duration::from_secs(5), |t| t.get("vm", vm_ref).map(|v| PowerState::parse(v.str("power_state")) == want).unwrap_or(true));
     }
 
     /// Runs `Async.VM.<action>` as a `Xen_SystemStateChangeJob`. A task that ends within
@@ -418,12 +451,11 @@ impl ComputerSystemProvider {
     /// otherwise 4096 with OUT Job naming it. `request` is the RequestedState asked for and the
     /// power state the VM was in.
     #[allow(clippy::too_many_arguments)]
-    fn run_as_job(&self, b: &Backend, op: &ObjectPath, vm_ref: &str, uuid: &str, request: (u16, PowerState), action: Action, args: Vec<Value>) -> Result<MethodResult, CmpiError> {
+    fn run_as_job(&self, b: &Backend, op: &ObjectPath, vm_ref: &str, uuid: &str, request: (u16, PowerState), action: Action) -> Result<MethodResult, CmpiError> {
         let (requested, origin) = request;
         let done = |code: u32, out_args: Args| Ok(MethodResult { return_value: Some(CimValue::Uint32(code)), out_args });
-        let task = match b.call(&format!("Async.VM.{}", action.message()), args) {
-            Ok(xenapi_client::Wire::Str(t)) => t,
-            Ok(other) => return Err(CmpiError::failed(format!("Async.VM.{}: not a task ref: {other:?}", action.message()))),
+        let task = match b.run(action.async_call(vm_ref)) {
+            Ok(t) => t.into_string(),
             Err(e) => match e.code() {
                 Some("HANDLE_INVALID") => return Err(CmpiError::not_found(format!("VM {uuid} is gone: {e}"))),
                 Some(code) => return done(return_code_for(code), vec![]),
@@ -441,9 +473,9 @@ impl ComputerSystemProvider {
         }
         // Answered synchronously: no job reference was handed out, so the task goes.
         let errors = string_set(&rec, "error_info");
-        let _ = b.call("task.destroy", vec![Value::str(task.as_str())]);
-        match status.as_str() {
-            "success" => {
+        let _ = b.run(calls::task::destroy(&task));
+        match TaskStatusType::from_wire(&status) {
+            Some(TaskStatusType::Success) => {
                 b.request_done(uuid, requested, origin, action.result_state());
                 Self::await_state(b, vm_ref, action);
                 done(rc::COMPLETED, vec![])
@@ -511,6 +543,7 @@ impl MethodProvider for ComputerSystemProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xenapi_model::Value;
     use crate::util::test_records::{rec, s};
     use cmpi_shim::{CimDateTime, CimType};
     use xenapi_client::Wire;
@@ -611,9 +644,11 @@ mod tests {
     #[test]
     fn actions_name_their_xenapi_call_and_outcome() {
         assert_eq!(Action::Start.message(), "start");
-        assert_eq!(Action::Start.extra_args(), vec![Value::Bool(false), Value::Bool(false)]);
-        assert_eq!(Action::Resume.extra_args().len(), 2);
-        assert!(Action::CleanShutdown.extra_args().is_empty());
+        assert_eq!(Action::Start.call("OpaqueRef:v").method(), "VM.start");
+        assert_eq!(Action::Start.call("OpaqueRef:v").args(), &[Value::str("OpaqueRef:v"), Value::Bool(false), Value::Bool(false)]);
+        assert_eq!(Action::Resume.call("r").args().len(), 3);
+        assert_eq!(Action::CleanShutdown.call("r").args(), &[Value::str("r")]);
+        assert_eq!(Action::HardReboot.async_call("r").method(), "Async.VM.hard_reboot");
         assert!(Action::Start.is_long() && Action::CleanReboot.is_long() && Action::Suspend.is_long());
         assert!(!Action::Pause.is_long() && !Action::Unpause.is_long());
         assert_eq!(Action::CleanShutdown.result_state(), PowerState::Halted);

@@ -101,7 +101,7 @@ pub fn permanent_address(mac: &str) -> String {
 /// The devices of `kind` of the VM `vm`, in a stable order.
 pub fn devices(ns: &str, kind: Kind, vm: &ObjectRecord, tables: &Tables) -> Vec<Instance> {
     let uuid = vm.str("uuid");
-    let running = cs::PowerState::parse(vm.str("power_state")) == cs::PowerState::Running;
+    let running = power_state(vm) == Some(VmPowerState::Running);
     let metrics = tables.deref("vm_metrics", vm, "metrics");
     match kind {
         Kind::Processor => (0..vm.int("VCPUs_max").unwrap_or(0).max(0))
@@ -132,8 +132,8 @@ pub fn devices(ns: &str, kind: Kind, vm: &ObjectRecord, tables: &Tables) -> Vec<
             vec![i]
         }
         Kind::Disk | Kind::DiskDrive => {
-            let ty = if kind == Kind::Disk { "Disk" } else { "CD" };
-            let mut vbds: Vec<&ObjectRecord> = string_set(vm, "VBDs").iter().filter_map(|r| tables.get("vbd", r)).filter(|v| v.str("type") == ty).collect();
+            let ty = if kind == Kind::Disk { VbdType::Disk } else { VbdType::Cd };
+            let mut vbds: Vec<&ObjectRecord> = string_set(vm, "VBDs").iter().filter_map(|r| tables.get("vbd", r)).filter(|v| vbd_type(v) == Some(ty)).collect();
             vbds.sort_unstable_by_key(|v| (v.str("userdevice").parse::<u32>().unwrap_or(u32::MAX), v.str("uuid")));
             if kind == Kind::Disk {
                 vbds.into_iter().map(|vbd| disk(ns, uuid, vbd, tables)).collect()
@@ -155,7 +155,7 @@ fn disk(ns: &str, vm_uuid: &str, vbd: &ObjectRecord, tables: &Tables) -> Instanc
         .with("Name", name)
         .with("VBDType", vbd.str("type"))
         .with("Purpose", "Virtual Disk for a Xen Domain")
-        .with("Access", CimValue::Uint16(if vbd.str("mode") == "RO" { 1 } else { 3 }))
+        .with("Access", CimValue::Uint16(if vbd_mode(vbd) == Some(VbdMode::Ro) { 1 } else { 3 }))
         .with("BlockSize", CimValue::Uint64(1))
         .with("Primordial", false);
     if let Some(vdi) = tables.deref("vdi", vbd, "VDI") {

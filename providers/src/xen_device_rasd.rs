@@ -91,13 +91,13 @@ fn uint(v: Option<i64>) -> u64 {
 
 /// The RASD of a VBD of type Disk (19) or CD (16); `None` for other VBD types (floppies).
 pub fn disk(ns: &str, vm: &ObjectRecord, vbd: &ObjectRecord, tables: &Tables) -> Option<Instance> {
-    let cd = match vbd.str("type") {
-        "Disk" => false,
-        "CD" => true,
-        _ => return None,
+    let cd = match vbd_type(vbd)? {
+        VbdType::Disk => false,
+        VbdType::Cd => true,
+        VbdType::Floppy => return None,
     };
     let vm_uuid = vm.str("uuid");
-    let read_only = vbd.str("mode") == "RO";
+    let read_only = vbd_mode(vbd) == Some(VbdMode::Ro);
     let mut i = Instance::new(path(ns, Kind::Disk, vm_uuid, vbd.str("uuid")))
         .with("InstanceID", instance_id(vm_uuid, vbd.str("uuid")))
         .with("Caption", if cd { "CD drive of a Xen virtual machine" } else { "Disk of a Xen virtual machine" })

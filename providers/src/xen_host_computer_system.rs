@@ -27,7 +27,6 @@ use crate::xen_computer_system::{requested_state_arg, rc, timeout_requested};
 use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::MethodProvider;
 use cmpi_shim::{Args, MethodResult};
-use xenapi_model::Value;
 use crate::cache::Tables;
 use crate::util::*;
 use cmpi_shim::provider::{Context, InstanceProvider, Provider};
@@ -50,12 +49,13 @@ pub fn host_state(enabled: bool) -> (u16, u16) {
 /// capabilities' RequestedStatesSupported.
 pub const SUPPORTED_STATES: [u16; 2] = [2, 6];
 
-/// The XenAPI call RequestStateChange(`requested`) makes on a host that is `enabled`, or the
-/// return code when it makes none.
-pub fn plan(requested: u16, enabled: bool) -> Result<&'static str, u32> {
+/// Whether RequestStateChange(`requested`) on a host that is `enabled` enables it (`true`,
+/// `host.enable`) or disables it (`false`, `host.disable`), or the return code when it makes no
+/// call.
+pub fn plan(requested: u16, enabled: bool) -> Result<bool, u32> {
     match (requested, enabled) {
-        (2, false) => Ok("host.enable"),
-        (6, true) => Ok("host.disable"),
+        (2, false) => Ok(true),
+        (6, true) => Ok(false),
         (2 | 6, _) => Err(rc::INVALID_STATE_TRANSITION),
         (3 | 4 | 7 | 8 | 9 | 10 | 11 | 12, _) => Err(rc::NOT_SUPPORTED),
         _ => Err(rc::INVALID_PARAMETER),
@@ -180,13 +180,14 @@ impl MethodProvider for HostComputerSystemProvider {
             if timeout_requested(in_args) {
                 return done(rc::TIMEOUT_NOT_SUPPORTED);
             }
-            let message = match plan(requested, host.bool("enabled").unwrap_or(false)) {
-                Ok(m) => m,
+            let want = match plan(requested, host.bool("enabled").unwrap_or(false)) {
+                Ok(enable) => enable,
                 Err(code) => return done(code),
             };
-            b.call(message, vec![Value::str(host_ref.as_str())]).map_err(|e| CmpiError::failed(format!("{message}: {e}")))?;
+            let call = if want { calls::host::enable(host_ref) } else { calls::host::disable(host_ref) };
+            let message = call.method();
+            b.run(call).map_err(|e| CmpiError::failed(format!("{message}: {e}")))?;
             // read-your-writes: the next GetInstance shows the new state
-            let want = message == "host.enable";
             let host_ref = host_ref.clone();
             b.cache.wait_until(std::time::Duration::from_secs(5), |t| t.get("host", &host_ref).map(|h| h.bool("enabled") == Some(want)).unwrap_or(true));
             done(rc::COMPLETED)
@@ -239,9 +240,9 @@ mod tests {
     fn request_state_change_accepts_what_it_advertises() {
         assert_eq!(plan(3, true), Err(rc::NOT_SUPPORTED), "Disabled is not maintenance");
         assert_eq!(plan(3, false), Err(rc::NOT_SUPPORTED));
-        assert_eq!(plan(6, true), Ok("host.disable"));
+        assert_eq!(plan(6, true), Ok(false), "host.disable");
         assert_eq!(plan(6, false), Err(rc::INVALID_STATE_TRANSITION));
-        assert_eq!(plan(2, false), Ok("host.enable"));
+        assert_eq!(plan(2, false), Ok(true), "host.enable");
         assert_eq!(plan(2, true), Err(rc::INVALID_STATE_TRANSITION));
         assert_eq!(plan(10, true), Err(rc::NOT_SUPPORTED));
         assert_eq!(plan(4, false), Err(rc::NOT_SUPPORTED));

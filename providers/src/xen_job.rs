@@ -22,7 +22,10 @@ use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimDateTime, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
 use std::time::{Duration, Instant};
+use xenapi_client::typed::{object_record, object_records};
 use xenapi_client::ObjectRecord;
+use xenapi_model::generated::TaskRecord;
+use xenapi_model::generated::TaskStatusType::{self, *};
 use xenapi_model::model::model;
 use xenapi_client::Wire;
 use xenapi_model::Value;
@@ -46,26 +49,26 @@ pub mod job_state {
 
 /// JobState of a task in `status`.
 pub fn job_state(status: &str) -> u16 {
-    match status {
-        "success" => job_state::COMPLETED,
-        "failure" => job_state::EXCEPTION,
-        "cancelled" => job_state::TERMINATED,
-        "cancelling" => job_state::SHUTTING_DOWN,
-        _ => job_state::RUNNING,
+    match TaskStatusType::from_wire(status) {
+        Some(Success) => job_state::COMPLETED,
+        Some(Failure) => job_state::EXCEPTION,
+        Some(Cancelled) => job_state::TERMINATED,
+        Some(Cancelling) => job_state::SHUTTING_DOWN,
+        Some(Pending) | None => job_state::RUNNING,
     }
 }
 
 /// True when the task has ended (whatever the outcome).
 pub fn is_finished(status: &str) -> bool {
-    matches!(status, "success" | "failure" | "cancelled")
+    matches!(TaskStatusType::from_wire(status), Some(Success | Failure | Cancelled))
 }
 
 /// OperationalStatus of a job (CIM_ConcreteJob's usage: OK/Dormant, Completed, Error, Stopped).
 pub fn operational_status(status: &str) -> Vec<u16> {
-    match status {
-        "success" => vec![2, 17],
-        "failure" => vec![6, 17],
-        "cancelled" => vec![10, 17],
+    match TaskStatusType::from_wire(status) {
+        Some(Success) => vec![2, 17],
+        Some(Failure) => vec![6, 17],
+        Some(Cancelled) => vec![10, 17],
         _ => vec![2],
     }
 }
@@ -78,9 +81,9 @@ pub fn percent_complete(progress: f64) -> u16 {
 /// The method return code a failed task stands for (RequestStateChange's vocabulary: 4097
 /// Invalid State Transition, 4099 Busy, else 4 Failed); 0 when it did not fail.
 pub fn error_code(status: &str, error_info: &[String]) -> u16 {
-    match status {
-        "failure" => crate::xen_computer_system::return_code_for(error_info.first().map(String::as_str).unwrap_or("")) as u16,
-        "cancelled" => 4,
+    match TaskStatusType::from_wire(status) {
+        Some(Failure) => crate::xen_computer_system::return_code_for(error_info.first().map(String::as_str).unwrap_or("")) as u16,
+        Some(Cancelled) => 4,
         _ => 0,
     }
 }
@@ -155,7 +158,7 @@ pub fn instance(ns: &str, class: &str, task: &ObjectRecord, now: i64) -> Instanc
 pub fn cim_error(ns: &str, task: &ObjectRecord) -> Option<Instance> {
     let status = task.str("status");
     let errors = string_set(task, "error_info");
-    if !matches!(status, "failure" | "cancelled") {
+    if !matches!(TaskStatusType::from_wire(status), Some(Failure | Cancelled)) {
         return None;
     }
     let code = errors.first().cloned().unwrap_or_else(|| "TASK_CANCELLED".to_string());
@@ -182,14 +185,13 @@ pub fn task_record(w: Wire) -> Result<ObjectRecord, String> {
 
 /// Reads a task record by ref.
 pub fn get_task(b: &Backend, task_ref: &str) -> Result<ObjectRecord, XenError> {
-    let w = b.call("task.get_record", vec![Value::str(task_ref)])?;
-    task_record(w).map_err(XenError::Other)
+    b.run(calls::task::get_record(task_ref).decode_with(object_record::<TaskRecord>))
 }
 
 /// Marks `task_ref` as a job of `class` acting on `vm_uuid`.
 pub fn tag_task(b: &Backend, task_ref: &str, class: &str, vm_uuid: &str) -> Result<(), XenError> {
     for (k, v) in [(JOB_CLASS_KEY, class), (JOB_VM_KEY, vm_uuid)] {
-        b.call("task.add_to_other_config", vec![Value::str(task_ref), Value::str(k), Value::str(v)])?;
+        b.run(calls::task::add_to_other_config(task_ref, k, v))?;
     }
     Ok(())
 }
@@ -233,11 +235,10 @@ impl JobProvider {
 
     /// The (ref, record) of every task that is a job of this class.
     fn tasks(&self, b: &Backend) -> Result<Vec<(String, ObjectRecord)>, CmpiError> {
-        let w = b.call("task.get_all_records", vec![]).map_err(|e| CmpiError::failed(e.to_string()))?;
-        let Wire::Struct(entries) = w else { return Err(CmpiError::failed("task.get_all_records: not a map")) };
+        let all = calls::task::get_all_records().decode_with(object_records::<TaskRecord>);
+        let entries = b.run(all).map_err(|e| CmpiError::failed(e.to_string()))?;
         let mut out = Vec::new();
         for (r, rec) in entries {
-            let rec = task_record(rec).map_err(CmpiError::failed)?;
             if map_get(&rec, "other_config", JOB_CLASS_KEY) == Some(self.class) {
                 out.push((r, rec));
             }
@@ -250,9 +251,9 @@ impl JobProvider {
     fn find(&self, b: &Backend, op: &ObjectPath) -> Result<(String, ObjectRecord), CmpiError> {
         let uuid = task_uuid_of(op)?;
         let not_found = || CmpiError::not_found(format!("no {} with InstanceID Xen:{uuid}", self.class));
-        let r = match b.call("task.get_by_uuid", vec![Value::str(uuid.as_str())]) {
-            Ok(Wire::Str(r)) => r,
-            Ok(_) | Err(XenError::Api { .. }) => return Err(not_found()),
+        let r = match b.run(calls::task::get_by_uuid(&uuid)) {
+            Ok(r) => r.into_string(),
+            Err(XenError::Api { .. }) => return Err(not_found()),
             Err(e) => return Err(CmpiError::failed(e.to_string())),
         };
         let rec = get_task(b, &r).map_err(|e| match e.code() {
@@ -271,7 +272,7 @@ impl JobProvider {
         let delete = matches!(args.iter().find(|(k, _)| k.eq_ignore_ascii_case("DeleteOnKill")).map(|(_, v)| v), Some(CimValue::Boolean(true)));
         let mut code = rc::OK;
         if !is_finished(rec.str("status")) {
-            if let Err(e) = b.call("task.cancel", vec![Value::str(r.as_str())]) {
+            if let Err(e) = b.run(calls::task::cancel(&r)) {
                 match e.code() {
                     Some(_) => code = rc::FAILED, // e.g. OPERATION_NOT_ALLOWED: the work cannot be cancelled
                     None => return Err(CmpiError::failed(e.to_string())),
@@ -279,7 +280,7 @@ impl JobProvider {
             }
         }
         if delete && code == rc::OK {
-            b.call("task.destroy", vec![Value::str(r.as_str())]).map_err(|e| CmpiError::failed(e.to_string()))?;
+            b.run(calls::task::destroy(&r)).map_err(|e| CmpiError::failed(e.to_string()))?;
         }
         Ok(MethodResult { return_value: Some(CimValue::Uint32(code)), out_args: vec![] })
     }
@@ -296,7 +297,7 @@ impl JobProvider {
         if is_finished(rec.str("status")) {
             return done(4097);
         }
-        match b.call("task.cancel", vec![Value::str(r.as_str())]) {
+        match b.run(calls::task::cancel(&r)) {
             Ok(_) => done(0),
             Err(e) if e.code().is_some() => done(rc::FAILED),
             Err(e) => Err(CmpiError::failed(e.to_string())),

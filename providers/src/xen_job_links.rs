@@ -17,7 +17,7 @@
 use crate::associations::{is_a, resolve, Object};
 use crate::backend::{Backend, BackendRef};
 use crate::cache::Tables;
-use crate::util::{map_get, namespace_of, string_key, u16_array, NAMESPACE};
+use crate::util::{calls, map_get, namespace_of, string_key, u16_array, NAMESPACE};
 use crate::xen_computer_system::{self as cs, is_virtual_system};
 use crate::xen_job::{self as job, JOB_CLASS_KEY, JOB_VM_KEY};
 use cmpi_shim::provider::{AssociationProvider, Context, InstanceProvider, Provider};
@@ -216,7 +216,8 @@ impl JobLinkProvider {
     }
 
     fn jobs(b: &Backend) -> Result<Vec<JobTask>, CmpiError> {
-        let w = b.call("task.get_all_records", vec![]).map_err(|e| CmpiError::failed(e.to_string()))?;
+        // As sent: `job_tasks` picks the jobs out of it.
+        let w = b.run(calls::task::get_all_records().raw()).map_err(|e| CmpiError::failed(e.to_string()))?;
         job_tasks(w).map_err(CmpiError::failed)
     }
 

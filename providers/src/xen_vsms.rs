@@ -31,7 +31,6 @@ use crate::xenapi_conn::XenError;
 use cmpi_shim::abi::CMPI_RC_ERR_METHOD_NOT_FOUND;
 use cmpi_shim::provider::{Context, InstanceProvider, MethodProvider, Provider};
 use cmpi_shim::{Args, CimValue, CmpiError, Instance, MethodResult, ObjectPath};
-use xenapi_client::Wire;
 use xenapi_model::Value;
 
 mod resources;
@@ -463,13 +462,6 @@ fn arg<'a>(args: &'a Args, name: &str) -> Option<&'a CimValue> {
     args.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
-fn str_of(w: Wire) -> Result<String, XenError> {
-    match w {
-        Wire::Str(s) => Ok(s),
-        other => Err(XenError::Other(format!("a ref was expected, got {other:?}"))),
-    }
-}
-
 /// DefineSystem / DestroySystem return codes.
 pub mod rc {
     pub const COMPLETED: u32 = 0;
@@ -510,15 +502,15 @@ impl VsmsProvider {
         let b = self.backend()?;
         let template_ref = match &template {
             None => None,
-            Some(uuid) => match b.call("VM.get_by_uuid", vec![Value::str(uuid.as_str())]) {
-                Ok(Wire::Str(r)) => Some(r),
-                _ => return Err(bad(format!("DefineSystem: ReferenceConfiguration: no VM or template with uuid {uuid:?}"))),
+            Some(uuid) => match b.run(calls::vm::get_by_uuid(uuid.as_str())) {
+                Ok(r) => Some(r.into_string()),
+                Err(_) => return Err(bad(format!("DefineSystem: ReferenceConfiguration: no VM or template with uuid {uuid:?}"))),
             },
         };
         let xen_fail = |e: XenError| CmpiError::failed(format!("DefineSystem: {e}"));
         let vm = match &template_ref {
-            None => str_of(b.call("VM.create", vec![create_record(&spec)]).map_err(xen_fail)?).map_err(xen_fail)?,
-            Some(t) => str_of(b.call("VM.clone", vec![Value::str(t.as_str()), Value::str(spec.name.as_str())]).map_err(xen_fail)?).map_err(xen_fail)?,
+            None => b.run(calls::vm::create(create_record(&spec))).map_err(xen_fail)?.into_string(),
+            Some(t) => b.run(calls::vm::clone(t, spec.name.as_str())).map_err(xen_fail)?.into_string(),
         };
         // From here on, a failure removes what was made: the VM, the VDIs made for its new disks
         // and, for a clone, the copies of the template's disks VM.clone made.
@@ -532,14 +524,14 @@ impl VsmsProvider {
         };
         let uuid = configured
             .and_then(|_| spec.devices.iter().try_for_each(|d| Self::add_device(&b, &vm, d, &mut new_vdis).map(|_| ())))
-            .and_then(|_| b.call("VM.get_uuid", vec![Value::str(vm.as_str())]).and_then(str_of));
+            .and_then(|_| b.run(calls::vm::get_uuid(&vm)));
         let uuid = match uuid {
             Ok(u) => u,
             Err(e) => {
                 // VM.destroy takes the VBDs and VIFs along; the VDIs made here go explicitly.
-                let _ = b.call("VM.destroy", vec![Value::str(vm.as_str())]);
+                let _ = b.run(calls::vm::destroy(&vm));
                 for vdi in &new_vdis {
-                    let _ = b.call("VDI.destroy", vec![Value::str(vdi.as_str())]);
+                    let _ = b.run(calls::vdi::destroy(vdi));
                 }
                 return Err(xen_fail(e));
             }
@@ -552,15 +544,11 @@ impl VsmsProvider {
 
     /// The VDIs behind the VBDs of `vm`.
     fn vdis_of(b: &Backend, vm: &str) -> Result<Vec<String>, XenError> {
-        let vbds = match b.call("VM.get_VBDs", vec![Value::str(vm)])? {
-            Wire::Array(items) => items.into_iter().filter_map(|w| str_of(w).ok()).collect::<Vec<_>>(),
-            _ => Vec::new(),
-        };
         let mut vdis = Vec::new();
-        for vbd in vbds {
-            let vdi = str_of(b.call("VBD.get_VDI", vec![Value::str(vbd.as_str())])?)?;
+        for vbd in b.run(calls::vm::get_vbds(vm))? {
+            let vdi = b.run(calls::vbd::get_vdi(&vbd))?;
             if !is_null_ref(&vdi) {
-                vdis.push(vdi);
+                vdis.push(vdi.into_string());
             }
         }
         Ok(vdis)
@@ -568,11 +556,11 @@ impl VsmsProvider {
 
     /// The first of `VM.get_allowed_<kind>_devices`.
     fn first_free(b: &Backend, vm: &str, kind: &str) -> Result<String, XenError> {
-        match b.call(&format!("VM.get_allowed_{kind}_devices"), vec![Value::str(vm)])? {
-            Wire::Array(items) => items.into_iter().find_map(|w| if let Wire::Str(s) = w { Some(s) } else { None }),
-            _ => None,
-        }
-        .ok_or_else(|| XenError::Other(format!("the VM has no free {kind} slot")))
+        let free = match kind {
+            "VBD" => b.run(calls::vm::get_allowed_vbd_devices(vm))?,
+            _ => b.run(calls::vm::get_allowed_vif_devices(vm))?,
+        };
+        free.into_iter().next().ok_or_else(|| XenError::Other(format!("the VM has no free {kind} slot")))
     }
 
     /// Creates one disk, CD drive or NIC of `vm`; new VDIs are pushed to `new_vdis`. Returns the
@@ -583,9 +571,9 @@ impl VsmsProvider {
         match d {
             Device::Disk(disk) => {
                 let vdi = match (&disk.vdi, &disk.sr) {
-                    (Some(uuid), _) => str_of(b.call("VDI.get_by_uuid", vec![strv(uuid)])?)?,
+                    (Some(uuid), _) => b.run(calls::vdi::get_by_uuid(uuid))?.into_string(),
                     (None, Some(sr_uuid)) => {
-                        let sr = str_of(b.call("SR.get_by_uuid", vec![strv(sr_uuid)])?)?;
+                        let sr = b.run(calls::sr::get_by_uuid(sr_uuid))?.into_string();
                         let rec = Value::Struct(vec![
                             ("name_label".into(), strv(&disk.name)),
                             ("name_description".into(), strv(&disk.description)),
@@ -596,7 +584,7 @@ impl VsmsProvider {
                             ("read_only".into(), Value::Bool(disk.read_only && !disk.cd)),
                             ("other_config".into(), empty_map()),
                         ]);
-                        let vdi = str_of(b.call("VDI.create", vec![rec])?)?;
+                        let vdi = b.run(calls::vdi::create(rec))?.into_string();
                         new_vdis.push(vdi.clone());
                         vdi
                     }
@@ -618,10 +606,10 @@ impl VsmsProvider {
                     ("qos_algorithm_type".into(), strv("")),
                     ("qos_algorithm_params".into(), empty_map()),
                 ]);
-                str_of(b.call("VBD.create", vec![rec])?)
+                Ok(b.run(calls::vbd::create(rec))?.into_string())
             }
             Device::Nic(n) => {
-                let network = str_of(b.call("network.get_by_uuid", vec![strv(&n.network)])?)?;
+                let network = b.run(calls::network::get_by_uuid(&n.network))?.into_string();
                 let device = match &n.device {
                     Some(d) => d.clone(),
                     None => Self::first_free(b, vm, "VIF")?,
@@ -636,49 +624,49 @@ impl VsmsProvider {
                     ("qos_algorithm_type".into(), strv("")),
                     ("qos_algorithm_params".into(), empty_map()),
                 ]);
-                str_of(b.call("VIF.create", vec![rec])?)
+                Ok(b.run(calls::vif::create(rec))?.into_string())
             }
         }
     }
 
     /// Makes the clone of a template an ordinary VM with the spec's settings.
     fn apply_to_clone(b: &Backend, vm: &str, s: &VmSpec) -> Result<(), XenError> {
-        let r = || Value::str(vm);
-        b.call("VM.set_is_a_template", vec![r(), Value::Bool(false)])?;
+        use calls::vm;
+        b.run(vm::set_is_a_template(vm, false))?;
         if !s.description.is_empty() {
-            b.call("VM.set_name_description", vec![r(), Value::str(s.description.as_str())])?;
+            b.run(vm::set_name_description(vm, &s.description))?;
         }
         match &s.boot {
             Some(Boot::Hvm { order }) => {
-                b.call("VM.set_HVM_boot_policy", vec![r(), Value::str("BIOS order")])?;
-                b.call("VM.set_HVM_boot_params", vec![r(), map_value(&[("order".into(), order.clone())])])?;
-                b.call("VM.set_PV_bootloader", vec![r(), Value::str("")])?;
+                b.run(vm::set_hvm_boot_policy(vm, "BIOS order"))?;
+                b.run(vm::set_hvm_boot_params(vm, vec![("order".into(), order.clone())]))?;
+                b.run(vm::set_pv_bootloader(vm, ""))?;
             }
             Some(Boot::Pv { bootloader, kernel, ramdisk, args }) => {
-                b.call("VM.set_HVM_boot_policy", vec![r(), Value::str("")])?;
-                b.call("VM.set_PV_bootloader", vec![r(), Value::str(bootloader.as_str())])?;
-                b.call("VM.set_PV_kernel", vec![r(), Value::str(kernel.as_str())])?;
-                b.call("VM.set_PV_ramdisk", vec![r(), Value::str(ramdisk.as_str())])?;
-                b.call("VM.set_PV_args", vec![r(), Value::str(args.as_str())])?;
+                b.run(vm::set_hvm_boot_policy(vm, ""))?;
+                b.run(vm::set_pv_bootloader(vm, bootloader))?;
+                b.run(vm::set_pv_kernel(vm, kernel))?;
+                b.run(vm::set_pv_ramdisk(vm, ramdisk))?;
+                b.run(vm::set_pv_args(vm, args))?;
             }
             None => {}
         }
         for (k, v) in &s.platform {
-            b.call("VM.add_to_platform", vec![r(), Value::str(k.as_str()), Value::str(v.as_str())])?;
+            b.run(vm::add_to_platform(vm, k, v))?;
         }
         for (k, v) in &s.other_config {
-            b.call("VM.add_to_other_config", vec![r(), Value::str(k.as_str()), Value::str(v.as_str())])?;
+            b.run(vm::add_to_other_config(vm, k, v))?;
         }
         if let Some(m) = s.memory {
-            let i = |x: u64| Value::Int(x as i64);
-            b.call("VM.set_memory_limits", vec![r(), i(m.static_min), i(m.static_max), i(m.dynamic_min), i(m.dynamic_max)])?;
+            let i = |x: u64| x as i64;
+            b.run(vm::set_memory_limits(vm, i(m.static_min), i(m.static_max), i(m.dynamic_min), i(m.dynamic_max)))?;
         }
         if let Some(v) = s.vcpus {
             // at_startup ≤ max at every step, whichever way the numbers move.
-            b.call("VM.set_VCPUs_at_startup", vec![r(), Value::Int(1)])?;
-            b.call("VM.set_VCPUs_max", vec![r(), Value::Int(v.max as i64)])?;
-            b.call("VM.set_VCPUs_at_startup", vec![r(), Value::Int(v.at_startup as i64)])?;
-            b.call("VM.set_VCPUs_params", vec![r(), map_value(&vcpus_params(&v))])?;
+            b.run(vm::set_vcpus_at_startup(vm, 1))?;
+            b.run(vm::set_vcpus_max(vm, v.max as i64))?;
+            b.run(vm::set_vcpus_at_startup(vm, v.at_startup as i64))?;
+            b.run(vm::set_vcpus_params(vm, vcpus_params(&v)))?;
         }
         Ok(())
     }
@@ -692,9 +680,8 @@ impl VsmsProvider {
             _ => return Err(CmpiError::not_found(format!("DestroySystem: no Xen_ComputerSystem with Name {uuid:?}"))),
         };
         let fail = |e: XenError| CmpiError::failed(format!("DestroySystem: {e}"));
-        let v = || Value::str(vm.as_str());
-        if rec.str("power_state") != "Halted" {
-            b.call("VM.hard_shutdown", vec![v()]).map_err(fail)?;
+        if power_state(&rec) != Some(VmPowerState::Halted) {
+            b.run(calls::vm::hard_shutdown(&vm)).map_err(fail)?;
         }
         Self::destroy_halted(&b, &vm).map_err(fail)?;
         b.cache.wait_until(std::time::Duration::from_secs(5), |t| t.get("vm", &vm).is_none());
@@ -703,29 +690,24 @@ impl VsmsProvider {
 
     /// Destroys a halted VM: its VBDs, the VDIs only it used, then the VM.
     fn destroy_halted(b: &Backend, vm: &str) -> Result<(), XenError> {
-        let vbds = match b.call("VM.get_VBDs", vec![Value::str(vm)])? {
-            Wire::Array(items) => items.into_iter().filter_map(|w| if let Wire::Str(s) = w { Some(s) } else { None }).collect(),
-            _ => Vec::new(),
-        };
-        for vbd in vbds {
-            let vdi = b.call("VBD.get_VDI", vec![Value::str(vbd.as_str())]).ok().and_then(|w| str_of(w).ok()).filter(|r| !is_null_ref(r));
-            b.call("VBD.destroy", vec![Value::str(vbd.as_str())])?;
+        for vbd in b.run(calls::vm::get_vbds(vm))? {
+            let vdi = b.run(calls::vbd::get_vdi(&vbd)).ok().filter(|r| !is_null_ref(r));
+            b.run(calls::vbd::destroy(&vbd))?;
             if let Some(vdi) = vdi {
                 Self::destroy_if_unused(b, &vdi)?;
             }
         }
-        b.call("VM.destroy", vec![Value::str(vm)])?;
+        b.run(calls::vm::destroy(vm))?;
         Ok(())
     }
 
     /// Destroys a VDI no VBD uses any more, unless it is read-only or sharable.
     fn destroy_if_unused(b: &Backend, vdi: &str) -> Result<(), XenError> {
-        let d = || Value::str(vdi);
-        let unused = matches!(b.call("VDI.get_VBDs", vec![d()])?, Wire::Array(a) if a.is_empty());
-        let ro = matches!(b.call("VDI.get_read_only", vec![d()])?, Wire::Bool(true));
-        let shared = matches!(b.call("VDI.get_sharable", vec![d()])?, Wire::Bool(true));
+        let unused = b.run(calls::vdi::get_vbds(vdi))?.is_empty();
+        let ro = b.run(calls::vdi::get_read_only(vdi))?;
+        let shared = b.run(calls::vdi::get_sharable(vdi))?;
         if unused && !ro && !shared {
-            b.call("VDI.destroy", vec![d()])?;
+            b.run(calls::vdi::destroy(vdi))?;
         }
         Ok(())
     }

@@ -24,7 +24,10 @@
 //!   `methodResponse` decoder;
 //! - [`session`]: login, calls with the session ref prepended, re-login on `SESSION_INVALID`;
 //! - [`typed`]: `get_all_records`, `get_record`, `get_field`, `set_field`, `create`, ... for any
-//!   class of the model.
+//!   class of the model, by class name, answering [`ObjectRecord`]s;
+//! - [`calls`] (generated from the model) and [`call`]: a typed call per message,
+//!   `session.run(calls::vm::start(&vm, false, false)).await`, or `.run(..)` on any blocking
+//!   [`Caller`] (docs/xenapi-messages.md).
 //!
 //! # Connections and sharing
 //!
@@ -41,6 +44,9 @@
 //! unlucky case of a server that reads a request and then dies, where the call may run twice.
 //! A new connection failing that way is an error, never repeated.
 
+pub mod call;
+#[path = "generated/calls.rs"]
+pub mod calls;
 mod conn;
 pub mod endpoint;
 pub mod error;
@@ -53,6 +59,10 @@ pub use error::{ClientError, Result};
 pub use session::Session;
 pub use tls::Trust;
 pub use typed::ObjectRecord;
+pub use call::{Call, Caller};
+// The model's generated enums and record structs, which typed calls take and answer.
+pub use xenapi_model::generated::{enums, records};
+pub use xenapi_model::typed::{Ref, RefArg};
 pub use xenapi_wire::xmlrpc::{self, encode_call};
 // What callers handle in answers, so that a user of the client needs no other XenAPI crate.
 pub use xenapi_model::{model, ApiError, Value};

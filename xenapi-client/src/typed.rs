@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use xenapi_wire::xmlrpc::records;
 use xenapi_model::model::{model, Class, Qualifier, Type};
 use xenapi_wire::{Wire, WireValue};
+use xenapi_model::typed::ClassName;
 use xenapi_model::value::Value;
 
 /// One object's fields as the server sent them (every field, in the server's order), typed by
@@ -127,6 +128,32 @@ fn expect_string(w: Wire, what: &str) -> Result<String> {
     match w {
         Wire::Str(s) => Ok(s),
         other => Err(ClientError::Protocol(format!("{what} answered {other:?}, not a string"))),
+    }
+}
+
+/// A record answer (`get_record`) as an [`ObjectRecord`] of the class of `C` (a generated record
+/// struct): `calls::task::get_record(r).decode_with(object_record::<TaskRecord>)`.
+pub fn object_record<C: ClassName>(w: Wire) -> Result<ObjectRecord> {
+    let c = stored_class(C::CLASS)?;
+    match w {
+        Wire::Struct(fields) => ObjectRecord::from_wire(c, fields),
+        other => Err(ClientError::Protocol(format!("{}.get_record answered {other:?}", c.name))),
+    }
+}
+
+/// A `get_all_records` answer as refs and [`ObjectRecord`]s of the class of `C`, in the
+/// server's order.
+pub fn object_records<C: ClassName>(w: Wire) -> Result<Vec<(String, ObjectRecord)>> {
+    let c = stored_class(C::CLASS)?;
+    match w {
+        Wire::Struct(members) => members
+            .into_iter()
+            .map(|(r, rec)| match rec {
+                Wire::Struct(fields) => Ok((r, ObjectRecord::from_wire(c, fields)?)),
+                other => Err(ClientError::Protocol(format!("record of {r} is {other:?}"))),
+            })
+            .collect(),
+        other => Err(ClientError::Protocol(format!("{}.get_all_records answered {other:?}", c.name))),
     }
 }
 

@@ -9,8 +9,8 @@ use std::fmt::Write;
 pub fn emit(m: &Model) -> Result<String, String> {
     check_unique("classes", m.classes.iter().map(|c| (c.name.as_str(), record_struct(&c.name))))?;
     let mut out = String::from(
-        "#![allow(clippy::all)]\n\nuse super::enums::*;\nuse crate::error::ApiError;\nuse crate::store::Record;\n\
-         use crate::typed::{self, ClassName, Ref};\nuse crate::value::Value;\n\n",
+        "#![allow(clippy::all)]\n\nuse super::enums::*;\nuse crate::error::ApiError;\n\
+         use crate::typed::{self, ClassName, Ref, TypedRecord};\nuse crate::value::{Record, Value};\n\n",
     );
     for c in &m.classes {
         check_unique(&format!("fields of {}", c.name), c.fields.iter().map(|f| (f.name.as_str(), snake(&f.name))))?;
@@ -47,10 +47,11 @@ pub fn emit(m: &Model) -> Result<String, String> {
              other => Err(ApiError::internal(format!(\"not a {} record: {{other:?}}\"))),\n        }}\n    }}\n}}\n",
             c.name, c.name
         );
-        let _ = writeln!(out, "impl Ref<{ty}> {{\n    /// This object's record, as it is in the store now.\n    \
-             pub fn record(&self, tables: &crate::store::Tables) -> Result<{ty}, ApiError> {{\n        \
-             let rec = tables.get({:?}, self).ok_or_else(|| ApiError::handle_invalid({:?}, self))?;\n        \
-             {ty}::from_record(rec)\n    }}\n}}\n", c.name, c.name);
+        let _ = writeln!(
+            out,
+            "impl TypedRecord for {ty} {{\n    fn from_record(rec: &Record) -> Result<{ty}, ApiError> {{ {ty}::from_record(rec) }}\n    \
+             fn from_value(v: &Value) -> Result<{ty}, ApiError> {{ {ty}::from_value(v) }}\n}}\n"
+        );
     }
     Ok(out)
 }

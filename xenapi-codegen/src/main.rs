@@ -1,4 +1,5 @@
-//! `cargo run -p xenapi-codegen`: rewrites `xenapi-core/src/generated/` from the data model.
+//! `cargo run -p xenapi-codegen`: rewrites the generated code (`xenapi-core/src/generated/`,
+//! `xenapi-model/src/generated/`, `xenapi-client/src/generated/`) from the data model.
 //! `--check`: only says which files are stale (exit status 1 if any).
 
 fn main() {
@@ -13,9 +14,11 @@ fn main() {
         })
     } else {
         xenapi_codegen::generate(&root).and_then(|files| {
-            std::fs::create_dir_all(root.join(xenapi_codegen::OUT_DIR)).map_err(|e| e.to_string())?;
             for f in files {
                 let path = root.join(&f.path);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                }
                 if std::fs::read_to_string(&path).ok().as_deref() != Some(f.text.as_str()) {
                     std::fs::write(&path, &f.text).map_err(|e| format!("{}: {e}", f.path))?;
                     println!("wrote {}", f.path);

@@ -8,9 +8,11 @@
 //! the model and the client.
 
 pub mod error;
+pub mod generated;
 pub mod model;
 pub mod rbac;
 pub mod time_fmt;
+pub mod typed;
 pub mod value;
 
 pub use error::ApiError;

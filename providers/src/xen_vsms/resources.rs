@@ -17,7 +17,8 @@
 //! CIM_ERR_FAILED with the `XenError:<code>:...` text.
 
 use super::undo::{Step, Undo};
-use super::{arg, disk, existing_vdi, mac_address, memory_unit, nic, rasd_kind, reference_uuid, str_of, Device, RasdKind, VsmsProvider, MAX_VCPUS, MIB, MIN_MEMORY};
+use xenapi_client::Call;
+use super::{arg, disk, existing_vdi, mac_address, memory_unit, nic, rasd_kind, reference_uuid, Device, RasdKind, VsmsProvider, MAX_VCPUS, MIB, MIN_MEMORY};
 use crate::backend::Backend;
 use crate::cache::Tables;
 use crate::embedded::Embedded;
@@ -70,14 +71,6 @@ pub(super) fn string_pairs(rec: &ObjectRecord, field: &str) -> Vec<(String, Stri
     v
 }
 
-pub(super) fn map_value(pairs: &[(String, String)]) -> Value {
-    super::map_value(pairs)
-}
-
-fn int(n: u64) -> Value {
-    Value::Int(n as i64)
-}
-
 fn uint_field(rec: &ObjectRecord, field: &str) -> u64 {
     rec.int(field).and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
 }
@@ -107,6 +100,23 @@ pub(super) fn device_spec(t: &Tables, r: &Embedded) -> Result<Device, String> {
     }
 }
 
+/// The calls that plug, unplug and destroy a VBD (a disk or CD drive) or a VIF (a NIC).
+struct DeviceCalls {
+    plug: Call<()>,
+    unplug: Call<()>,
+    destroy: Call<()>,
+}
+
+impl DeviceCalls {
+    fn of(kind: drasd::Kind, r: &str) -> DeviceCalls {
+        use calls::{vbd, vif};
+        match kind {
+            drasd::Kind::Disk => DeviceCalls { plug: vbd::plug(r), unplug: vbd::unplug(r), destroy: vbd::destroy(r) },
+            _ => DeviceCalls { plug: vif::plug(r), unplug: vif::unplug(r), destroy: vif::destroy(r) },
+        }
+    }
+}
+
 /// Makes `devices` on `vm` (plugged when `running`), recording in `undo` how to take each back;
 /// new VDIs go to `new_vdis` (destroyed by the caller after the rollback). The kind and ref of
 /// each new VBD / VIF.
@@ -114,13 +124,14 @@ pub(super) fn add_devices(undo: &mut Undo, vm: &str, running: bool, devices: &[D
     let mut out = Vec::new();
     for d in devices {
         let r = VsmsProvider::add_device(undo.backend(), vm, d, new_vdis)?;
-        let (kind, destroy, plug, unplug) = match d {
-            Device::Disk(_) => (drasd::Kind::Disk, "VBD.destroy", "VBD.plug", "VBD.unplug"),
-            Device::Nic(_) => (drasd::Kind::Nic, "VIF.destroy", "VIF.plug", "VIF.unplug"),
+        let kind = match d {
+            Device::Disk(_) => drasd::Kind::Disk,
+            Device::Nic(_) => drasd::Kind::Nic,
         };
-        undo.push(destroy, vec![Value::str(r.as_str())]);
+        let c = DeviceCalls::of(kind, &r);
+        undo.push(c.destroy);
         if running {
-            undo.call(plug, vec![Value::str(r.as_str())], Some((unplug, vec![Value::str(r.as_str())])))?;
+            undo.call(c.plug, Some(c.unplug))?;
         }
         out.push((kind, r));
     }
@@ -131,8 +142,10 @@ pub(super) fn add_devices(undo: &mut Undo, vm: &str, running: bool, devices: &[D
 pub(super) fn new_rasd_paths(b: &Backend, ns: &str, vm_uuid: &str, made: &[(drasd::Kind, String)]) -> Result<Vec<ObjectPath>, XenError> {
     let mut ids = Vec::new();
     for (kind, r) in made {
-        let class = if *kind == drasd::Kind::Disk { "VBD" } else { "VIF" };
-        let uuid = str_of(b.call(&format!("{class}.get_uuid"), vec![Value::str(r.as_str())])?)?;
+        let uuid = match kind {
+            drasd::Kind::Disk => b.run(calls::vbd::get_uuid(r))?,
+            _ => b.run(calls::vif::get_uuid(r))?,
+        };
         ids.push((*kind, drasd::instance_id(vm_uuid, &uuid), uuid));
     }
     b.cache.wait_until(Duration::from_secs(5), |t| ids.iter().all(|(k, id, _)| drasd::find(t, *k, id).is_some()));
@@ -158,7 +171,7 @@ pub fn add(b: &Backend, op: &ObjectPath, args: &Args) -> Result<MethodResult, Cm
         }
         devices.push(device_spec(&t, r).map_err(|e| bad(M, e))?);
     }
-    let running = vm.str("power_state") == "Running";
+    let running = power_state(vm) == Some(VmPowerState::Running);
     let mut undo = Undo::new(b);
     let mut new_vdis = Vec::new();
     let made = add_devices(&mut undo, vm_ref, running, &devices, &mut new_vdis).and_then(|made| new_rasd_paths(b, &namespace_of(op), &uuid, &made));
@@ -167,7 +180,7 @@ pub fn add(b: &Backend, op: &ObjectPath, args: &Args) -> Result<MethodResult, Cm
         Err(e) => {
             let u = undo.rollback();
             for vdi in &new_vdis {
-                let _ = b.call("VDI.destroy", vec![Value::str(vdi.as_str())]);
+                let _ = b.run(calls::vdi::destroy(vdi));
             }
             Err(xen_failed(M, e, u))
         }
@@ -210,11 +223,12 @@ pub(super) fn processor_steps(vm_ref: &str, vm: &ObjectRecord, r: &Embedded) -> 
     if start > max {
         return Err(format!("Reservation {start} is more than VirtualQuantity {max}"));
     }
-    let v = || Value::str(vm_ref);
-    let set_max = Step::new("VM.set_VCPUs_max", vec![v(), int(max)], Some(("VM.set_VCPUs_max", vec![v(), int(cur_max)])));
+    use calls::vm;
+    let int = |n: u64| n as i64;
+    let set_max = Step::new(vm::set_vcpus_max(vm_ref, int(max)), Some(vm::set_vcpus_max(vm_ref, int(cur_max))));
     let mut steps = Vec::new();
-    if vm.str("power_state") == "Halted" {
-        let set_start = Step::new("VM.set_VCPUs_at_startup", vec![v(), int(start)], Some(("VM.set_VCPUs_at_startup", vec![v(), int(cur_start)])));
+    if power_state(vm) == Some(VmPowerState::Halted) {
+        let set_start = Step::new(vm::set_vcpus_at_startup(vm_ref, int(start)), Some(vm::set_vcpus_at_startup(vm_ref, int(cur_start))));
         // VCPUs_at_startup <= VCPUs_max holds after each step, whichever way the numbers move.
         match (max != cur_max, start != cur_start) {
             (true, true) if max >= cur_start => steps.extend([set_max, set_start]),
@@ -229,7 +243,7 @@ pub(super) fn processor_steps(vm_ref: &str, vm: &ObjectRecord, r: &Embedded) -> 
             steps.push(set_max);
         }
         if start != cur_start {
-            steps.push(Step::new("VM.set_VCPUs_number_live", vec![v(), int(start)], Some(("VM.set_VCPUs_number_live", vec![v(), int(cur_start)]))));
+            steps.push(Step::new(vm::set_vcpus_number_live(vm_ref, int(start)), Some(vm::set_vcpus_number_live(vm_ref, int(cur_start)))));
         }
     }
     let old = string_pairs(vm, "VCPUs_params");
@@ -242,7 +256,7 @@ pub(super) fn processor_steps(vm_ref: &str, vm: &ObjectRecord, r: &Embedded) -> 
     }
     params.sort();
     if params != old {
-        steps.push(Step::new("VM.set_VCPUs_params", vec![v(), map_value(&params)], Some(("VM.set_VCPUs_params", vec![v(), map_value(&old)]))));
+        steps.push(Step::new(vm::set_vcpus_params(vm_ref, params), Some(vm::set_vcpus_params(vm_ref, old))));
     }
     Ok(steps)
 }
@@ -282,12 +296,13 @@ pub(super) fn memory_steps(vm_ref: &str, vm: &ObjectRecord, t: &Tables, r: &Embe
             "memory_static_min ({new_smin}) <= memory_dynamic_min = Reservation ({new_dmin}) <= memory_dynamic_max = Limit ({new_dmax}) <= memory_static_max = VirtualQuantity ({new_smax}) bytes does not hold (XenAPI refuses it with MEMORY_CONSTRAINT_VIOLATION)"
         ));
     }
-    let v = || Value::str(vm_ref);
-    let limits = |a: u64, b: u64, c: u64, d: u64| vec![v(), int(a), int(b), int(c), int(d)];
+    use calls::vm;
+    let int = |n: u64| n as i64;
+    let limits = |a: u64, b: u64, c: u64, d: u64| vm::set_memory_limits(vm_ref, int(a), int(b), int(c), int(d));
     Ok(if (new_smin, new_smax) != (smin, smax) {
-        vec![Step::new("VM.set_memory_limits", limits(new_smin, new_smax, new_dmin, new_dmax), Some(("VM.set_memory_limits", limits(smin, smax, dmin, dmax))))]
+        vec![Step::new(limits(new_smin, new_smax, new_dmin, new_dmax), Some(limits(smin, smax, dmin, dmax)))]
     } else if (new_dmin, new_dmax) != (dmin, dmax) {
-        vec![Step::new("VM.set_memory_dynamic_range", vec![v(), int(new_dmin), int(new_dmax)], Some(("VM.set_memory_dynamic_range", vec![v(), int(dmin), int(dmax)])))]
+        vec![Step::new(vm::set_memory_dynamic_range(vm_ref, int(new_dmin), int(new_dmax)), Some(vm::set_memory_dynamic_range(vm_ref, int(dmin), int(dmax))))]
     } else {
         vec![]
     })
@@ -307,23 +322,24 @@ fn boolean(r: &Embedded, prop: &str) -> Result<Option<bool>, String> {
 /// empty ejects); a disk's VDI ElementName / Description, and a larger VirtualQuantity ×
 /// AllocationUnits (VDI.resize, which cannot be taken back, so it runs last).
 fn disk_steps(t: &Tables, vbd_ref: &str, vbd: &ObjectRecord, r: &Embedded) -> Result<Vec<Step>, String> {
-    let cd = vbd.str("type") == "CD";
-    let d = || Value::str(vbd_ref);
+    use calls::{vbd as d, vdi as v};
+    let cd = vbd_type(vbd) == Some(VbdType::Cd);
     let mut steps = Vec::new();
     let mode = match r.uint("Access")? {
         None => None,
-        Some(1) => Some("RO"),
-        Some(2 | 3) => Some("RW"),
+        Some(1) => Some(VbdMode::Ro),
+        Some(2 | 3) => Some(VbdMode::Rw),
         Some(a) => return Err(format!("Access {a}: 1 (read-only) or 3 (read/write)")),
     };
-    if let Some(m) = mode.filter(|m| *m != vbd.str("mode")) {
-        steps.push(Step::new("VBD.set_mode", vec![d(), Value::str(m)], Some(("VBD.set_mode", vec![d(), Value::str(vbd.str("mode"))]))));
+    let current_mode = vbd_mode(vbd);
+    if let Some(m) = mode.filter(|m| Some(*m) != current_mode) {
+        steps.push(Step::new(d::set_mode(vbd_ref, m), current_mode.map(|c| d::set_mode(vbd_ref, c))));
     }
     if let Some(bootable) = boolean(r, "Bootable")?.filter(|b| Some(*b) != vbd.bool("bootable")) {
-        steps.push(Step::new("VBD.set_bootable", vec![d(), Value::Bool(bootable)], Some(("VBD.set_bootable", vec![d(), Value::Bool(!bootable)]))));
+        steps.push(Step::new(d::set_bootable(vbd_ref, bootable), Some(d::set_bootable(vbd_ref, !bootable))));
     }
     if let Some(u) = r.str("AddressOnParent").filter(|u| !u.is_empty() && *u != vbd.str("userdevice")) {
-        steps.push(Step::new("VBD.set_userdevice", vec![d(), Value::str(u)], Some(("VBD.set_userdevice", vec![d(), Value::str(vbd.str("userdevice"))]))));
+        steps.push(Step::new(d::set_userdevice(vbd_ref, u), Some(d::set_userdevice(vbd_ref, vbd.str("userdevice")))));
     }
     let vdi = t.entry("vdi", vbd.str("VDI")).filter(|_| !vbd.bool("empty").unwrap_or(false));
     let current = vdi.map(|(_, v)| v.str("uuid")).unwrap_or("");
@@ -332,11 +348,11 @@ fn disk_steps(t: &Tables, vbd_ref: &str, vbd: &ObjectRecord, r: &Embedded) -> Re
             return Err(format!("the VDI of disk {} cannot be changed (HostExtentName {wanted:?}): remove the disk and add another", vbd.str("uuid")));
         }
         if let Some((old_ref, _)) = vdi {
-            steps.push(Step::new("VBD.eject", vec![d()], Some(("VBD.insert", vec![d(), Value::str(old_ref.as_str())]))));
+            steps.push(Step::new(d::eject(vbd_ref), Some(d::insert(vbd_ref, old_ref))));
         }
         if !wanted.is_empty() {
             let (new_ref, _) = t.by_uuid("vdi", &wanted).ok_or_else(|| format!("HostExtentName {wanted:?} is not the uuid of a VDI"))?;
-            steps.push(Step::new("VBD.insert", vec![d(), Value::str(new_ref.as_str())], Some(("VBD.eject", vec![d()]))));
+            steps.push(Step::new(d::insert(vbd_ref, new_ref), Some(d::eject(vbd_ref))));
         }
         return Ok(steps);
     }
@@ -345,10 +361,14 @@ fn disk_steps(t: &Tables, vbd_ref: &str, vbd: &ObjectRecord, r: &Embedded) -> Re
     if let Some(pool) = r.str("PoolID").filter(|p| !p.is_empty() && *p != sr) {
         return Err(format!("PoolID {pool:?}: moving disk {} to another SR is not supported", vbd.str("uuid")));
     }
-    let v = || Value::str(vdi_ref.as_str());
-    for (prop, field, setter) in [("ElementName", "name_label", "VDI.set_name_label"), ("Description", "name_description", "VDI.set_name_description")] {
+    type Setter = fn(&str, &str) -> Call<()>;
+    let setters: [(&str, &str, Setter); 2] = [
+        ("ElementName", "name_label", |r, x| v::set_name_label(r, x)),
+        ("Description", "name_description", |r, x| v::set_name_description(r, x)),
+    ];
+    for (prop, field, setter) in setters {
         if let Some(new) = r.str(prop).filter(|n| *n != vdi.str(field)) {
-            steps.push(Step::new(setter, vec![v(), Value::str(new)], Some((setter, vec![v(), Value::str(vdi.str(field))]))));
+            steps.push(Step::new(setter(vdi_ref, new), Some(setter(vdi_ref, vdi.str(field)))));
         }
     }
     if let Some(n) = r.uint("VirtualQuantity")? {
@@ -363,7 +383,8 @@ fn disk_steps(t: &Tables, vbd_ref: &str, vbd: &ObjectRecord, r: &Embedded) -> Re
         }
         if size > cur {
             let online = vbd.bool("currently_attached").unwrap_or(false);
-            steps.push(Step::new(if online { "VDI.resize_online" } else { "VDI.resize" }, vec![v(), int(size)], None));
+            let size = size as i64;
+            steps.push(Step::new(if online { v::resize_online(vdi_ref, size) } else { v::resize(vdi_ref, size) }, None));
         }
     }
     Ok(steps)
@@ -386,8 +407,8 @@ fn nic_steps(t: &Tables, vif_ref: &str, vif: &ObjectRecord, r: &Embedded) -> Res
         None => Ok(vec![]),
         Some(net) => {
             let (net_ref, _) = t.by_uuid("network", net).ok_or_else(|| format!("PoolID {net:?} is not the uuid of a network"))?;
-            let f = || Value::str(vif_ref);
-            Ok(vec![Step::new("VIF.move", vec![f(), Value::str(net_ref.as_str())], Some(("VIF.move", vec![f(), Value::str(vif.str("network"))])))])
+            let move_to = |net: &str| calls::vif::move_(vif_ref, net);
+            Ok(vec![Step::new(move_to(net_ref), Some(move_to(vif.str("network"))))])
         }
     }
 }
@@ -475,7 +496,7 @@ pub fn remove(b: &Backend, args: &Args) -> Result<MethodResult, CmpiError> {
             bad(M, format!("{class} {id:?}: only disk, CD drive and NIC RASDs can be removed (a VM keeps its processor and memory: change them with ModifyResourceSettings)"))
         })?;
         let (_, vm, dev_ref, dev) = device_of(M, &t, kind, &id)?;
-        let live = dev.bool("currently_attached").unwrap_or(false) && vm.str("power_state") == "Running";
+        let live = dev.bool("currently_attached").unwrap_or(false) && power_state(vm) == Some(VmPowerState::Running);
         let vdi = (kind == drasd::Kind::Disk).then(|| dev.str("VDI").to_string()).filter(|r| !is_null_ref(r));
         if !targets.iter().any(|(_, r, ..)| r == dev_ref) {
             targets.push((kind, dev_ref.clone(), live, vdi, id));
@@ -483,12 +504,10 @@ pub fn remove(b: &Backend, args: &Args) -> Result<MethodResult, CmpiError> {
     }
     let mut undo = Undo::new(b);
     let unplugged = targets.iter().filter(|(_, _, live, ..)| *live).try_for_each(|(kind, r, ..)| {
-        let (unplug, plug) = if *kind == drasd::Kind::Disk { ("VBD.unplug", "VBD.plug") } else { ("VIF.unplug", "VIF.plug") };
-        undo.call(unplug, vec![Value::str(r.as_str())], Some((plug, vec![Value::str(r.as_str())]))).map(|_| ())
+        let c = DeviceCalls::of(*kind, r);
+        undo.call(c.unplug, Some(c.plug))
     });
-    let destroyed = unplugged.and_then(|_| {
-        targets.iter().try_for_each(|(kind, r, ..)| b.call(if *kind == drasd::Kind::Disk { "VBD.destroy" } else { "VIF.destroy" }, vec![Value::str(r.as_str())]).map(|_| ()))
-    });
+    let destroyed = unplugged.and_then(|_| targets.iter().try_for_each(|(kind, r, ..)| b.run(DeviceCalls::of(*kind, r).destroy)));
     if let Err(e) = destroyed {
         return Err(xen_failed(M, e, undo.rollback()));
     }

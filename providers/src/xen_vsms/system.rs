@@ -12,9 +12,9 @@
 //! no value for) before any call. CopySystem clones (or, with StoragePool, copies) a halted VM
 //! or template, then applies the settings to the copy; a failure destroys the copy.
 
-use super::resources::{add_devices, bad, device_spec, done, map_value, memory_steps, processor_steps, string_pairs, xen_failed};
+use super::resources::{add_devices, bad, device_spec, done, memory_steps, processor_steps, string_pairs, xen_failed};
 use super::undo::{Step, Undo};
-use super::{arg, kv_pairs, rasd_kind, str_of, Device, RasdKind};
+use super::{arg, kv_pairs, rasd_kind, Device, RasdKind};
 use crate::backend::Backend;
 use crate::cache::Tables;
 use crate::embedded::Embedded;
@@ -25,19 +25,26 @@ use crate::xen_device_rasd::is_rasd_owner;
 use cmpi_shim::{Args, CimValue, CmpiError, MethodResult, ObjectPath};
 use std::time::Duration;
 use xenapi_client::ObjectRecord;
-use xenapi_model::Value;
+use xenapi_client::Call;
+use xenapi_model::generated::{OnCrashBehaviour, OnNormalExit};
+use calls::vm;
+
+/// A setter of a VM field, as a typed call: `(vm, value)`.
+type Setter<V> = fn(&str, V) -> Call<()>;
+/// A setter of a string field (both lifetimes free, so that a `const` table can hold it).
+type StrSetter = for<'a, 'b> fn(&'a str, &'b str) -> Call<()>;
 
 /// String VSSD properties, the VM field each stands for, and its setter.
-const STRINGS: &[(&str, &str, &str)] = &[
-    ("ElementName", "name_label", "VM.set_name_label"),
-    ("Description", "name_description", "VM.set_name_description"),
-    ("HVM_Boot_Policy", "HVM_boot_policy", "VM.set_HVM_boot_policy"),
-    ("PV_Bootloader", "PV_bootloader", "VM.set_PV_bootloader"),
-    ("PV_Bootloader_Args", "PV_bootloader_args", "VM.set_PV_bootloader_args"),
-    ("PV_Kernel", "PV_kernel", "VM.set_PV_kernel"),
-    ("PV_RAMDisk", "PV_ramdisk", "VM.set_PV_ramdisk"),
-    ("PV_Args", "PV_args", "VM.set_PV_args"),
-    ("PV_Legacy_Args", "PV_legacy_args", "VM.set_PV_legacy_args"),
+const STRINGS: &[(&str, &str, StrSetter)] = &[
+    ("ElementName", "name_label", |r, v| vm::set_name_label(r, v)),
+    ("Description", "name_description", |r, v| vm::set_name_description(r, v)),
+    ("HVM_Boot_Policy", "HVM_boot_policy", |r, v| vm::set_hvm_boot_policy(r, v)),
+    ("PV_Bootloader", "PV_bootloader", |r, v| vm::set_pv_bootloader(r, v)),
+    ("PV_Bootloader_Args", "PV_bootloader_args", |r, v| vm::set_pv_bootloader_args(r, v)),
+    ("PV_Kernel", "PV_kernel", |r, v| vm::set_pv_kernel(r, v)),
+    ("PV_RAMDisk", "PV_ramdisk", |r, v| vm::set_pv_ramdisk(r, v)),
+    ("PV_Args", "PV_args", |r, v| vm::set_pv_args(r, v)),
+    ("PV_Legacy_Args", "PV_legacy_args", |r, v| vm::set_pv_legacy_args(r, v)),
 ];
 
 /// The XenAPI action of an Automatic*Action value (CIM 2.41 value maps), or why there is none.
@@ -55,7 +62,6 @@ pub fn action(prop: &str, value: u64) -> Result<&'static str, String> {
 
 /// The steps that give VM `vm_ref` the VSSD properties given in `vssd` that differ from `vm`.
 pub fn system_steps(t: &Tables, vm_ref: &str, vm: &ObjectRecord, vssd: &Embedded) -> Result<Vec<Step>, String> {
-    let v = || Value::str(vm_ref);
     let mut steps = Vec::new();
     for (prop, field, setter) in STRINGS {
         if let Some(new) = vssd.str(prop) {
@@ -63,7 +69,7 @@ pub fn system_steps(t: &Tables, vm_ref: &str, vm: &ObjectRecord, vssd: &Embedded
                 return Err("ElementName may not be empty".into());
             }
             if new != vm.str(field) {
-                steps.push(Step::new(setter, vec![v(), Value::str(new)], Some((setter, vec![v(), Value::str(vm.str(field))]))));
+                steps.push(Step::new(setter(vm_ref, new), Some(setter(vm_ref, vm.str(field)))));
             }
         }
     }
@@ -81,7 +87,13 @@ pub fn system_steps(t: &Tables, vm_ref: &str, vm: &ObjectRecord, vssd: &Embedded
         }
     }
     // Maps: HVM_Boot_Params and Platform are replaced, Other_Config is merged.
-    for (prop, field, setter, merge) in [("HVM_Boot_Params", "HVM_boot_params", "VM.set_HVM_boot_params", false), ("Platform", "platform", "VM.set_platform", false), ("Other_Config", "other_config", "VM.set_other_config", true)] {
+    type MapSetter = Setter<Vec<(String, String)>>;
+    let maps: [(&str, &str, MapSetter, bool); 3] = [
+        ("HVM_Boot_Params", "HVM_boot_params", |r, v| vm::set_hvm_boot_params(r, v), false),
+        ("Platform", "platform", |r, v| vm::set_platform(r, v), false),
+        ("Other_Config", "other_config", |r, v| vm::set_other_config(r, v), true),
+    ];
+    for (prop, field, setter, merge) in maps {
         if !vssd.has(prop) {
             continue;
         }
@@ -97,14 +109,18 @@ pub fn system_steps(t: &Tables, vm_ref: &str, vm: &ObjectRecord, vssd: &Embedded
         }
         new.sort();
         if new != old {
-            steps.push(Step::new(setter, vec![v(), map_value(&new)], Some((setter, vec![v(), map_value(&old)]))));
+            steps.push(Step::new(setter(vm_ref, new), Some(setter(vm_ref, old))));
         }
     }
-    for (prop, field, setter) in [
-        ("AutomaticShutdownAction", "actions_after_shutdown", "VM.set_actions_after_shutdown"),
-        ("AutomaticStartupAction", "actions_after_reboot", "VM.set_actions_after_reboot"),
-        ("AutomaticRecoveryAction", "actions_after_crash", "VM.set_actions_after_crash"),
-    ] {
+    // The setter of each action field, from the action's wire name (`None`: not a value of the
+    // field's enum).
+    type ActionSetter = fn(&str, &str) -> Option<Call<()>>;
+    let actions: [(&str, &str, ActionSetter); 3] = [
+        ("AutomaticShutdownAction", "actions_after_shutdown", |r, a| OnNormalExit::from_wire(a).map(|a| vm::set_actions_after_shutdown(r, a))),
+        ("AutomaticStartupAction", "actions_after_reboot", |r, a| OnNormalExit::from_wire(a).map(|a| vm::set_actions_after_reboot(r, a))),
+        ("AutomaticRecoveryAction", "actions_after_crash", |r, a| OnCrashBehaviour::from_wire(a).map(|a| vm::set_actions_after_crash(r, a))),
+    ];
+    for (prop, field, setter) in actions {
         if let Some(n) = vssd.uint(prop)? {
             // The value the VSSD shows leaves the action as it is (a VSSD sent back unchanged
             // changes nothing, even where XenAPI's action has no exact CIM value).
@@ -113,7 +129,8 @@ pub fn system_steps(t: &Tables, vm_ref: &str, vm: &ObjectRecord, vssd: &Embedded
             }
             let new = action(prop, n)?;
             if new != vm.str(field) {
-                steps.push(Step::new(setter, vec![v(), Value::str(new)], Some((setter, vec![v(), Value::str(vm.str(field))]))));
+                let set = setter(vm_ref, new).ok_or_else(|| format!("{prop}: {new:?} is not a value of VM.{field}"))?;
+                steps.push(Step::new(set, setter(vm_ref, vm.str(field))));
             }
         }
     }
@@ -125,7 +142,7 @@ pub fn system_steps(t: &Tables, vm_ref: &str, vm: &ObjectRecord, vssd: &Embedded
         };
         let old = if is_null_ref(vm.str("affinity")) { "OpaqueRef:NULL" } else { vm.str("affinity") };
         if new != old {
-            steps.push(Step::new("VM.set_affinity", vec![v(), Value::str(new.as_str())], Some(("VM.set_affinity", vec![v(), Value::str(old)]))));
+            steps.push(Step::new(vm::set_affinity(vm_ref, new.as_str()), Some(vm::set_affinity(vm_ref, old))));
         }
     }
     Ok(steps)
@@ -217,10 +234,10 @@ pub fn copy(b: &Backend, op: &ObjectPath, args: &Args) -> Result<MethodResult, C
     };
     let plan = copy_plan(&t, src_ref, src, vssd, rasds).map_err(|e| bad(M, e))?;
     let made = match &sr_ref {
-        None => b.call("VM.clone", vec![Value::str(src_ref.as_str()), Value::str(name.as_str())]),
-        Some(sr) => b.call("VM.copy", vec![Value::str(src_ref.as_str()), Value::str(name.as_str()), Value::str(sr.as_str())]),
+        None => b.run(vm::clone(src_ref, &name)),
+        Some(sr) => b.run(vm::copy(src_ref, &name, sr)),
     };
-    let vm = str_of(made.map_err(|e| xen_failed(M, e, String::new()))?).map_err(|e| xen_failed(M, e, String::new()))?;
+    let vm = made.map_err(|e| xen_failed(M, e, String::new()))?.into_string();
     // From here on, a failure destroys the copy with the disks made for it: those of the clone
     // or copy, and the new ones of ResourceSettings (never a VDI that existed before).
     let mut new_vdis = Vec::new();
@@ -232,9 +249,9 @@ pub fn copy(b: &Backend, op: &ObjectPath, args: &Args) -> Result<MethodResult, C
         Ok(uuid) => Ok(done(vec![("ResultingSystem".into(), CimValue::Reference(cs::path(&namespace_of(op), &uuid)))])),
         Err(e) => {
             // VM.destroy takes the VBDs and VIFs along.
-            let mut failed: Vec<String> = b.call("VM.destroy", vec![Value::str(vm.as_str())]).err().map(|d| format!("VM.destroy: {d}")).into_iter().collect();
+            let mut failed: Vec<String> = b.run(vm::destroy(&vm)).err().map(|d| format!("VM.destroy: {d}")).into_iter().collect();
             for vdi in &new_vdis {
-                if let Err(d) = b.call("VDI.destroy", vec![Value::str(vdi.as_str())]) {
+                if let Err(d) = b.run(calls::vdi::destroy(vdi)) {
                     failed.push(format!("VDI.destroy: {d}"));
                 }
             }
@@ -246,18 +263,12 @@ pub fn copy(b: &Backend, op: &ObjectPath, args: &Args) -> Result<MethodResult, C
 
 /// The VDIs of the Disk VBDs of `vm` (a fresh clone or copy: its own).
 fn disk_vdis(b: &Backend, vm: &str) -> Result<Vec<String>, crate::xenapi_conn::XenError> {
-    let refs = |w: xenapi_client::Wire| -> Vec<String> {
-        match w {
-            xenapi_client::Wire::Array(items) => items.into_iter().filter_map(|i| str_of(i).ok()).collect(),
-            _ => Vec::new(),
-        }
-    };
     let mut out = Vec::new();
-    for vbd in refs(b.call("VM.get_VBDs", vec![Value::str(vm)])?) {
-        if str_of(b.call("VBD.get_type", vec![Value::str(vbd.as_str())])?)? == "Disk" {
-            let vdi = str_of(b.call("VBD.get_VDI", vec![Value::str(vbd.as_str())])?)?;
+    for vbd in b.run(vm::get_vbds(vm))? {
+        if b.run(calls::vbd::get_type(&vbd))? == VbdType::Disk {
+            let vdi = b.run(calls::vbd::get_vdi(&vbd))?;
             if !is_null_ref(&vdi) {
-                out.push(vdi);
+                out.push(vdi.into_string());
             }
         }
     }
@@ -266,7 +277,7 @@ fn disk_vdis(b: &Backend, vm: &str) -> Result<Vec<String>, crate::xenapi_conn::X
 
 fn apply_to_copy(b: &Backend, vm: &str, src: &ObjectRecord, plan: &CopyPlan, new_vdis: &mut Vec<String>) -> Result<String, crate::xenapi_conn::XenError> {
     if src.bool("is_a_template").unwrap_or(false) || src.bool("is_a_snapshot").unwrap_or(false) {
-        b.call("VM.set_is_a_template", vec![Value::str(vm), Value::Bool(false)])?;
+        b.run(vm::set_is_a_template(vm, false))?;
     }
     b.cache.wait_until(Duration::from_secs(5), |t| t.get("vm", vm).is_some_and(|r| !r.bool("is_a_template").unwrap_or(false)));
     let t = b.tables().map_err(crate::xenapi_conn::XenError::Other)?;
@@ -291,6 +302,8 @@ fn apply_to_copy(b: &Backend, vm: &str, src: &ObjectRecord, plan: &CopyPlan, new
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::xen_vsms::map_value;
+    use xenapi_model::Value;
     use crate::embedded::parse_mof;
     use crate::util::test_records::{rec, s};
     use xenapi_client::Wire;

@@ -2,19 +2,22 @@
 //! counterpart, narrowed to what this server's handlers accept).
 
 use super::OpTable;
+use crate::generated::args::*;
+use crate::generated::{VbdOperations, VifOperations};
+use crate::typed::MessageArgs;
 
 /// Every `vbd_operations` value with the message that performs it.
-pub const VBD_OPERATIONS: OpTable = &[
+pub const VBD_OPERATIONS: OpTable<VbdOperations> = &[
     // Attaching a VBD to its VM is what starting the VM does to each of its VBDs.
-    ("attach", Some("VM.start")),
-    ("eject", Some("VBD.eject")),
-    ("insert", Some("VBD.insert")),
-    ("plug", Some("VBD.plug")),
-    ("unplug", Some("VBD.unplug")),
-    ("unplug_force", Some("VBD.unplug_force")),
+    (VbdOperations::Attach, Some(VmStartArgs::MESSAGE)),
+    (VbdOperations::Eject, Some(VbdEjectArgs::MESSAGE)),
+    (VbdOperations::Insert, Some(VbdInsertArgs::MESSAGE)),
+    (VbdOperations::Plug, Some(VbdPlugArgs::MESSAGE)),
+    (VbdOperations::Unplug, Some(VbdUnplugArgs::MESSAGE)),
+    (VbdOperations::UnplugForce, Some(VbdUnplugForceArgs::MESSAGE)),
     // xapi's VBD.pause/unpause are internal (storage migration); not messages of this model.
-    ("pause", None),
-    ("unpause", None),
+    (VbdOperations::Pause, None),
+    (VbdOperations::Unpause, None),
 ];
 
 /// What the VBD rules look at.
@@ -30,24 +33,25 @@ pub struct VbdView {
 }
 
 /// Whether the VBD's state permits `op` (the checks `VBD.plug`/`unplug`/`insert`/`eject` make).
-pub fn vbd_permits(b: &VbdView, op: &str) -> bool {
+pub fn vbd_permits(b: &VbdView, op: VbdOperations) -> bool {
+    use VbdOperations::*;
     match op {
-        "attach" => true,
-        "plug" => b.vm_running && !b.attached,
-        "unplug" => b.vm_running && b.attached && b.unpluggable,
-        "unplug_force" => b.vm_running && b.attached,
-        "insert" => b.removable && b.empty,
-        "eject" => b.removable && !b.empty,
+        Attach => true,
+        Plug => b.vm_running && !b.attached,
+        Unplug => b.vm_running && b.attached && b.unpluggable,
+        UnplugForce => b.vm_running && b.attached,
+        Insert => b.removable && b.empty,
+        Eject => b.removable && !b.empty,
         _ => false,
     }
 }
 
 /// Every `vif_operations` value with the message that performs it.
-pub const VIF_OPERATIONS: OpTable = &[
+pub const VIF_OPERATIONS: OpTable<VifOperations> = &[
     // As for VBDs: starting the VM attaches each of its VIFs.
-    ("attach", Some("VM.start")),
-    ("plug", Some("VIF.plug")),
-    ("unplug", Some("VIF.unplug")),
+    (VifOperations::Attach, Some(VmStartArgs::MESSAGE)),
+    (VifOperations::Plug, Some(VifPlugArgs::MESSAGE)),
+    (VifOperations::Unplug, Some(VifUnplugArgs::MESSAGE)),
 ];
 
 /// What the VIF rules look at.
@@ -57,12 +61,12 @@ pub struct VifView {
     pub attached: bool,
 }
 
-pub fn vif_permits(v: &VifView, op: &str) -> bool {
+pub fn vif_permits(v: &VifView, op: VifOperations) -> bool {
+    use VifOperations::*;
     match op {
-        "attach" => true,
-        "plug" => v.vm_running && !v.attached,
-        "unplug" => v.vm_running && v.attached,
-        _ => false,
+        Attach => true,
+        Plug => v.vm_running && !v.attached,
+        Unplug => v.vm_running && v.attached,
     }
 }
 
@@ -71,13 +75,19 @@ mod tests {
     use super::super::offer;
     use super::*;
     use crate::api::is_implemented;
+    use crate::typed::WireEnum;
+
+    /// The wire names of offered operations, as a client sees them.
+    fn names<E: WireEnum>(ops: Vec<E>) -> Vec<&'static str> {
+        ops.into_iter().map(WireEnum::wire_name).collect()
+    }
 
     fn vbd(b: VbdView) -> Vec<&'static str> {
-        offer(VBD_OPERATIONS, |op| vbd_permits(&b, op), is_implemented)
+        names(offer(VBD_OPERATIONS, |op| vbd_permits(&b, op), is_implemented))
     }
 
     fn vif(v: VifView) -> Vec<&'static str> {
-        offer(VIF_OPERATIONS, |op| vif_permits(&v, op), is_implemented)
+        names(offer(VIF_OPERATIONS, |op| vif_permits(&v, op), is_implemented))
     }
 
     #[test]
@@ -91,7 +101,7 @@ mod tests {
         let empty_cd = VbdView { removable: true, empty: true, ..disk };
         assert_eq!(vbd(empty_cd), ["attach", "insert"]);
         assert_eq!(vbd(VbdView { empty: false, ..empty_cd }), ["attach", "eject"]);
-        let all = offer(VBD_OPERATIONS, |_| true, is_implemented);
+        let all = names(offer(VBD_OPERATIONS, |_| true, is_implemented));
         assert!(!all.contains(&"pause") && !all.contains(&"unpause"), "no message pauses a VBD");
     }
 

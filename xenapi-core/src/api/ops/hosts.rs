@@ -2,19 +2,22 @@
 //! networks.
 
 use super::OpTable;
+use crate::generated::args::*;
+use crate::generated::{HostAllowedOperations, NetworkOperations};
+use crate::typed::MessageArgs;
 
 /// Every `host_allowed_operations` value with the message that performs it.
-pub const HOST_OPERATIONS: OpTable = &[
-    ("provision", Some("VM.provision")),
-    ("evacuate", Some("host.evacuate")),
-    ("shutdown", Some("host.shutdown")),
-    ("reboot", Some("host.reboot")),
-    ("power_on", Some("host.power_on")),
-    ("vm_start", Some("VM.start")),
-    ("vm_resume", Some("VM.resume")),
-    ("vm_migrate", Some("VM.pool_migrate")),
-    ("apply_updates", Some("host.apply_updates")),
-    ("enable", Some("host.enable")),
+pub const HOST_OPERATIONS: OpTable<HostAllowedOperations> = &[
+    (HostAllowedOperations::Provision, Some(VmProvisionArgs::MESSAGE)),
+    (HostAllowedOperations::Evacuate, Some(HostEvacuateArgs::MESSAGE)),
+    (HostAllowedOperations::Shutdown, Some(HostShutdownArgs::MESSAGE)),
+    (HostAllowedOperations::Reboot, Some(HostRebootArgs::MESSAGE)),
+    (HostAllowedOperations::PowerOn, Some(HostPowerOnArgs::MESSAGE)),
+    (HostAllowedOperations::VmStart, Some(VmStartArgs::MESSAGE)),
+    (HostAllowedOperations::VmResume, Some(VmResumeArgs::MESSAGE)),
+    (HostAllowedOperations::VmMigrate, Some(VmPoolMigrateArgs::MESSAGE)),
+    (HostAllowedOperations::ApplyUpdates, Some(HostApplyUpdatesArgs::MESSAGE)),
+    (HostAllowedOperations::Enable, Some(HostEnableArgs::MESSAGE)),
 ];
 
 /// What the host rules look at.
@@ -27,11 +30,12 @@ pub struct HostView {
 /// disabled first, and `enable` is always offered. A disabled host starts and resumes no guests
 /// (VM.start and VM.resume answer HOST_DISABLED), so vm_start and vm_resume go with `enabled`
 /// (xapi offers them and then refuses). power_on is for a host that is down: this one answers.
-pub fn host_permits(h: &HostView, op: &str) -> bool {
+pub fn host_permits(h: &HostView, op: HostAllowedOperations) -> bool {
+    use HostAllowedOperations::*;
     match op {
-        "provision" | "evacuate" | "enable" => true,
-        "vm_start" | "vm_resume" | "vm_migrate" => h.enabled,
-        "shutdown" | "reboot" | "apply_updates" => !h.enabled,
+        Provision | Evacuate | Enable => true,
+        VmStart | VmResume | VmMigrate => h.enabled,
+        Shutdown | Reboot | ApplyUpdates => !h.enabled,
         _ => false,
     }
 }
@@ -39,16 +43,22 @@ pub fn host_permits(h: &HostView, op: &str) -> bool {
 /// Every `network_operations` value with the message that performs it. xapi's
 /// `network.attach` (make a network available on a host) is not a message of this model, and
 /// xapi itself never offers `attaching`.
-pub const NETWORK_OPERATIONS: OpTable = &[("attaching", None)];
+pub const NETWORK_OPERATIONS: OpTable<NetworkOperations> = &[(NetworkOperations::Attaching, None)];
 
 #[cfg(test)]
 mod tests {
     use super::super::offer;
     use super::*;
     use crate::api::is_implemented;
+    use crate::typed::WireEnum;
+
+    /// The wire names of offered operations, as a client sees them.
+    fn names<E: WireEnum>(ops: Vec<E>) -> Vec<&'static str> {
+        ops.into_iter().map(WireEnum::wire_name).collect()
+    }
 
     fn host(h: HostView) -> Vec<&'static str> {
-        offer(HOST_OPERATIONS, |op| host_permits(&h, op), is_implemented)
+        names(offer(HOST_OPERATIONS, |op| host_permits(&h, op), is_implemented))
     }
 
     #[test]
@@ -56,7 +66,7 @@ mod tests {
         assert_eq!(host(HostView { enabled: true }), ["provision", "vm_start", "vm_resume", "enable"]);
         assert_eq!(host(HostView { enabled: false }), ["provision", "enable"], "reboot/shutdown/apply_updates are not implemented");
         // With every message implemented, the rules alone decide.
-        assert_eq!(offer(HOST_OPERATIONS, |op| host_permits(&HostView { enabled: false }, op), |_| true), ["provision", "evacuate", "shutdown", "reboot", "apply_updates", "enable"]);
+        assert_eq!(names(offer(HOST_OPERATIONS, |op| host_permits(&HostView { enabled: false }, op), |_| true)), ["provision", "evacuate", "shutdown", "reboot", "apply_updates", "enable"]);
     }
 
     #[test]

@@ -18,20 +18,24 @@ pub mod storage;
 
 use crate::error::ApiError;
 use crate::store::Tx;
+use crate::typed::WireEnum;
 use crate::value::Value;
 
-/// Operation → the message that performs it (None: no message of this model does).
-pub type OpTable = &'static [(&'static str, Option<&'static str>)];
+/// Operation (a value of the class's generated operations enum) → the message that performs it
+/// (`…Args::MESSAGE`; None: no message of this model does). The implicit messages (`VDI.create`,
+/// `PBD.destroy`, ...) have no argument struct, so they are spelt out; the tests check that
+/// every message named is one of the dispatch table.
+pub type OpTable<E> = &'static [(E, Option<&'static str>)];
 
 /// The operations of `table` that `permitted` allows now and whose message `implemented`
 /// answers for, in the table's order.
-pub fn offer(table: OpTable, permitted: impl Fn(&str) -> bool, implemented: impl Fn(&str) -> bool) -> Vec<&'static str> {
-    table.iter().filter(|(op, message)| message.is_some_and(&implemented) && permitted(op)).map(|(op, _)| *op).collect()
+pub fn offer<E: WireEnum>(table: OpTable<E>, permitted: impl Fn(E) -> bool, implemented: impl Fn(&str) -> bool) -> Vec<E> {
+    table.iter().filter(|(op, message)| message.is_some_and(&implemented) && permitted(*op)).map(|(op, _)| *op).collect()
 }
 
 /// [`offer`] against this server's dispatch table, as the value of an `allowed_operations` field.
-pub fn offered(table: OpTable, permitted: impl Fn(&str) -> bool) -> Value {
-    Value::Set(offer(table, permitted, super::is_implemented).into_iter().map(Value::str).collect())
+pub fn offered<E: WireEnum>(table: OpTable<E>, permitted: impl Fn(E) -> bool) -> Value {
+    Value::Set(offer(table, permitted, super::is_implemented).into_iter().map(|op| Value::str(op.wire_name())).collect())
 }
 
 /// Stores `ops` as the object's `allowed_operations` unless it already holds them, so that a
@@ -87,15 +91,19 @@ mod tests {
     fn tables_cover_their_enums_and_name_messages_of_the_model() {
         let d = crate::api::dispatcher();
         let known = |m: &str| d.get(m).is_some();
-        let tables: &[(&str, OpTable)] = &[
-            ("VDI", storage::VDI_OPERATIONS),
-            ("SR", storage::SR_OPERATIONS),
-            ("VBD", devices::VBD_OPERATIONS),
-            ("VIF", devices::VIF_OPERATIONS),
-            ("host", hosts::HOST_OPERATIONS),
-            ("network", hosts::NETWORK_OPERATIONS),
+        // Each table as (wire name, message) pairs, whatever its enum.
+        fn named<E: WireEnum>(t: OpTable<E>) -> Vec<(&'static str, Option<&'static str>)> {
+            t.iter().map(|(op, m)| (op.wire_name(), *m)).collect()
+        }
+        let tables = [
+            ("VDI", named(storage::VDI_OPERATIONS)),
+            ("SR", named(storage::SR_OPERATIONS)),
+            ("VBD", named(devices::VBD_OPERATIONS)),
+            ("VIF", named(devices::VIF_OPERATIONS)),
+            ("host", named(hosts::HOST_OPERATIONS)),
+            ("network", named(hosts::NETWORK_OPERATIONS)),
         ];
-        for (class, table) in tables {
+        for (class, table) in &tables {
             let c = model().class(class).unwrap();
             let Type::Set(inner) = &c.field("allowed_operations").unwrap().ty else { panic!("{class}") };
             let Type::Enum(e) = &**inner else { panic!("{class}") };
@@ -120,22 +128,30 @@ mod tests {
 
     #[test]
     fn only_permitted_operations_with_implemented_messages_are_offered() {
-        let table: OpTable = &[("a", Some("X.a")), ("b", Some("X.b")), ("c", None)];
-        assert_eq!(offer(table, |_| true, |_| true), ["a", "b"], "no message: never offered");
-        assert_eq!(offer(table, |_| true, |m| m != "X.b"), ["a"]);
-        assert_eq!(offer(table, |op| op != "a", |_| true), ["b"]);
+        use crate::generated::VifOperations::{self, *};
+        let table: OpTable<VifOperations> = &[(Attach, Some("X.a")), (Plug, Some("X.b")), (Unplug, None)];
+        assert_eq!(offer(table, |_| true, |_| true), [Attach, Plug], "no message: never offered");
+        assert_eq!(offer(table, |_| true, |m| m != "X.b"), [Attach]);
+        assert_eq!(offer(table, |op| op != Attach, |_| true), [Plug]);
+        assert_eq!(offered(table, |_| true), Value::Set(vec![]), "X.a and X.b are not messages of this server");
     }
 
     /// Against the real dispatch table: what each class offers in any state has implemented
     /// messages (the per-class tests walk the states with a permissive rule here).
     #[test]
     fn no_table_offers_an_unimplemented_message_of_this_server() {
-        for table in [storage::VDI_OPERATIONS, storage::SR_OPERATIONS, devices::VBD_OPERATIONS, devices::VIF_OPERATIONS, hosts::HOST_OPERATIONS, hosts::NETWORK_OPERATIONS] {
+        fn check<E: WireEnum + PartialEq + std::fmt::Display>(table: OpTable<E>) {
             for op in offer(table, |_| true, super::super::is_implemented) {
                 let m = table.iter().find(|(o, _)| *o == op).and_then(|(_, m)| *m).unwrap();
                 assert!(super::super::is_implemented(m), "{op} → {m}");
                 assert!(crate::dispatch::unimplemented::reason(m).is_none(), "{op} → {m} is listed unimplemented");
             }
         }
+        check(storage::VDI_OPERATIONS);
+        check(storage::SR_OPERATIONS);
+        check(devices::VBD_OPERATIONS);
+        check(devices::VIF_OPERATIONS);
+        check(hosts::HOST_OPERATIONS);
+        check(hosts::NETWORK_OPERATIONS);
     }
 }

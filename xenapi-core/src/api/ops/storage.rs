@@ -2,29 +2,32 @@
 //! `Xapi_sr_operations.valid_operations`, narrowed to what this server's handlers accept).
 
 use super::OpTable;
+use crate::generated::args::*;
+use crate::generated::{StorageOperations, VdiOperations};
+use crate::typed::MessageArgs;
 
 /// Every `vdi_operations` value with the message that performs it.
-pub const VDI_OPERATIONS: OpTable = &[
-    ("clone", Some("VDI.clone")),
-    ("copy", Some("VDI.copy")),
-    ("resize", Some("VDI.resize")),
-    ("resize_online", Some("VDI.resize_online")),
-    ("snapshot", Some("VDI.snapshot")),
+pub const VDI_OPERATIONS: OpTable<VdiOperations> = &[
+    (VdiOperations::Clone, Some(VdiCloneArgs::MESSAGE)),
+    (VdiOperations::Copy, Some(VdiCopyArgs::MESSAGE)),
+    (VdiOperations::Resize, Some(VdiResizeArgs::MESSAGE)),
+    (VdiOperations::ResizeOnline, Some(VdiResizeOnlineArgs::MESSAGE)),
+    (VdiOperations::Snapshot, Some(VdiSnapshotArgs::MESSAGE)),
     // Storage motion: xapi marks a VDI `mirror` while VDI.pool_migrate (or VM.migrate_send) moves it.
-    ("mirror", Some("VDI.pool_migrate")),
-    ("destroy", Some("VDI.destroy")),
-    ("forget", Some("VDI.forget")),
-    ("update", Some("VDI.update")),
+    (VdiOperations::Mirror, Some(VdiPoolMigrateArgs::MESSAGE)),
+    (VdiOperations::Destroy, Some("VDI.destroy")),
+    (VdiOperations::Forget, Some(VdiForgetArgs::MESSAGE)),
+    (VdiOperations::Update, Some(VdiUpdateArgs::MESSAGE)),
     // xapi's VDI.force_unlock was removed and VDI.generate_config is internal: neither is a
     // message of this model. `blocked` is a state xapi sets, not something a client does.
-    ("force_unlock", None),
-    ("generate_config", None),
-    ("enable_cbt", Some("VDI.enable_cbt")),
-    ("disable_cbt", Some("VDI.disable_cbt")),
-    ("data_destroy", Some("VDI.data_destroy")),
-    ("list_changed_blocks", Some("VDI.list_changed_blocks")),
-    ("set_on_boot", Some("VDI.set_on_boot")),
-    ("blocked", None),
+    (VdiOperations::ForceUnlock, None),
+    (VdiOperations::GenerateConfig, None),
+    (VdiOperations::EnableCbt, Some(VdiEnableCbtArgs::MESSAGE)),
+    (VdiOperations::DisableCbt, Some(VdiDisableCbtArgs::MESSAGE)),
+    (VdiOperations::DataDestroy, Some(VdiDataDestroyArgs::MESSAGE)),
+    (VdiOperations::ListChangedBlocks, Some(VdiListChangedBlocksArgs::MESSAGE)),
+    (VdiOperations::SetOnBoot, Some(VdiSetOnBootArgs::MESSAGE)),
+    (VdiOperations::Blocked, None),
 ];
 
 /// What the VDI rules look at.
@@ -45,43 +48,44 @@ pub struct VdiView {
 /// live (snapshot, clone, resize_online), and copy only while no VBD writes to it; snapshots do
 /// not grow. Operations whose messages are not implemented have no rule yet (false): their rule
 /// comes with their handler.
-pub fn vdi_permits(v: &VdiView, op: &str) -> bool {
+pub fn vdi_permits(v: &VdiView, op: VdiOperations) -> bool {
     let grows = v.writable && v.sr_attached && !v.is_snapshot;
+    use VdiOperations::*;
     match op {
-        "clone" | "snapshot" => v.writable && v.sr_attached,
-        "copy" => v.sr_attached && !v.attached_rw,
-        "resize" => grows && !v.attached,
-        "resize_online" => grows && v.attached,
-        "destroy" => v.writable && v.sr_attached && !v.attached,
-        "update" => v.sr_attached && !v.attached,
-        "forget" => !v.attached,
-        "set_on_boot" => v.writable && !v.attached,
+        Clone | Snapshot => v.writable && v.sr_attached,
+        Copy => v.sr_attached && !v.attached_rw,
+        Resize => grows && !v.attached,
+        ResizeOnline => grows && v.attached,
+        Destroy => v.writable && v.sr_attached && !v.attached,
+        Update => v.sr_attached && !v.attached,
+        Forget => !v.attached,
+        SetOnBoot => v.writable && !v.attached,
         _ => false,
     }
 }
 
 /// Every `storage_operations` value with the message that performs it.
-pub const SR_OPERATIONS: OpTable = &[
-    ("scan", Some("SR.scan")),
-    ("destroy", Some("SR.destroy")),
-    ("forget", Some("SR.forget")),
-    ("plug", Some("PBD.plug")),
-    ("unplug", Some("PBD.unplug")),
-    ("update", Some("SR.update")),
-    ("vdi_create", Some("VDI.create")),
-    ("vdi_introduce", Some("VDI.introduce")),
-    ("vdi_destroy", Some("VDI.destroy")),
-    ("vdi_resize", Some("VDI.resize")),
-    ("vdi_clone", Some("VDI.clone")),
-    ("vdi_snapshot", Some("VDI.snapshot")),
-    ("vdi_mirror", Some("VDI.pool_migrate")),
-    ("vdi_enable_cbt", Some("VDI.enable_cbt")),
-    ("vdi_disable_cbt", Some("VDI.disable_cbt")),
-    ("vdi_data_destroy", Some("VDI.data_destroy")),
-    ("vdi_list_changed_blocks", Some("VDI.list_changed_blocks")),
-    ("vdi_set_on_boot", Some("VDI.set_on_boot")),
-    ("pbd_create", Some("PBD.create")),
-    ("pbd_destroy", Some("PBD.destroy")),
+pub const SR_OPERATIONS: OpTable<StorageOperations> = &[
+    (StorageOperations::Scan, Some(SrScanArgs::MESSAGE)),
+    (StorageOperations::Destroy, Some(SrDestroyArgs::MESSAGE)),
+    (StorageOperations::Forget, Some(SrForgetArgs::MESSAGE)),
+    (StorageOperations::Plug, Some(PbdPlugArgs::MESSAGE)),
+    (StorageOperations::Unplug, Some(PbdUnplugArgs::MESSAGE)),
+    (StorageOperations::Update, Some(SrUpdateArgs::MESSAGE)),
+    (StorageOperations::VdiCreate, Some("VDI.create")),
+    (StorageOperations::VdiIntroduce, Some(VdiIntroduceArgs::MESSAGE)),
+    (StorageOperations::VdiDestroy, Some("VDI.destroy")),
+    (StorageOperations::VdiResize, Some(VdiResizeArgs::MESSAGE)),
+    (StorageOperations::VdiClone, Some(VdiCloneArgs::MESSAGE)),
+    (StorageOperations::VdiSnapshot, Some(VdiSnapshotArgs::MESSAGE)),
+    (StorageOperations::VdiMirror, Some(VdiPoolMigrateArgs::MESSAGE)),
+    (StorageOperations::VdiEnableCbt, Some(VdiEnableCbtArgs::MESSAGE)),
+    (StorageOperations::VdiDisableCbt, Some(VdiDisableCbtArgs::MESSAGE)),
+    (StorageOperations::VdiDataDestroy, Some(VdiDataDestroyArgs::MESSAGE)),
+    (StorageOperations::VdiListChangedBlocks, Some(VdiListChangedBlocksArgs::MESSAGE)),
+    (StorageOperations::VdiSetOnBoot, Some(VdiSetOnBootArgs::MESSAGE)),
+    (StorageOperations::PbdCreate, Some("PBD.create")),
+    (StorageOperations::PbdDestroy, Some("PBD.destroy")),
 ];
 
 /// What the SR rules look at.
@@ -96,16 +100,17 @@ pub struct SrView {
 /// Whether the SR's state permits `op`: image work needs a plugged PBD (SR_NOT_ATTACHED), and
 /// a writing driver for what makes or changes images; destroy and forget need every PBD
 /// unplugged (SR_HAS_PBD), as in xapi; PBD.destroy refuses a plugged PBD.
-pub fn sr_permits(s: &SrView, op: &str) -> bool {
+pub fn sr_permits(s: &SrView, op: StorageOperations) -> bool {
+    use StorageOperations::*;
     match op {
-        "scan" | "update" | "vdi_introduce" => s.plugged,
-        "vdi_create" | "vdi_destroy" | "vdi_resize" | "vdi_clone" | "vdi_snapshot" => s.writable && s.plugged,
-        "vdi_set_on_boot" => s.writable,
-        "destroy" => s.writable && !s.plugged,
-        "forget" => !s.plugged,
-        "plug" | "pbd_destroy" => s.unplugged,
-        "unplug" => s.plugged,
-        "pbd_create" => true,
+        Scan | Update | VdiIntroduce => s.plugged,
+        VdiCreate | VdiDestroy | VdiResize | VdiClone | VdiSnapshot => s.writable && s.plugged,
+        VdiSetOnBoot => s.writable,
+        Destroy => s.writable && !s.plugged,
+        Forget => !s.plugged,
+        Plug | PbdDestroy => s.unplugged,
+        Unplug => s.plugged,
+        PbdCreate => true,
         _ => false,
     }
 }
@@ -115,13 +120,19 @@ mod tests {
     use super::super::offer;
     use super::*;
     use crate::api::is_implemented;
+    use crate::typed::WireEnum;
+
+    /// The wire names of offered operations, as a client sees them.
+    fn names<E: WireEnum>(ops: Vec<E>) -> Vec<&'static str> {
+        ops.into_iter().map(WireEnum::wire_name).collect()
+    }
 
     fn vdi(v: VdiView) -> Vec<&'static str> {
-        offer(VDI_OPERATIONS, |op| vdi_permits(&v, op), is_implemented)
+        names(offer(VDI_OPERATIONS, |op| vdi_permits(&v, op), is_implemented))
     }
 
     fn sr(s: SrView) -> Vec<&'static str> {
-        offer(SR_OPERATIONS, |op| sr_permits(&s, op), is_implemented)
+        names(offer(SR_OPERATIONS, |op| sr_permits(&s, op), is_implemented))
     }
 
     #[test]
@@ -142,8 +153,8 @@ mod tests {
 
     #[test]
     fn vdi_never_offers_an_operation_whose_message_is_not_implemented() {
-        let everything = |_: &str| true;
-        let ops = offer(VDI_OPERATIONS, everything, is_implemented);
+        let everything = |_: VdiOperations| true;
+        let ops = names(offer(VDI_OPERATIONS, everything, is_implemented));
         for unimplemented in ["enable_cbt", "disable_cbt", "data_destroy", "list_changed_blocks", "mirror"] {
             assert!(!ops.contains(&unimplemented), "{unimplemented}");
         }
@@ -162,7 +173,7 @@ mod tests {
         assert_eq!(sr(iso), ["scan", "unplug", "update", "vdi_introduce", "pbd_create"]);
         let no_pbds = SrView { writable: true, plugged: false, unplugged: false };
         assert_eq!(sr(no_pbds), ["destroy", "forget", "vdi_set_on_boot", "pbd_create"]);
-        let all = offer(SR_OPERATIONS, |_| true, is_implemented);
+        let all = names(offer(SR_OPERATIONS, |_| true, is_implemented));
         for unimplemented in ["vdi_mirror", "vdi_enable_cbt", "vdi_disable_cbt", "vdi_data_destroy", "vdi_list_changed_blocks"] {
             assert!(!all.contains(&unimplemented), "{unimplemented}");
         }
