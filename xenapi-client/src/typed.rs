@@ -144,17 +144,7 @@ pub fn object_record<C: ClassName>(w: Wire) -> Result<ObjectRecord> {
 /// A `get_all_records` answer as refs and [`ObjectRecord`]s of the class of `C`, in the
 /// server's order.
 pub fn object_records<C: ClassName>(w: Wire) -> Result<Vec<(String, ObjectRecord)>> {
-    let c = stored_class(C::CLASS)?;
-    match w {
-        Wire::Struct(members) => members
-            .into_iter()
-            .map(|(r, rec)| match rec {
-                Wire::Struct(fields) => Ok((r, ObjectRecord::from_wire(c, fields)?)),
-                other => Err(ClientError::Protocol(format!("record of {r} is {other:?}"))),
-            })
-            .collect(),
-        other => Err(ClientError::Protocol(format!("{}.get_all_records answered {other:?}", c.name))),
-    }
+    all_records(stored_class(C::CLASS)?, w)
 }
 
 impl Session {

@@ -242,20 +242,12 @@ fn escape_into(out: &mut String, s: &str) {
     let mark = out.len();
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
-        let replacement = match b {
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'&' => "&amp;",
-            b'\'' => "&apos;",
-            b'"' => "&quot;",
-            b'\t' | b'\n' | b'\r' => continue,
-            0..=0x1F | 0xEF => {
-                out.truncate(mark);
-                let cleaned: String = s.chars().filter(|c| is_xml_char(*c)).collect();
-                return push_escaped(out, &cleaned);
-            }
-            _ => continue,
-        };
+        if matches!(b, 0..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0xEF) {
+            out.truncate(mark);
+            let cleaned: String = s.chars().filter(|c| is_xml_char(*c)).collect();
+            return push_escaped(out, &cleaned);
+        }
+        let Some(replacement) = entity(b) else { continue };
         out.push_str(&s[start..i]);
         out.push_str(replacement);
         start = i + 1;
@@ -263,18 +255,23 @@ fn escape_into(out: &mut String, s: &str) {
     out.push_str(&s[start..]);
 }
 
+/// The entity of one of the five markup characters.
+fn entity(b: u8) -> Option<&'static str> {
+    Some(match b {
+        b'<' => "&lt;",
+        b'>' => "&gt;",
+        b'&' => "&amp;",
+        b'\'' => "&apos;",
+        b'"' => "&quot;",
+        _ => return None,
+    })
+}
+
 /// `s` with the five markup characters replaced by their entities.
 fn push_escaped(out: &mut String, s: &str) {
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
-        let replacement = match b {
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'&' => "&amp;",
-            b'\'' => "&apos;",
-            b'"' => "&quot;",
-            _ => continue,
-        };
+        let Some(replacement) = entity(b) else { continue };
         out.push_str(&s[start..i]);
         out.push_str(replacement);
         start = i + 1;
