@@ -75,11 +75,10 @@ pub enum Binding {
 const GENERIC_LOOKUPS: &[&str] =
     &["get_record", "get_by_uuid", "get_by_name_label", "get_all", "get_all_records", "get_all_records_where", "get_all_where"];
 
-/// Whether `m` is a setter the dispatcher implements generically (the rule of
-/// `dispatch::implicit::plain_setter`).
+/// Whether `m` is a setter the dispatcher implements generically (the model's rule,
+/// `Class::plain_setter_field`).
 pub fn is_plain_setter(class: &Class, m: &Message) -> bool {
-    let Some(field) = m.name.strip_prefix("set_").and_then(|f| class.field(f)) else { return false };
-    matches!(m.params.as_slice(), [this, value] if this.ty == Type::Ref(class.name.clone()) && value.ty == field.ty)
+    class.plain_setter_field(m).is_some()
 }
 
 pub struct Inputs {

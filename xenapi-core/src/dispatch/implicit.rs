@@ -263,12 +263,7 @@ pub fn register(d: &mut Dispatcher, class: &'static Class) {
 /// The handler of a declared `set_<field>(self, value)` message whose value has the field's type:
 /// it stores the value. None for any other message.
 pub fn plain_setter(class: &'static Class, m: &crate::model::Message) -> Option<Handler> {
-    let field = m.name.strip_prefix("set_")?;
-    let pos = class.field_pos(field)?;
-    let [this, value] = m.params.as_slice() else { return None };
-    if this.ty != Type::Ref(class.name.clone()) || value.ty != class.fields[pos].ty {
-        return None;
-    }
+    let pos = class.plain_setter_field(m)?;
     Some(Handler::Sync(Arc::new(field_setter(&class.name, pos))))
 }
 

@@ -166,6 +166,17 @@ impl Class {
     pub fn message(&self, name: &str) -> Option<&Message> {
         self.messages.iter().find(|m| m.name == name)
     }
+    /// The field a declared message stores as a plain setter: `set_<field>(self, value)` with a
+    /// value of the field's own type. The dispatcher serves such a message generically (unless
+    /// an api module binds it to something with checks), so the generator gives it no trait
+    /// method; both ask here.
+    pub fn plain_setter_field(&self, m: &Message) -> Option<usize> {
+        let pos = self.field_pos(m.name.strip_prefix("set_")?)?;
+        match m.params.as_slice() {
+            [this, value] if this.ty == Type::Ref(self.name.clone()) && value.ty == self.fields[pos].ty => Some(pos),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
