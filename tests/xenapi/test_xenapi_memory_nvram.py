@@ -151,9 +151,15 @@ def test_nvram_map_ops(x):
     x.VM.remove_from_NVRAM(vm, "EFI-mode")
     x.VM.remove_from_NVRAM(vm, "not-there")  # as xapi's database: nothing to remove, no error
     assert x.VM.get_NVRAM(vm) == {"EFI-variables": "dmFyc3RvcmU="}
+    x.VM.set_NVRAM(vm, {"EFI-variables": "dmFyc3RvcmU=", "EFI-secureboot": "0"})
+    x.VM.remove_from_NVRAM(vm, "EFI-secureboot")
+    assert x.VM.get_NVRAM(vm) == {"EFI-variables": "dmFyc3RvcmU="}
+    assert "changing_NVRAM" in x.VM.get_allowed_operations(vm)
     # The guest's varstore owns NVRAM while it runs: halted only (xapi's changing_NVRAM).
     x.VM.start(vm, False, False)
-    for call, args in ((x.VM.add_to_NVRAM, ("k", "v")), (x.VM.remove_from_NVRAM, ("EFI-variables",))):
+    assert "changing_NVRAM" not in x.VM.get_allowed_operations(vm)
+    for call, args in ((x.VM.add_to_NVRAM, ("k", "v")), (x.VM.remove_from_NVRAM, ("EFI-variables",)),
+                       (x.VM.set_NVRAM, ({},))):
         with pytest.raises(XenAPI.Failure) as e:
             call(vm, *args)
         assert details(e) == ["VM_BAD_POWER_STATE", vm, "halted", "running"]

@@ -141,6 +141,14 @@ fn change_nvram(
     })
 }
 
+/// `VM.set_NVRAM`: the whole map, under the same operation as adding and removing a key.
+fn set_nvram(ctx: &Ctx, a: VmSetNvramArgs) -> Result<(), ApiError> {
+    change_nvram(ctx, &a.self_, |_, m| {
+        *m = a.value.iter().map(|(k, v)| (Value::str(k), Value::str(v))).collect();
+        Ok(())
+    })
+}
+
 /// The VM class's custom messages; power operations are in `vm_power`, copies in `vm_copy`.
 pub struct VmApi;
 
@@ -337,4 +345,5 @@ pub fn register(d: &mut Dispatcher) {
     d.implement(VmSetMemoryDynamicMinArgs::MESSAGE, typed::async_handler(vm_power::set_memory_dynamic_min, void));
     d.implement(VmSetVcpusMaxArgs::MESSAGE, typed::async_handler(vm_power::set_vcpus_max, void));
     d.implement(VmSetVcpusAtStartupArgs::MESSAGE, typed::async_handler(vm_power::set_vcpus_at_startup, void));
+    d.implement(VmSetNvramArgs::MESSAGE, typed::sync_handler(set_nvram, void));
 }
