@@ -557,7 +557,7 @@ def test_an_operation_whose_caller_went_away_still_ends_and_frees_the_vm(srv, x)
 OPERATION_MESSAGE = {"changing_memory_live": "VM.set_memory_target_live", "changing_dynamic_range": "VM.set_memory_dynamic_range",
                      "changing_static_range": "VM.set_memory_static_range", "changing_memory_limits": "VM.set_memory_limits",
                      "changing_VCPUs": "VM.set_VCPUs_max", "changing_VCPUs_live": "VM.set_VCPUs_number_live",
-                     "make_into_template": "VM.set_is_a_template"}
+                     "changing_NVRAM": "VM.set_NVRAM", "make_into_template": "VM.set_is_a_template"}
 
 
 def test_allowed_operations_offer_only_implemented_messages(srv, x):

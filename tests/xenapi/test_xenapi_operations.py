@@ -30,6 +30,7 @@ OPERATION_MESSAGE = {
     "VM": {"changing_memory_live": "VM.set_memory_target_live", "changing_dynamic_range": "VM.set_memory_dynamic_range",
            "changing_static_range": "VM.set_memory_static_range", "changing_memory_limits": "VM.set_memory_limits",
            "changing_VCPUs": "VM.set_VCPUs_max", "changing_VCPUs_live": "VM.set_VCPUs_number_live",
+           "changing_NVRAM": "VM.set_NVRAM",
            "make_into_template": "VM.set_is_a_template", "create_template": None, "export": None,
            "metadata_export": None, "import": None},
     "VDI": {"mirror": "VDI.pool_migrate", "force_unlock": None, "generate_config": None, "blocked": None},

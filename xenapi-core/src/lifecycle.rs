@@ -154,6 +154,7 @@ pub const VM_OPERATIONS: &[(Op, Option<&str>)] = &[
     (Op::ChangingMemoryLimits, Some(VmSetMemoryLimitsArgs::MESSAGE)),
     (Op::ChangingVcpus, Some(VmSetVcpusMaxArgs::MESSAGE)),
     (Op::ChangingVcpusLive, Some(VmSetVcpusNumberLiveArgs::MESSAGE)),
+    (Op::ChangingNvram, Some(VmSetNvramArgs::MESSAGE)),
     (Op::MakeIntoTemplate, Some("VM.set_is_a_template")),
     (Op::Destroy, Some("VM.destroy")),
     (Op::Export, None),
@@ -249,6 +250,7 @@ mod tests {
             ("provision", ["ok", "bad", "bad", "bad"]),
             ("destroy", ["ok", "bad", "bad", "ok"]),
             ("send_sysrq", ["bad", "bad", "ok", "bad"]),
+            ("changing_NVRAM", ["ok", "bad", "bad", "bad"]),
             ("power_state_reset", ["ok", "ok", "ok", "ok"]),
         ];
         for (name, expect) in table {

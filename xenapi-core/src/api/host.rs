@@ -6,6 +6,8 @@ use crate::dispatch::{Ctx, Dispatcher};
 use crate::error::ApiError;
 use crate::generated::args::*;
 use crate::generated::handlers::{register_host, HostMessages};
+use crate::generated::PifRecord;
+use crate::typed::Ref;
 use crate::model::model;
 use crate::value::Value;
 use super::ops::hosts::{host_permits, HostView, HOST_OPERATIONS};
@@ -104,6 +106,34 @@ impl HostMessages for HostApi {
     }
     fn enable(ctx: &Ctx, a: HostEnableArgs) -> Result<(), ApiError> {
         set_enabled(ctx, &a.host, true)
+    }
+    fn compute_free_memory(ctx: &Ctx, a: HostComputeFreeMemoryArgs) -> Result<i64, ApiError> {
+        // Checks the handle first (HANDLE_INVALID), then answers this host's figure: the server
+        // is a pool of one, so another stored host has no domains here.
+        super::memory::host_overhead(&ctx.xapi, &a.host)?;
+        if *a.host != *ctx.xapi.this_host {
+            return Err(ApiError::new("HOST_OFFLINE", [a.host.as_str()]));
+        }
+        super::memory::host_free(&ctx.xapi)
+    }
+    fn compute_memory_overhead(ctx: &Ctx, a: HostComputeMemoryOverheadArgs) -> Result<i64, ApiError> {
+        super::memory::host_overhead(&ctx.xapi, &a.host)
+    }
+    fn get_management_interface(ctx: &Ctx, a: HostGetManagementInterfaceArgs) -> Result<Ref<PifRecord>, ApiError> {
+        let t = ctx.xapi.store.read();
+        t.get("host", &a.host).ok_or_else(|| ApiError::handle_invalid("host", &a.host))?;
+        let c = model().class("PIF").unwrap();
+        let mut pifs: Vec<&String> = t
+            .table("PIF")
+            .objects
+            .iter()
+            .filter(|(_, p)| p.str(c, "host") == a.host.as_str() && matches!(p.get(c, "management"), Value::Bool(true)))
+            .map(|(r, _)| r)
+            .collect();
+        pifs.sort();
+        // xapi takes the first match and lets OCaml's Not_found escape when there is none,
+        // which reaches the caller as INTERNAL_ERROR [Not_found].
+        pifs.first().map(|r| Ref::new(r.as_str())).ok_or_else(|| ApiError::internal("Not_found"))
     }
 }
 

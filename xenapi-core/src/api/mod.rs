@@ -3,6 +3,7 @@
 
 pub mod event;
 mod guest_agent;
+pub mod memory;
 pub mod host;
 pub mod network;
 pub mod ops;

@@ -106,13 +106,47 @@ fn assert_can_boot(ctx: &Ctx, vm: &str) -> Result<(), ApiError> {
     lifecycle::check(&view(vm, &rec), VmOperations::Start)?;
     let spec = domain_spec(&rec);
     let host = ctx.xapi.backend.host_info();
-    if spec.memory_target > host.memory_free {
-        return Err(ApiError::new("HOST_NOT_ENOUGH_FREE_MEMORY", [spec.memory_target.to_string(), host.memory_free.to_string()]));
+    // The same figure host.compute_free_memory answers.
+    let free = super::memory::host_free(&ctx.xapi)?;
+    if spec.memory_target > free {
+        return Err(ApiError::new("HOST_NOT_ENOUGH_FREE_MEMORY", [spec.memory_target.to_string(), free.to_string()]));
     }
     if spec.vcpus > host.cpus {
         return Err(ApiError::new("HOST_NOT_ENOUGH_PCPUS", [spec.vcpus.to_string(), host.cpus.to_string()]));
     }
     Ok(())
+}
+
+/// Changes the VM's NVRAM map under xapi's `changing_NVRAM` operation: only while the VM is
+/// halted (the guest's varstore owns it while it runs), and not on snapshots or dom0.
+fn change_nvram(
+    ctx: &Ctx,
+    vm: &str,
+    f: impl FnOnce(&str, &mut Vec<(Value, Value)>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    ctx.xapi.store.write(|tx| {
+        let rec = tx.must_get("VM", vm)?;
+        lifecycle::check(&view(vm, &rec), VmOperations::ChangingNvram)?;
+        update_vm(tx, vm, |rec| {
+            let c = vm_class();
+            let uuid = rec.str(c, "uuid").to_string();
+            let mut m = match rec.get(c, "NVRAM") {
+                Value::Map(m) => m.clone(),
+                _ => vec![],
+            };
+            f(&uuid, &mut m)?;
+            rec.set(c, "NVRAM", Value::Map(m));
+            Ok(())
+        })
+    })
+}
+
+/// `VM.set_NVRAM`: the whole map, under the same operation as adding and removing a key.
+fn set_nvram(ctx: &Ctx, a: VmSetNvramArgs) -> Result<(), ApiError> {
+    change_nvram(ctx, &a.self_, |_, m| {
+        *m = a.value.iter().map(|(k, v)| (Value::str(k), Value::str(v))).collect();
+        Ok(())
+    })
 }
 
 /// The VM class's custom messages; power operations are in `vm_power`, copies in `vm_copy`.
@@ -133,10 +167,36 @@ impl VmMessages for VmApi {
 
     fn compute_memory_overhead(ctx: &Ctx, a: VmComputeMemoryOverheadArgs) -> Result<i64, ApiError> {
         let rec = ctx.xapi.store.read().get("VM", &a.vm).cloned().ok_or_else(|| ApiError::handle_invalid("VM", &a.vm))?;
-        // Page tables and device model: about 1/128 of the guest's memory plus 1 MiB per vCPU.
-        let mem = super::vm_state::int(&rec, "memory_static_max");
-        let vcpus = super::vm_state::int(&rec, "VCPUs_max");
-        Ok(mem / 128 + vcpus * (1 << 20))
+        Ok(super::memory::vm_overhead(&rec))
+    }
+
+    fn maximise_memory(ctx: &Ctx, a: VmMaximiseMemoryArgs) -> Result<i64, ApiError> {
+        let rec = ctx.xapi.store.read().get("VM", &a.self_).cloned().ok_or_else(|| ApiError::handle_invalid("VM", &a.self_))?;
+        super::memory::maximise(&rec, a.total, a.approximate)
+    }
+
+    /// Deprecated in xapi, which answers true for every VM (no balloon driver is judged).
+    fn get_cooperative(ctx: &Ctx, a: VmGetCooperativeArgs) -> Result<bool, ApiError> {
+        ctx.xapi.store.read().get("VM", &a.self_).ok_or_else(|| ApiError::handle_invalid("VM", &a.self_))?;
+        Ok(true)
+    }
+
+    fn add_to_nvram(ctx: &Ctx, a: VmAddToNvramArgs) -> Result<(), ApiError> {
+        change_nvram(ctx, &a.self_, |uuid, m| {
+            if m.iter().any(|(k, _)| k.as_str() == Some(a.key.as_str())) {
+                return Err(ApiError::new("MAP_DUPLICATE_KEY", ["VM", "NVRAM", uuid, a.key.as_str()]));
+            }
+            m.push((Value::str(&a.key), Value::str(&a.value)));
+            Ok(())
+        })
+    }
+
+    fn remove_from_nvram(ctx: &Ctx, a: VmRemoveFromNvramArgs) -> Result<(), ApiError> {
+        // As xapi's database: removing a key that is not there changes nothing.
+        change_nvram(ctx, &a.self_, |_, m| {
+            m.retain(|(k, _)| k.as_str() != Some(a.key.as_str()));
+            Ok(())
+        })
     }
 
     fn get_allowed_vbd_devices(ctx: &Ctx, a: VmGetAllowedVbdDevicesArgs) -> Result<Vec<String>, ApiError> {
@@ -285,4 +345,5 @@ pub fn register(d: &mut Dispatcher) {
     d.implement(VmSetMemoryDynamicMinArgs::MESSAGE, typed::async_handler(vm_power::set_memory_dynamic_min, void));
     d.implement(VmSetVcpusMaxArgs::MESSAGE, typed::async_handler(vm_power::set_vcpus_max, void));
     d.implement(VmSetVcpusAtStartupArgs::MESSAGE, typed::async_handler(vm_power::set_vcpus_at_startup, void));
+    d.implement(VmSetNvramArgs::MESSAGE, typed::sync_handler(set_nvram, void));
 }

@@ -88,8 +88,6 @@ pub const UNIMPLEMENTED: &[(&str, &str)] = &[
     ("host.bugreport_upload", "host diagnostics of the real dom0 (logs, kernel ring buffer, status report); the simulated host has none (issue 14)"),
     ("host.call_extension", "host extensions (xapi's /etc/xapi.d/extensions); none installed here (issue 14)"),
     ("host.call_plugin", "host plugins (a few real ones: echo, a plugin listing; issue 14)"),
-    ("host.compute_free_memory", "memory accounting of the host for placement (issue 14; placement across hosts is issue 17)"),
-    ("host.compute_memory_overhead", "memory accounting of the host for placement (issue 14; placement across hosts is issue 17)"),
     ("host.create_new_blob", "blobs (blob class, stored in the state directory: issue 14)"),
     ("host.declare_dead", "needs a pool of several hosts (issue 17)"),
     ("host.destroy", "removes a host from a pool's database; needs pools (issue 17)"),
@@ -110,7 +108,6 @@ pub const UNIMPLEMENTED: &[(&str, &str)] = &[
     ("host.forget_data_source_archives", "no data sources or round-robin archives yet (metrics, issue 16)"),
     ("host.get_data_sources", "no data sources or round-robin archives yet (metrics, issue 16)"),
     ("host.get_log", "host diagnostics of the real dom0 (logs, kernel ring buffer, status report); the simulated host has none (issue 14)"),
-    ("host.get_management_interface", "the management PIF of the host (issue 14: PIF reconfiguration and the management interface)"),
     ("host.get_sched_gran", "Xen scheduler granularity of the real hypervisor (issue 14)"),
     ("host.get_server_certificate", "TLS certificate management (Certificate class, issue 14); the TLS listener's certificate is set by xencim serve's options"),
     ("host.get_system_status_capabilities", "host diagnostics of the real dom0 (logs, kernel ring buffer, status report); the simulated host has none (issue 14)"),
@@ -145,7 +142,6 @@ pub const UNIMPLEMENTED: &[(&str, &str)] = &[
     ("host.shutdown_agent", "restarts or stops xapi itself; xencim serve is restarted by its service manager (issue 14)"),
     ("host.sync_data", "needs a pool of several hosts (issue 17)"),
     ("host.syslog_reconfigure", "host diagnostics of the real dom0 (logs, kernel ring buffer, status report); the simulated host has none (issue 14)"),
-    ("VM.add_to_NVRAM", "UEFI NVRAM variables of the guest (issue 14)"),
     ("VM.add_to_VCPUs_params_live", "live changes of VCPU scheduler parameters (issue 14)"),
     ("VM.assert_agile", "VM placement across the hosts of a pool (issue 17)"),
     ("VM.assert_can_be_recovered", "disaster recovery: pool metadata on a replicated SR (DR_task class, issue 14)"),
@@ -157,18 +153,15 @@ pub const UNIMPLEMENTED: &[(&str, &str)] = &[
     ("VM.forget_data_source_archives", "no data sources or round-robin archives yet (metrics, issue 16)"),
     ("VM.get_SRs_required_for_recovery", "disaster recovery: pool metadata on a replicated SR (DR_task class, issue 14)"),
     ("VM.get_boot_record", "deprecated: a boot-time copy of the record; no snapshot of it is kept at start (issue 14)"),
-    ("VM.get_cooperative", "deprecated: guest memory ballooning cooperation; no balloon drivers are simulated (issue 14)"),
     ("VM.get_data_sources", "no data sources or round-robin archives yet (metrics, issue 16)"),
     ("VM.import", "VM import from an XVA stream pairs with the HTTP /import handler (issue 15)"),
     ("VM.import_convert", "import through an external conversion service; no converter here (issue 14)"),
-    ("VM.maximise_memory", "largest memory the VM could get on its host, needs host memory accounting (issue 14)"),
     ("VM.migrate_send", "live migration between hosts (issue 17)"),
     ("VM.pool_migrate", "live migration between hosts (issue 17)"),
     ("VM.query_data_source", "no data sources or round-robin archives yet (metrics, issue 16)"),
     ("VM.query_services", "services inside the guest (query_services); no guest agent reports them (issue 14)"),
     ("VM.record_data_source", "no data sources or round-robin archives yet (metrics, issue 16)"),
     ("VM.recover", "disaster recovery: pool metadata on a replicated SR (DR_task class, issue 14)"),
-    ("VM.remove_from_NVRAM", "UEFI NVRAM variables of the guest (issue 14)"),
     ("VM.restart_device_models", "restarts the guest's qemu device model (issue 14)"),
     ("VM.retrieve_wlb_recommendations", "talks to an external Workload Balancing server; no WLB client here (issue 14 decides: implement or refuse)"),
     ("VM.set_memory_target_live", "deprecated: live memory target; memory changes here go through set_memory_dynamic_range (issue 14)"),
@@ -371,10 +364,22 @@ pub fn register_pool<H: PoolMessages>(d: &mut Dispatcher) {
 
 /// The implemented custom messages of class `host`.
 pub trait HostMessages {
+    /// `host.compute_free_memory(host: host ref) -> int`
+    fn compute_free_memory(ctx: &Ctx, args: HostComputeFreeMemoryArgs) -> Result<i64, ApiError>;
+    /// `host.compute_memory_overhead(host: host ref) -> int`
+    fn compute_memory_overhead(
+        ctx: &Ctx,
+        args: HostComputeMemoryOverheadArgs,
+    ) -> Result<i64, ApiError>;
     /// `host.disable(host: host ref) -> void`
     fn disable(ctx: &Ctx, args: HostDisableArgs) -> Result<(), ApiError>;
     /// `host.enable(host: host ref) -> void`
     fn enable(ctx: &Ctx, args: HostEnableArgs) -> Result<(), ApiError>;
+    /// `host.get_management_interface(host: host ref) -> PIF ref`
+    fn get_management_interface(
+        ctx: &Ctx,
+        args: HostGetManagementInterfaceArgs,
+    ) -> Result<Ref<PifRecord>, ApiError>;
     /// `host.get_server_localtime(host: host ref) -> datetime`
     fn get_server_localtime(ctx: &Ctx, args: HostGetServerLocaltimeArgs) -> Result<i64, ApiError>;
     /// `host.get_servertime(host: host ref) -> datetime`
@@ -389,12 +394,26 @@ pub trait HostMessages {
 /// Binds every method of [`HostMessages`] on the dispatcher.
 pub fn register_host<H: HostMessages>(d: &mut Dispatcher) {
     d.implement(
+        HostComputeFreeMemoryArgs::MESSAGE,
+        typed::sync_handler(H::compute_free_memory, Value::Int),
+    );
+    d.implement(
+        HostComputeMemoryOverheadArgs::MESSAGE,
+        typed::sync_handler(H::compute_memory_overhead, Value::Int),
+    );
+    d.implement(
         HostDisableArgs::MESSAGE,
         typed::sync_handler(H::disable, |_: ()| Value::void()),
     );
     d.implement(
         HostEnableArgs::MESSAGE,
         typed::sync_handler(H::enable, |_: ()| Value::void()),
+    );
+    d.implement(
+        HostGetManagementInterfaceArgs::MESSAGE,
+        typed::sync_handler(H::get_management_interface, |r: Ref<PifRecord>| {
+            Value::String(r.into_string())
+        }),
     );
     d.implement(
         HostGetServerLocaltimeArgs::MESSAGE,
@@ -414,6 +433,8 @@ pub fn register_host<H: HostMessages>(d: &mut Dispatcher) {
 
 /// The implemented custom messages of class `VM`.
 pub trait VmMessages {
+    /// `VM.add_to_NVRAM(self: VM ref, key: string, value: string) -> void`
+    fn add_to_nvram(ctx: &Ctx, args: VmAddToNvramArgs) -> Result<(), ApiError>;
     /// `VM.assert_can_boot_here(self: VM ref, host: host ref) -> void`
     fn assert_can_boot_here(ctx: &Ctx, args: VmAssertCanBootHereArgs) -> Result<(), ApiError>;
     /// `VM.assert_operation_valid(self: VM ref, op: enum vm_operations) -> void`
@@ -441,6 +462,8 @@ pub trait VmMessages {
         ctx: &Ctx,
         args: VmGetAllowedVifDevicesArgs,
     ) -> Result<Vec<String>, ApiError>;
+    /// `VM.get_cooperative(self: VM ref) -> bool`
+    fn get_cooperative(ctx: &Ctx, args: VmGetCooperativeArgs) -> Result<bool, ApiError>;
     /// `VM.get_possible_hosts(vm: VM ref) -> host ref set`
     fn get_possible_hosts(
         ctx: &Ctx,
@@ -450,12 +473,16 @@ pub trait VmMessages {
     fn hard_reboot(ctx: Ctx, args: VmHardRebootArgs) -> Reply<()>;
     /// `VM.hard_shutdown(vm: VM ref) -> void`
     fn hard_shutdown(ctx: Ctx, args: VmHardShutdownArgs) -> Reply<()>;
+    /// `VM.maximise_memory(self: VM ref, total: int, approximate: bool) -> int`
+    fn maximise_memory(ctx: &Ctx, args: VmMaximiseMemoryArgs) -> Result<i64, ApiError>;
     /// `VM.pause(vm: VM ref) -> void`
     fn pause(ctx: Ctx, args: VmPauseArgs) -> Reply<()>;
     /// `VM.power_state_reset(vm: VM ref) -> void`
     fn power_state_reset(ctx: Ctx, args: VmPowerStateResetArgs) -> Reply<()>;
     /// `VM.provision(vm: VM ref) -> void`
     fn provision(ctx: Ctx, args: VmProvisionArgs) -> Reply<()>;
+    /// `VM.remove_from_NVRAM(self: VM ref, key: string) -> void`
+    fn remove_from_nvram(ctx: &Ctx, args: VmRemoveFromNvramArgs) -> Result<(), ApiError>;
     /// `VM.resume(vm: VM ref, start_paused: bool, force: bool) -> void`
     fn resume(ctx: Ctx, args: VmResumeArgs) -> Reply<()>;
     /// `VM.resume_on(vm: VM ref, host: host ref, start_paused: bool, force: bool) -> void`
@@ -498,6 +525,10 @@ pub trait VmMessages {
 /// Binds every method of [`VmMessages`] on the dispatcher.
 pub fn register_vm<H: VmMessages>(d: &mut Dispatcher) {
     d.implement(
+        VmAddToNvramArgs::MESSAGE,
+        typed::sync_handler(H::add_to_nvram, |_: ()| Value::void()),
+    );
+    d.implement(
         VmAssertCanBootHereArgs::MESSAGE,
         typed::sync_handler(H::assert_can_boot_here, |_: ()| Value::void()),
     );
@@ -538,6 +569,10 @@ pub fn register_vm<H: VmMessages>(d: &mut Dispatcher) {
         }),
     );
     d.implement(
+        VmGetCooperativeArgs::MESSAGE,
+        typed::sync_handler(H::get_cooperative, Value::Bool),
+    );
+    d.implement(
         VmGetPossibleHostsArgs::MESSAGE,
         typed::sync_handler(H::get_possible_hosts, |s: Vec<Ref<HostRecord>>| {
             typed::from_set(s, |r: Ref<HostRecord>| Value::String(r.into_string()))
@@ -552,6 +587,10 @@ pub fn register_vm<H: VmMessages>(d: &mut Dispatcher) {
         typed::async_handler(H::hard_shutdown, |_: ()| Value::void()),
     );
     d.implement(
+        VmMaximiseMemoryArgs::MESSAGE,
+        typed::sync_handler(H::maximise_memory, Value::Int),
+    );
+    d.implement(
         VmPauseArgs::MESSAGE,
         typed::async_handler(H::pause, |_: ()| Value::void()),
     );
@@ -562,6 +601,10 @@ pub fn register_vm<H: VmMessages>(d: &mut Dispatcher) {
     d.implement(
         VmProvisionArgs::MESSAGE,
         typed::async_handler(H::provision, |_: ()| Value::void()),
+    );
+    d.implement(
+        VmRemoveFromNvramArgs::MESSAGE,
+        typed::sync_handler(H::remove_from_nvram, |_: ()| Value::void()),
     );
     d.implement(
         VmResumeArgs::MESSAGE,
