@@ -32,6 +32,8 @@ VOLATILE = {
     # follows VM_metrics.last_updated (xs-cim's mapping), which each metrics sample of a running VM
     # rewrites: an EnumerateInstances and a GetInstance a second apart may see two samples
     "Xen_ComputerSystem": {"timeoflaststatechange"},
+    # follows host_metrics.last_updated, which each metrics sample rewrites as well
+    "Xen_HostComputerSystem": {"timeoflaststatechange"},
     # follows VM_metrics.VCPUs_utilisation, which each metrics sample of a running VM rewrites
     "Xen_Processor": {"loadpercentage"},
 }
