@@ -72,15 +72,9 @@ pub fn vif_permits(v: &VifView, op: VifOperations) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::offer;
+    use super::super::{names, offer};
     use super::*;
     use crate::api::is_implemented;
-    use crate::typed::WireEnum;
-
-    /// The wire names of offered operations, as a client sees them.
-    fn names<E: WireEnum>(ops: Vec<E>) -> Vec<&'static str> {
-        ops.into_iter().map(WireEnum::wire_name).collect()
-    }
 
     fn vbd(b: VbdView) -> Vec<&'static str> {
         names(offer(VBD_OPERATIONS, |op| vbd_permits(&b, op), is_implemented))

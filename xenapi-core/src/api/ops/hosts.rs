@@ -47,15 +47,9 @@ pub const NETWORK_OPERATIONS: OpTable<NetworkOperations> = &[(NetworkOperations:
 
 #[cfg(test)]
 mod tests {
-    use super::super::offer;
+    use super::super::{names, offer};
     use super::*;
     use crate::api::is_implemented;
-    use crate::typed::WireEnum;
-
-    /// The wire names of offered operations, as a client sees them.
-    fn names<E: WireEnum>(ops: Vec<E>) -> Vec<&'static str> {
-        ops.into_iter().map(WireEnum::wire_name).collect()
-    }
 
     fn host(h: HostView) -> Vec<&'static str> {
         names(offer(HOST_OPERATIONS, |op| host_permits(&h, op), is_implemented))

@@ -79,6 +79,12 @@ pub fn refresh_all(xapi: &super::Xapi) -> Result<(), ApiError> {
     })
 }
 
+/// The wire names of offered operations, as a client sees them (for the per-class tests).
+#[cfg(test)]
+fn names<E: WireEnum>(ops: Vec<E>) -> Vec<&'static str> {
+    ops.into_iter().map(WireEnum::wire_name).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,15 +117,9 @@ pub fn sr_permits(s: &SrView, op: StorageOperations) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::offer;
+    use super::super::{names, offer};
     use super::*;
     use crate::api::is_implemented;
-    use crate::typed::WireEnum;
-
-    /// The wire names of offered operations, as a client sees them.
-    fn names<E: WireEnum>(ops: Vec<E>) -> Vec<&'static str> {
-        ops.into_iter().map(WireEnum::wire_name).collect()
-    }
 
     fn vdi(v: VdiView) -> Vec<&'static str> {
         names(offer(VDI_OPERATIONS, |op| vdi_permits(&v, op), is_implemented))
