@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "cim"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "xenapi"))
 import cim_env  # noqa: E402
 import xenapi_server  # noqa: E402
+from built import xencim_binary  # noqa: E402
 
 import pywbem  # noqa: E402
 import XenAPI  # noqa: E402
@@ -37,18 +38,6 @@ VMS = int(os.environ.get("BENCH_VMS", "1000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 CREATORS = 4
 MIB = 1 << 20
-
-
-def xencim_binary():
-    if os.environ.get("XENCIM_BIN"):
-        return os.environ["XENCIM_BIN"]
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    for profile in ("release", "debug"):
-        exe = os.path.join(target, profile, "xencim")
-        if os.path.exists(exe) and os.path.exists(os.path.join(target, profile, "libxen_cim_providers.so")):
-            return exe
-    sys.exit(f"no xencim with libxen_cim_providers.so in {target}/release or debug: "
-             "cargo build --release -p xencim -p xen-cim-providers")
 
 
 def schema_args():
@@ -181,7 +170,7 @@ def walk(cim):
 
 
 def main():
-    exe = xencim_binary()
+    exe = xencim_binary(with_providers=True)
     print(f"xencim: {exe}; {VMS} VMs ({VMS // 2 + VMS % 2} running), median of {RUNS} runs")
     srv = start(exe)
     try:

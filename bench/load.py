@@ -23,23 +23,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "xenapi"))
 import load  # noqa: E402
 import xenapi_server  # noqa: E402
+from built import xencim_binary  # noqa: E402
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "64"))
 SECS = float(os.environ.get("BENCH_SECS", "60"))
 SLOWLORIS = int(os.environ.get("BENCH_SLOWLORIS", "500"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SOAK_SECS = float(os.environ.get("BENCH_SOAK_SECS", "20"))
-
-
-def xencim_binary():
-    if os.environ.get("XENCIM_BIN"):
-        return os.environ["XENCIM_BIN"]
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    for profile in ("release", "debug"):
-        exe = os.path.join(target, profile, "xencim")
-        if os.path.exists(exe):
-            return exe
-    sys.exit(f"no xencim in {target}/release or debug: cargo build --release --bin xencim")
 
 
 def main():
